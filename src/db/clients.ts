@@ -1,0 +1,59 @@
+import { eq } from "drizzle-orm";
+import type { Database } from "./index";
+import { clients, type Client, type NewClient } from "./schema";
+
+export async function findClient(db: Database, clientId: string): Promise<Client | undefined> {
+  return db.select().from(clients).where(eq(clients.id, clientId)).get();
+}
+
+export async function insertClient(db: Database, client: NewClient): Promise<Client> {
+  const [row] = await db.insert(clients).values(client).returning();
+  return row!;
+}
+
+export async function listClients(db: Database): Promise<Client[]> {
+  return db.select().from(clients).orderBy(clients.createdAt, clients.id).all();
+}
+
+export async function deleteClient(db: Database, clientId: string): Promise<boolean> {
+  const rows = await db.delete(clients).where(eq(clients.id, clientId)).returning({ id: clients.id });
+  return rows.length > 0;
+}
+
+export async function updateClientSecretHash(db: Database, clientId: string, secretHash: string): Promise<boolean> {
+  const rows = await db
+    .update(clients)
+    .set({ secretHash, updatedAt: Math.floor(Date.now() / 1000) })
+    .where(eq(clients.id, clientId))
+    .returning({ id: clients.id });
+  return rows.length > 0;
+}
+
+/**
+ * Client records change rarely and are read on every token request, so each isolate keeps them
+ * for `ttlSeconds`. A secret rotation or a deletion therefore takes effect everywhere within that
+ * time. Unknown ids are not cached, so a new client works at once. Concurrent misses share one query.
+ */
+const cache = new Map<string, { expires: number; client: Promise<Client | undefined> }>();
+const MAX_CACHED_CLIENTS = 10_000;
+
+export function findClientCached(db: Database, clientId: string, ttlSeconds: number): Promise<Client | undefined> {
+  if (ttlSeconds <= 0) return findClient(db, clientId);
+  const now = Date.now();
+  const hit = cache.get(clientId);
+  if (hit && hit.expires > now) return hit.client;
+  if (cache.size >= MAX_CACHED_CLIENTS) cache.clear();
+  const client = findClient(db, clientId);
+  cache.set(clientId, { expires: now + ttlSeconds * 1000, client });
+  client.then(
+    (found) => found || cache.delete(clientId),
+    () => cache.delete(clientId),
+  );
+  return client;
+}
+
+/** Drops this isolate's cached copy (used after changes made through this isolate, and by tests). */
+export function forgetCachedClient(clientId?: string): void {
+  if (clientId === undefined) cache.clear();
+  else cache.delete(clientId);
+}

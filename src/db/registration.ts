@@ -1,0 +1,111 @@
+import { z } from "zod";
+import { hashPassword, hashSecret, randomAlphanumeric, randomToken } from "../crypto";
+import type { Database } from "./index";
+import { insertClient } from "./clients";
+import { insertUser } from "./users";
+import { CLIENT_TYPES, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, type Client, type User } from "./schema";
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
+/** RFC 9700 §4.1 / RFC 8252: absolute, no fragment; http only for loopback; custom schemes for native apps. */
+export const redirectUriSchema = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `"${value}" is not an absolute URI` });
+    return;
+  }
+  if (url.hash || value.includes("#")) ctx.addIssue({ code: "custom", message: `"${value}" must not have a fragment` });
+  if (url.protocol === "http:" && !LOOPBACK_HOSTS.has(url.hostname)) {
+    ctx.addIssue({ code: "custom", message: `"${value}" uses http; only loopback redirect URIs may` });
+  }
+  if (["javascript:", "data:", "file:", "vbscript:"].includes(url.protocol)) {
+    ctx.addIssue({ code: "custom", message: `"${value}" uses a forbidden scheme` });
+  }
+});
+
+const originSchema = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.origin === value && (url.protocol === "https:" || url.protocol === "http:");
+  } catch {
+    return false;
+  }
+}, "must be an origin such as https://app.example.com (scheme, host and port only)");
+
+const scopeSchema = z
+  .string()
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e ]*$/, "scopes are space-separated tokens without quotes or backslashes");
+
+export const clientRegistrationSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    clientType: z.enum(CLIENT_TYPES),
+    grantTypes: z.array(z.enum(GRANT_TYPES)).min(1),
+    redirectUris: z.array(redirectUriSchema).default([]),
+    postLogoutRedirectUris: z.array(redirectUriSchema).default([]),
+    allowedOrigins: z.array(originSchema).default([]),
+    scope: scopeSchema.default(""),
+    skipAuthorization: z.boolean().default(false),
+    tokenEndpointAuthMethod: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).optional(),
+    userId: z.string().nullish(),
+  })
+  .superRefine((c, ctx) => {
+    const redirects = c.grantTypes.includes("authorization_code") || c.grantTypes.includes("implicit");
+    if (redirects && c.redirectUris.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["redirectUris"], message: "authorization_code and implicit need at least one redirect URI" });
+    }
+    if (c.clientType === "public" && c.grantTypes.includes("client_credentials")) {
+      ctx.addIssue({ code: "custom", path: ["grantTypes"], message: "public clients cannot use client_credentials" });
+    }
+    if (c.clientType === "public" && c.tokenEndpointAuthMethod && c.tokenEndpointAuthMethod !== "none") {
+      ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "public clients authenticate with none" });
+    }
+    if (c.clientType === "confidential" && c.tokenEndpointAuthMethod === "none") {
+      ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "confidential clients need a secret method" });
+    }
+  });
+
+export type ClientRegistration = z.input<typeof clientRegistrationSchema>;
+
+/** Creates a client; the secret (confidential clients) is returned once and stored only as a hash. */
+export async function registerClient(
+  db: Database,
+  input: ClientRegistration,
+): Promise<{ client: Client; clientSecret: string | null }> {
+  const reg = clientRegistrationSchema.parse(input);
+  const clientSecret = reg.clientType === "confidential" ? randomToken(32) : null;
+  const client = await insertClient(db, {
+    id: randomAlphanumeric(32),
+    secretHash: clientSecret ? await hashSecret(clientSecret) : null,
+    name: reg.name,
+    clientType: reg.clientType,
+    grantTypes: [...new Set(reg.grantTypes)],
+    redirectUris: reg.redirectUris,
+    postLogoutRedirectUris: reg.postLogoutRedirectUris,
+    allowedOrigins: reg.allowedOrigins,
+    scope: reg.scope.split(" ").filter(Boolean).join(" "),
+    skipAuthorization: reg.skipAuthorization,
+    tokenEndpointAuthMethod: reg.tokenEndpointAuthMethod ?? (reg.clientType === "public" ? "none" : "client_secret_basic"),
+    userId: reg.userId ?? null,
+  });
+  return { client, clientSecret };
+}
+
+/** A new client secret, returned once; the old one stops working (within the client cache time). */
+export async function newClientSecret(): Promise<{ secret: string; hash: string }> {
+  const secret = randomToken(32);
+  return { secret, hash: await hashSecret(secret) };
+}
+
+export const userRegistrationSchema = z.object({
+  username: z.string().min(1).max(150).regex(/^[\w.@+-]+$/, "letters, digits and @ . + - _ only (as Django)"),
+  password: z.string().min(8, "at least 8 characters").max(1024),
+  email: z.email().nullish(),
+});
+
+export async function registerUser(db: Database, input: z.input<typeof userRegistrationSchema>): Promise<User> {
+  const reg = userRegistrationSchema.parse(input);
+  return insertUser(db, { username: reg.username, email: reg.email ?? null, passwordHash: await hashPassword(reg.password) });
+}

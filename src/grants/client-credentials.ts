@@ -1,0 +1,24 @@
+import { unauthorizedClient } from "../oauth/errors";
+import { clientScopes, parseScope, resolveScope } from "../oauth/scope";
+import { issueAccessToken } from "../tokens/access-token";
+import type { Grant } from "./types";
+
+/** RFC 6749 §4.4: a confidential client gets a token for itself. No storage is touched. */
+export const clientCredentials: Grant = {
+  parameters: ["scope"],
+  async handler({ client, params, settings, keys, issuer, audience }) {
+    if (client.clientType !== "confidential") {
+      throw unauthorizedClient("only confidential clients may use the client_credentials grant");
+    }
+    const scope = resolveScope(parseScope(params.get("scope")), clientScopes(client.scope, settings), settings);
+    const issued = await issueAccessToken(keys, settings.ACCESS_TOKEN_SIGNING_ALG, {
+      issuer,
+      subject: client.id,
+      audience,
+      clientId: client.id,
+      scope,
+      lifetimeSeconds: settings.ACCESS_TOKEN_EXPIRE_SECONDS,
+    });
+    return { access_token: issued.token, token_type: "Bearer", expires_in: issued.expiresIn, scope: scope.join(" ") };
+  },
+};

@@ -1,0 +1,34 @@
+import type { Database } from "../db/index";
+import type { Client } from "../db/schema";
+import type { Params } from "../oauth/form";
+import type { Settings } from "../settings";
+import type { KeyRing } from "../tokens/keys";
+
+/** What every grant handler receives: the authenticated client, its parameters and the server's state. */
+export interface GrantContext {
+  client: Client;
+  params: Params;
+  settings: Settings;
+  db: Database;
+  kv: KVNamespace;
+  keys: KeyRing;
+  issuer: string;
+  /** The default `aud` of access tokens. */
+  audience: string;
+}
+
+/** RFC 6749 §5.1. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+  id_token?: string;
+}
+
+export interface Grant {
+  /** The parameters this grant reads, beyond the client's credentials. */
+  parameters: readonly string[];
+  handler: (ctx: GrantContext) => Promise<TokenResponse>;
+}

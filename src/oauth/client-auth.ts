@@ -1,0 +1,91 @@
+import { findClientCached } from "../db/clients";
+import type { Database } from "../db/index";
+import type { Client } from "../db/schema";
+import { constantTimeEqual, hashSecret } from "../crypto";
+import type { Settings } from "../settings";
+import { invalidClient, invalidRequest } from "./errors";
+import type { Params } from "./form";
+
+export interface AuthenticatedClient {
+  client: Client;
+  method: "client_secret_basic" | "client_secret_post" | "none";
+}
+
+interface PresentedCredentials {
+  clientId: string;
+  secret?: string;
+  method: AuthenticatedClient["method"];
+}
+
+function decodeBasicPart(part: string): string {
+  try {
+    return decodeURIComponent(part.replace(/\+/g, " "));
+  } catch {
+    throw invalidClient("the Basic credentials are not correctly form-encoded", true);
+  }
+}
+
+/** RFC 6749 §2.3.1: `Basic base64(urlencode(client_id) ":" urlencode(secret))`. */
+function parseBasic(header: string): { clientId: string; secret: string } {
+  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
+  if (!match) throw invalidClient("the Authorization header is not valid Basic credentials", true);
+  let decoded: string;
+  try {
+    decoded = atob(match[1]!);
+  } catch {
+    throw invalidClient("the Basic credentials are not valid base64", true);
+  }
+  const colon = decoded.indexOf(":");
+  if (colon === -1) throw invalidClient("the Basic credentials lack the ':' separator", true);
+  const clientId = decodeBasicPart(decoded.slice(0, colon));
+  const secret = decodeBasicPart(decoded.slice(colon + 1));
+  if (!clientId) throw invalidClient("the Basic credentials have an empty client_id", true);
+  return { clientId, secret };
+}
+
+/** Which credentials the request carries; more than one method is an `invalid_request` (RFC 6749 §2.3). */
+export function presentedCredentials(authorization: string | undefined, params: Params): PresentedCredentials {
+  const bodyId = params.get("client_id");
+  const bodySecret = params.get("client_secret");
+  if (authorization !== undefined && /^basic(\s|$)/i.test(authorization)) {
+    const basic = parseBasic(authorization);
+    if (bodySecret !== undefined) {
+      throw invalidRequest("the client must use only one authentication method, not both Basic and client_secret");
+    }
+    if (bodyId !== undefined && bodyId !== basic.clientId) {
+      throw invalidRequest("client_id in the body does not match the Basic credentials");
+    }
+    return { clientId: basic.clientId, secret: basic.secret, method: "client_secret_basic" };
+  }
+  if (bodyId === undefined) throw invalidClient("client authentication is required (Basic, or client_id in the body)", false);
+  if (bodySecret !== undefined) return { clientId: bodyId, secret: bodySecret, method: "client_secret_post" };
+  return { clientId: bodyId, method: "none" };
+}
+
+/**
+ * Authenticates the client at the token, revocation and introspection endpoints. Confidential
+ * clients use `client_secret_basic` or `client_secret_post` (both accepted, as DOT does); public
+ * clients identify with `client_id` alone. Query-string credentials are never read.
+ */
+export async function authenticateClient(
+  db: Database,
+  settings: Settings,
+  authorization: string | undefined,
+  params: Params,
+): Promise<AuthenticatedClient> {
+  const presented = presentedCredentials(authorization, params);
+  const triedBasic = presented.method === "client_secret_basic";
+  const client = await findClientCached(db, presented.clientId, settings.CLIENT_CACHE_SECONDS);
+  if (!client) throw invalidClient("unknown client", triedBasic);
+
+  if (client.clientType === "public") {
+    if (presented.method !== "none") throw invalidClient("a public client must not send a client secret", triedBasic);
+    return { client, method: "none" };
+  }
+  if (presented.secret === undefined || !client.secretHash) {
+    throw invalidClient("this client must authenticate with its client secret", triedBasic);
+  }
+  const matches = await constantTimeEqual(await hashSecret(presented.secret), client.secretHash);
+  if (!matches) throw invalidClient("client authentication failed", triedBasic);
+  return { client, method: presented.method };
+}

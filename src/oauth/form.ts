@@ -1,0 +1,100 @@
+import { invalidRequest, OAuthError } from "./errors";
+
+/**
+ * Parameters of an `application/x-www-form-urlencoded` body or a query string, parsed strictly:
+ * malformed percent-encoding or invalid UTF-8 is an `invalid_request`, and so is a parameter sent
+ * twice (RFC 6749 §3.1, §3.2).
+ */
+export class Params {
+  constructor(private readonly values: Map<string, string>) {}
+
+  get(name: string): string | undefined {
+    return this.values.get(name);
+  }
+
+  /** The parameter, or `invalid_request` naming it when it is missing or empty. */
+  require(name: string): string {
+    const value = this.values.get(name);
+    if (value === undefined || value === "") throw invalidRequest(`missing required parameter "${name}"`);
+    return value;
+  }
+
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  entries(): IterableIterator<[string, string]> {
+    return this.values.entries();
+  }
+}
+
+function decodeComponent(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, " "));
+  } catch {
+    throw invalidRequest("the request has malformed percent-encoding or is not valid UTF-8");
+  }
+}
+
+/** Parses `a=1&b=2`; empty values count as absent, so `scope=` is the same as no scope. */
+export function parseParams(text: string): Params {
+  const values = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const pair of text.split("&")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    const name = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
+    const value = decodeComponent(eq === -1 ? "" : pair.slice(eq + 1));
+    if (seen.has(name)) throw invalidRequest(`parameter "${name}" must not be repeated`);
+    seen.add(name);
+    if (value !== "") values.set(name, value);
+  }
+  return new Params(values);
+}
+
+/** Reads a form body within `maxBytes`, checking the content type first. */
+export async function readFormBody(request: Request, maxBytes: number): Promise<Params> {
+  const contentType = request.headers.get("content-type") ?? "";
+  const mediaType = contentType.split(";")[0]!.trim().toLowerCase();
+  if (mediaType !== "application/x-www-form-urlencoded") {
+    throw invalidRequest("the request body must be application/x-www-form-urlencoded");
+  }
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const bytes = await readLimited(request, maxBytes);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw invalidRequest("the request body is not valid UTF-8");
+  }
+  return parseParams(text);
+}
+
+function tooLarge(maxBytes: number): OAuthError {
+  return new OAuthError("invalid_request", `the request body is larger than ${maxBytes} bytes`, 413);
+}
+
+async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}

@@ -1,0 +1,36 @@
+import type { Context } from "hono";
+import { findGrant } from "../grants/index";
+import { authenticateClient } from "../oauth/client-auth";
+import { invalidRequest, unauthorizedClient, unsupportedGrantType } from "../oauth/errors";
+import { readFormBody } from "../oauth/form";
+import { loadKeyRing } from "../tokens/keys";
+import type { ProviderEnv } from "../types";
+
+/** `POST /o/token/` (RFC 6749 §3.2): authenticate the client, then hand over to the grant. */
+export async function tokenEndpoint(c: Context<ProviderEnv>): Promise<Response> {
+  const settings = c.get("settings");
+  if (c.req.query("client_secret") !== undefined) {
+    throw invalidRequest("client credentials must not be sent in the query string");
+  }
+  const params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
+  const grantType = params.require("grant_type");
+  const grant = findGrant(grantType);
+  if (!grant) throw unsupportedGrantType(`grant_type "${grantType}" is not supported`);
+
+  const db = c.get("db");
+  const { client } = await authenticateClient(db, settings, c.req.header("authorization"), params);
+  if (!client.grantTypes.includes(grantType)) {
+    throw unauthorizedClient(`this client is not allowed the ${grantType} grant`);
+  }
+  const response = await grant.handler({
+    client,
+    params,
+    settings,
+    db,
+    kv: c.get("kv"),
+    keys: await loadKeyRing(c.env.SIGNING_KEYS),
+    issuer: c.get("issuer"),
+    audience: c.get("audience"),
+  });
+  return c.json(response, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
+}

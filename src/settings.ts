@@ -1,0 +1,95 @@
+import { z } from "zod";
+
+/**
+ * The provider's settings: one typed object, the analogue of DOT's `OAUTH2_PROVIDER`.
+ * The ready Worker reads them from wrangler vars (strings); `createProvider` also takes
+ * them as typed options. Every value has a documented default (see README, "Settings").
+ */
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const nonNegativeSeconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
+const booleanString = (fallback: boolean) =>
+  z
+    .union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"])])
+    .default(fallback)
+    .transform((v) => v === true || v === "true" || v === "1" || v === "yes");
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+const scopesMap = z
+  .union([z.string(), z.record(z.string(), z.string())])
+  .default({ read: "Reading scope", write: "Writing scope" })
+  .transform((value, ctx) => {
+    if (typeof value !== "string") return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: 'must be a JSON object such as {"read": "Reading scope"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().regex(SCOPE_TOKEN, "scope names may not contain spaces, quotes or backslashes"),
+      z.string(),
+    ),
+  );
+
+const spaceList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) => v.split(/\s+/).filter(Boolean));
+
+export const SIGNING_ALGORITHMS = ["ES256", "RS256", "EdDSA", "PS256", "ES384"] as const;
+
+export const settingsSchema = z.object({
+  /** Issuer URL; derived from the request (origin + base path) when empty. */
+  ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  ACCESS_TOKEN_EXPIRE_SECONDS: seconds(3600),
+  AUTHORIZATION_CODE_EXPIRE_SECONDS: seconds(60),
+  REFRESH_TOKEN_EXPIRE_SECONDS: seconds(30 * 24 * 3600),
+  REFRESH_TOKEN_GRACE_PERIOD_SECONDS: nonNegativeSeconds(0),
+  ROTATE_REFRESH_TOKEN: booleanString(true),
+  /** Scopes and their descriptions, as a JSON object. */
+  SCOPES: scopesMap,
+  /** Scopes granted when a request names none; `__all__` means every scope the client may have. */
+  DEFAULT_SCOPES: spaceList("__all__"),
+  /** Who must use PKCE: `public` clients only (OAuth 2.1 minimum) or `all` clients. */
+  PKCE_REQUIRED: z.enum(["public", "all"]).default("public"),
+  /** Allow the `plain` PKCE method (RFC 7636 permits it; RFC 9700 discourages it). */
+  PKCE_ALLOW_PLAIN: booleanString(false),
+  /** Algorithm of access tokens; a key of that type must be in SIGNING_KEYS. */
+  ACCESS_TOKEN_SIGNING_ALG: z.enum(SIGNING_ALGORITHMS).default("ES256"),
+  /** `aud` of access tokens when the request names no resource; empty means the issuer's origin. */
+  ACCESS_TOKEN_AUDIENCE: z.string().min(1).optional(),
+  /** How long a client record is cached per isolate; secret rotation and deletion take effect within it. */
+  CLIENT_CACHE_SECONDS: nonNegativeSeconds(30),
+  /** Largest accepted request body, in bytes. */
+  MAX_BODY_BYTES: seconds(64 * 1024),
+  /** Adds an `X-Storage-Ops` header with the D1 and KV round-trips of each request (tests, benchmarks). */
+  STORAGE_COUNT_HEADER: booleanString(false),
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+export type SettingsInput = z.input<typeof settingsSchema>;
+
+export class SettingsError extends Error {
+  override name = "SettingsError";
+}
+
+/** Validates raw settings; an invalid one throws a message naming the variable and the problem. */
+export function parseSettings(raw: Record<string, unknown>): Settings {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const value = raw[key];
+    if (value !== undefined && value !== "") picked[key] = value;
+  }
+  const result = settingsSchema.safeParse(picked);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "settings"}: ${issue.message}`);
+    throw new SettingsError(`Invalid setting ${problems.join("; ")}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,16 @@
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
+
+// No relative imports here: vitest.config.ts and the Node scripts load this file directly.
+
+/** A new private JWK with `kid` (its thumbprint), `alg` and `use`, ready for SIGNING_KEYS. */
+export async function generateSigningKey(alg: string): Promise<JWK> {
+  const options = alg === "EdDSA" ? { crv: "Ed25519", extractable: true } : { extractable: true };
+  const { privateKey } = await generateKeyPair(alg, options);
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg, use: "sig" };
+}
+
+/** The default development key set: ES256 for access tokens, RS256 for OpenID Connect ID tokens. */
+export async function generateSigningKeySet(): Promise<{ keys: JWK[] }> {
+  return { keys: [await generateSigningKey("ES256"), await generateSigningKey("RS256")] };
+}

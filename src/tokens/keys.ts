@@ -1,0 +1,75 @@
+import { importJWK, type CryptoKey, type JWK } from "jose";
+import { SettingsError } from "../settings";
+
+/**
+ * Signing keys come from the `SIGNING_KEYS` secret: a JWK set of private keys, each with `kid` and
+ * `alg`. The first key of an algorithm signs; every key is published in the JWKS, so rotation is
+ * add-then-retire (see docs/keys.md).
+ */
+export interface SigningKey {
+  kid: string;
+  alg: string;
+  key: CryptoKey;
+  publicJwk: JWK;
+}
+
+export interface KeyRing {
+  keys: SigningKey[];
+  jwks: { keys: JWK[] };
+}
+
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"] as const;
+
+export function publicPart(jwk: JWK): JWK {
+  const copy: Record<string, unknown> = { ...jwk };
+  for (const member of PRIVATE_MEMBERS) delete copy[member];
+  delete copy.key_ops;
+  delete copy.ext;
+  return { ...(copy as JWK), use: "sig" };
+}
+
+let cached: { source: string; ring: Promise<KeyRing> } | undefined;
+
+async function buildKeyRing(source: string): Promise<KeyRing> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(source);
+  } catch {
+    throw new SettingsError("Invalid setting SIGNING_KEYS: must be a JSON Web Key Set");
+  }
+  const list = (parsed as { keys?: unknown })?.keys;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new SettingsError('Invalid setting SIGNING_KEYS: must be {"keys": [private JWK, ...]} with at least one key');
+  }
+  const keys = await Promise.all(
+    (list as JWK[]).map(async (jwk, i) => {
+      if (!jwk.kid || !jwk.alg || !jwk.d) {
+        throw new SettingsError(`Invalid setting SIGNING_KEYS: key ${i} needs "kid", "alg" and its private part`);
+      }
+      const key = (await importJWK(jwk, jwk.alg)) as CryptoKey;
+      return { kid: jwk.kid, alg: jwk.alg, key, publicJwk: publicPart(jwk) };
+    }),
+  );
+  return { keys, jwks: { keys: keys.map((k) => k.publicJwk) } };
+}
+
+/** The key ring for this isolate, imported once per secret value. */
+export function loadKeyRing(source: string | undefined): Promise<KeyRing> {
+  if (!source) return Promise.reject(new SettingsError("Missing setting SIGNING_KEYS: run `npm start` once locally, or `npm run admin -- keys generate` and `wrangler secret put SIGNING_KEYS`"));
+  if (cached?.source !== source) {
+    const ring = buildKeyRing(source);
+    cached = { source, ring };
+    ring.catch(() => {
+      if (cached?.ring === ring) cached = undefined;
+    });
+  }
+  return cached.ring;
+}
+
+export function signingKeyFor(ring: KeyRing, alg: string): SigningKey {
+  const key = ring.keys.find((k) => k.alg === alg);
+  if (!key) throw new SettingsError(`Invalid setting SIGNING_KEYS: no key with alg ${alg}`);
+  return key;
+}
+
+export { generateSigningKey, generateSigningKeySet } from "./generate-keys";

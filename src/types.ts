@@ -1,0 +1,26 @@
+import type { Database } from "./db/index";
+import type { Settings } from "./settings";
+import type { StorageCounts } from "./storage/counting";
+
+/** The bindings and secrets the provider reads from its Worker's `env`. */
+export interface Env {
+  DB: D1Database;
+  KV: KVNamespace;
+  /** JWK set of private signing keys (a Worker secret; `.dev.vars` locally). */
+  SIGNING_KEYS?: string;
+  [setting: string]: unknown;
+}
+
+/** Hono context variables the provider sets for its routes. */
+export interface ProviderVariables {
+  settings: Settings;
+  db: Database;
+  kv: KVNamespace;
+  storage: StorageCounts;
+  /** The issuer URL (`iss`), e.g. `https://auth.example.com/o`. */
+  issuer: string;
+  /** Default audience of access tokens. */
+  audience: string;
+}
+
+export type ProviderEnv = { Bindings: Env; Variables: ProviderVariables };
