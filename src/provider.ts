@@ -25,6 +25,10 @@ function settingsFor(env: object, overrides: Partial<SettingsInput> | undefined)
   return settings;
 }
 
+const methodNotAllowed = (allow: string) => () => {
+  throw new OAuthError("invalid_request", `this endpoint accepts ${allow.replace(", OPTIONS", "")} only`, 405, { Allow: allow });
+};
+
 function renderError(err: Error, c: Context<ProviderEnv>): Response {
   if (err instanceof OAuthError) {
     return c.json(errorBody(err), err.status, { ...err.headers, "Cache-Control": "no-store" });
@@ -69,8 +73,10 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   });
 
   const o = app.basePath(basePath);
-  o.post("/token/", tokenEndpoint);
-  o.post("/token", tokenEndpoint);
+  for (const path of ["/token/", "/token"]) {
+    o.post(path, tokenEndpoint);
+    o.all(path, methodNotAllowed("POST, OPTIONS"));
+  }
   o.get("/.well-known/jwks.json", jwksEndpoint);
   return app;
 }
