@@ -1,0 +1,247 @@
+/**
+ * `npm run bench`: bundles the Worker as it would be deployed, serves it with workerd through
+ * Miniflare's API (in-memory D1 and KV), and loads each scenario with autocannon. Prints requests/s,
+ * latency, the ratio to a trivial route of the same Worker and the per-request storage round-trips
+ * (X-Storage-Ops); writes the same as JSON. A benchmark, not a test: nothing here asserts on timing.
+ *
+ *   npm run bench                         10 s per scenario, 16 connections
+ *   npm run bench -- --smoke              1 s per scenario: checks that the benchmark works
+ *   npm run bench -- --seconds 30 --connections 32 --only client_credentials --json out.json
+ *
+ * Scenarios live in scripts/bench/scenarios.ts. Exit status: 0 when every scenario ran without
+ * errors or unexpected statuses, 1 otherwise, 2 on bad arguments, 3 when the watchdog fired.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { probe, runLoad, ScenarioCheckError, stopRunning } from "./bench/load";
+import { formatHeader, formatResults, loadAverage, machineInfo, writeReport, type Report, type RunOptions } from "./bench/report";
+import { fixed, scenarios as allScenarios } from "./bench/scenarios";
+import { bundleWorker, readWranglerSettings, startServer, type Server } from "./bench/server";
+import type { LoadPlan, RequestSource, Scenario, ScenarioResult } from "./bench/types";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const USAGE = `Usage: npm run bench -- [options]
+  --seconds N       load duration per scenario (default 10, or BENCH_SECONDS)
+  --connections N   concurrent connections (default 16, or BENCH_CONNECTIONS)
+  --warmup N        warm-up seconds before each scenario (default 2; 0.5 with --smoke)
+  --smoke           1 s per scenario: a quick check that the benchmark works
+  --only a,b        run only these scenarios (baseline always runs)
+  --json FILE       where to write the results (default dist/bench/results.json)
+  --help`;
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+function positive(name: string, raw: string | undefined, fallback: number, allowZero = false): number {
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new UsageError(`${name} must be a ${allowZero ? "non-negative" : "positive"} number, not "${raw}"`);
+  }
+  return value;
+}
+
+class UsageError extends Error {}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: "string" },
+      connections: { type: "string" },
+      warmup: { type: "string" },
+      smoke: { type: "boolean", default: false },
+      only: { type: "string" },
+      json: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const smoke = values.smoke ?? false;
+  const seconds = positive("--seconds", values.seconds ?? process.env.BENCH_SECONDS, smoke ? 1 : 10);
+  const connections = Math.round(positive("--connections", values.connections ?? process.env.BENCH_CONNECTIONS, 16));
+  const warmupSeconds = positive("--warmup", values.warmup, smoke ? 0.5 : 2, true);
+  const run: RunOptions = { seconds, warmupSeconds, connections, smoke };
+
+  let selected: Scenario[] = allScenarios;
+  if (values.only) {
+    const names = values.only.split(",").map((s) => s.trim()).filter(Boolean);
+    const unknown = names.filter((n) => !allScenarios.some((s) => s.name === n));
+    if (unknown.length) {
+      throw new UsageError(`unknown scenario(s) ${unknown.join(", ")}; known: ${allScenarios.map((s) => s.name).join(", ")}`);
+    }
+    selected = allScenarios.filter((s) => s.name === "baseline" || names.includes(s.name));
+  }
+  if (selected[0]?.name !== "baseline") throw new UsageError("the first scenario must be baseline");
+  const jsonFile = path.resolve(ROOT, values.json ?? "dist/bench/results.json");
+  return { run, scenarios: selected, jsonFile };
+}
+
+function sourceFor(scenario: Scenario, server: Server, plan: LoadPlan): Promise<RequestSource> {
+  if (scenario.prepare) return scenario.prepare(server.ctx, plan);
+  if (scenario.request) return Promise.resolve(fixed(scenario.request));
+  throw new ScenarioCheckError(`scenario "${scenario.name}" has neither request nor prepare()`);
+}
+
+async function runScenario(
+  scenario: Scenario,
+  server: Server,
+  run: RunOptions,
+  baselineRps: number | null,
+): Promise<ScenarioResult> {
+  // Upper bound on the requests the source must give; a scenario is not faster than the baseline.
+  const rate = baselineRps ? baselineRps * 1.5 : 20_000;
+  const plan: LoadPlan = {
+    seconds: run.seconds,
+    warmupSeconds: run.warmupSeconds,
+    connections: run.connections,
+    maxRequests: Math.ceil(rate * (run.seconds + run.warmupSeconds)) + 4 * run.connections + 10,
+  };
+  const started = Date.now();
+  const source = await sourceFor(scenario, server, plan);
+  const prepared = Date.now() - started;
+  if (scenario.prepare) log(`${scenario.name}: prepared in ${(prepared / 1000).toFixed(1)} s`);
+
+  // 1. One request, before anything else: a broken scenario fails here, with its response.
+  const first = await probe(server.ctx, scenario, source.next(), "first request");
+  // 2. Warm-up (isolate caches: client records, imported keys, JIT).
+  if (run.warmupSeconds > 0) {
+    log(`${scenario.name}: warm-up ${run.warmupSeconds} s`);
+    await runLoad(scenario, source, {
+      baseUrl: server.baseUrl,
+      seconds: run.warmupSeconds,
+      connections: run.connections,
+      // A pool of single-use inputs is shared in proportion to the durations.
+      poolShare: run.warmupSeconds / (run.warmupSeconds + run.seconds),
+    });
+  }
+  // 3. The per-request storage figure, from a warm request.
+  const warm = await probe(server.ctx, scenario, source.next(), "probe after warm-up");
+  // 4. The measured run.
+  log(`${scenario.name}: load ${run.seconds} s, ${run.connections} connections`);
+  const { result, exhausted } = await runLoad(scenario, source, {
+    baseUrl: server.baseUrl,
+    seconds: run.seconds,
+    connections: run.connections,
+  });
+
+  const expected = String(scenario.expectStatus ?? 200);
+  const statusCodes: Record<string, number> = {};
+  let unexpectedStatus = 0;
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) {
+    statusCodes[code] = count;
+    if (code !== expected) unexpectedStatus += count;
+  }
+  const requests = result.requests.total;
+  const requestsPerSecond = result.duration > 0 ? requests / result.duration : 0;
+  if (exhausted) log(`${scenario.name}: WARNING the request pool ran out after ${result.duration} s`);
+  if (result.errors || unexpectedStatus) {
+    log(`${scenario.name}: ${result.errors} errors (${result.timeouts} timeouts), status codes ${JSON.stringify(statusCodes)}`);
+  }
+  return {
+    name: scenario.name,
+    description: scenario.description,
+    requestsPerSecond,
+    ratio: baselineRps ? requestsPerSecond / baselineRps : scenario.name === "baseline" ? 1 : null,
+    latencyMs: {
+      average: result.latency.average,
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
+    requests,
+    durationSeconds: result.duration,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    unexpectedStatus,
+    statusCodes,
+    storage: warm.storage,
+    storageFirstRequest: first.storage,
+    exhausted,
+  };
+}
+
+async function main(): Promise<number> {
+  let options: ReturnType<typeof parseOptions>;
+  try {
+    options = parseOptions();
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  const { run, scenarios, jsonFile } = options;
+
+  // Bounded time whatever happens: setup, per-scenario prepare allowance, the runs themselves.
+  const budgetSeconds = 180 + scenarios.length * (run.seconds + run.warmupSeconds + 90);
+  let server: Server | undefined;
+  const abort = (reason: string, code: number) => {
+    log(reason);
+    stopRunning();
+    const done = () => process.exit(code);
+    setTimeout(done, 10_000).unref();
+    (server ? server.dispose() : Promise.resolve()).then(done, done);
+  };
+  const watchdog = setTimeout(() => abort(`watchdog: still running after ${budgetSeconds} s, giving up`, 3), budgetSeconds * 1000);
+  watchdog.unref();
+  process.once("SIGINT", () => abort("interrupted", 130));
+  process.once("SIGTERM", () => abort("terminated", 143));
+
+  const machine = await machineInfo(ROOT);
+  log("bundling with wrangler deploy --dry-run");
+  const bundle = await bundleWorker(ROOT, path.join(ROOT, "dist", "bench", "worker"));
+  const results: ScenarioResult[] = [];
+  try {
+    const settings = readWranglerSettings(ROOT);
+    log(`starting workerd through Miniflare (compatibility date ${settings.compatibilityDate})`);
+    server = await startServer(bundle, settings);
+    log(`serving at ${server.baseUrl}; seeded client ${server.ctx.client.id}`);
+    console.log(formatHeader(machine, bundle, run));
+
+    let baselineRps: number | null = null;
+    for (const scenario of scenarios) {
+      const result = await runScenario(scenario, server, run, baselineRps);
+      if (scenario.name === "baseline") baselineRps = result.requestsPerSecond;
+      results.push(result);
+    }
+  } catch (err) {
+    if (err instanceof ScenarioCheckError) {
+      console.error(`\nbench: aborted: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    clearTimeout(watchdog);
+    await server?.dispose();
+    server = undefined;
+  }
+
+  const ok = results.every((r) => r.errors === 0 && r.unexpectedStatus === 0);
+  console.log(`\n${formatResults(results)}`);
+  const report: Report = {
+    date: new Date().toISOString(),
+    ok,
+    loadAverageAtEnd: loadAverage(),
+    machine,
+    bundle: { path: path.relative(ROOT, bundle.script), bytes: bundle.bytes, gzipBytes: bundle.gzipBytes },
+    options: run,
+    scenarios: results,
+  };
+  await writeReport(jsonFile, report);
+  console.log(`\nResults written to ${path.relative(process.cwd(), jsonFile) || jsonFile}`);
+  if (!ok) console.error("bench: some scenarios had errors or unexpected statuses (see above)");
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error("bench: failed:", err);
+    process.exit(1);
+  },
+);
