@@ -4,6 +4,7 @@ import { generateSigningKeySet } from "./src/tokens/generate-keys.ts";
 
 // Keys for the test run are generated here, never committed.
 const signingKeys = JSON.stringify(await generateSigningKeySet());
+const secretKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 const migrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
 
 export default defineConfig({
@@ -18,6 +19,7 @@ export default defineConfig({
               bindings: {
                 TEST_MIGRATIONS: migrations,
                 SIGNING_KEYS: signingKeys,
+                SECRET_KEY: secretKey,
                 STORAGE_COUNT_HEADER: "true",
               },
             },

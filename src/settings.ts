@@ -66,6 +66,14 @@ export const settingsSchema = z.object({
   ACCESS_TOKEN_AUDIENCE: z.string().min(1).optional(),
   /** How long a client record is cached per isolate; secret rotation and deletion take effect within it. */
   CLIENT_CACHE_SECONDS: nonNegativeSeconds(30),
+  /** Server secret (a Worker secret) for session cookies, CSRF tokens and sealed authorization codes. */
+  SECRET_KEY: z.string().min(32, "must be at least 32 characters of random text").optional(),
+  /** How long a sign-in lasts (Django's SESSION_COOKIE_AGE). */
+  SESSION_COOKIE_AGE_SECONDS: seconds(14 * 24 * 3600),
+  /** Failed sign-ins for one username (login form and password grant) before it is locked. */
+  LOGIN_MAX_FAILURES: seconds(5),
+  /** How long such a lock, and the window that counts failures, lasts. */
+  LOGIN_LOCKOUT_SECONDS: seconds(15 * 60),
   /** Largest accepted request body, in bytes. */
   MAX_BODY_BYTES: seconds(64 * 1024),
   /** Adds an `X-Storage-Ops` header with the D1 and KV round-trips of each request (tests, benchmarks). */

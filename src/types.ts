@@ -1,6 +1,8 @@
+import type { AccountStore } from "./accounts";
 import type { Database } from "./db/index";
 import type { Settings } from "./settings";
 import type { StorageCounts } from "./storage/counting";
+import type { PageRenderers } from "./views/render";
 
 /** The bindings and secrets the provider reads from its Worker's `env`. */
 export interface Env {
@@ -21,6 +23,12 @@ export interface ProviderVariables {
   issuer: string;
   /** Default audience of access tokens. */
   audience: string;
+  /** Where the OAuth endpoints are mounted, e.g. `/o`. */
+  basePath: string;
+  accounts: AccountStore;
+  pages: PageRenderers;
+  /** Set once a route has authenticated the client: the origins it registered for CORS. */
+  clientOrigins?: string[];
 }
 
 export type ProviderEnv = { Bindings: Env; Variables: ProviderVariables };

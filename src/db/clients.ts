@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Database } from "./index";
 import { clients, type Client, type NewClient } from "./schema";
 
@@ -54,6 +54,31 @@ export function findClientCached(db: Database, clientId: string, ttlSeconds: num
 
 /** Drops this isolate's cached copy (used after changes made through this isolate, and by tests). */
 export function forgetCachedClient(clientId?: string): void {
-  if (clientId === undefined) cache.clear();
-  else cache.delete(clientId);
+  if (clientId === undefined) {
+    cache.clear();
+    originCache.clear();
+  } else cache.delete(clientId);
+}
+
+/**
+ * Whether any client registered this origin for CORS. Cached per isolate like client records
+ * (answers "no" included), so a newly registered origin works within the cache time.
+ */
+const originCache = new Map<string, { expires: number; allowed: Promise<boolean> }>();
+
+export function isOriginRegistered(db: Database, origin: string, ttlSeconds: number): Promise<boolean> {
+  const now = Date.now();
+  const hit = originCache.get(origin);
+  if (hit && hit.expires > now) return hit.allowed;
+  if (originCache.size >= MAX_CACHED_CLIENTS) originCache.clear();
+  const allowed = db
+    .select({ id: clients.id })
+    .from(clients)
+    .where(sql`EXISTS (SELECT 1 FROM json_each(${clients.allowedOrigins}) WHERE json_each.value = ${origin})`)
+    .limit(1)
+    .get()
+    .then((row) => row !== undefined);
+  if (ttlSeconds > 0) originCache.set(origin, { expires: now + ttlSeconds * 1000, allowed });
+  allowed.catch(() => originCache.delete(origin));
+  return allowed;
 }

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 const now = sql`(unixepoch())`;
 const jsonList = (name: string) =>
@@ -54,3 +54,71 @@ export type User = typeof users.$inferSelect;
 export type Client = typeof clients.$inferSelect;
 export type NewClient = typeof clients.$inferInsert;
 export type GrantType = (typeof GRANT_TYPES)[number];
+
+/** What a user approved for a client (DOT's "approval prompt auto": do not ask again for these scopes). */
+export const consents = sqliteTable(
+  "consents",
+  {
+    /** The account's id; not a foreign key, since accounts may come from the host's own store. */
+    userId: text("user_id").notNull(),
+    clientId: text("client_id").notNull().references(() => clients.id, { onDelete: "cascade" }),
+    scope: text("scope").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.clientId] })],
+);
+
+/**
+ * Refresh tokens, stored as hashes. Every token of one authorization shares a `grant_id` (the
+ * family): reuse of a rotated token revokes the whole family, and access tokens carry the same id.
+ */
+export const refreshTokens = sqliteTable(
+  "refresh_tokens",
+  {
+    id: text("id").primaryKey(),
+    tokenHash: text("token_hash").notNull().unique(),
+    grantId: text("grant_id").notNull(),
+    clientId: text("client_id").notNull().references(() => clients.id, { onDelete: "cascade" }),
+    userId: text("user_id").notNull(),
+    scope: text("scope").notNull(),
+    authTime: integer("auth_time"),
+    /** OIDC request details kept with the grant (e.g. the `claims` parameter), as JSON. */
+    details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    rotatedAt: integer("rotated_at"),
+    replacedBy: text("replaced_by"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [
+    index("refresh_tokens_grant_id").on(t.grantId),
+    index("refresh_tokens_expires_at").on(t.expiresAt),
+    index("refresh_tokens_user_client").on(t.userId, t.clientId),
+  ],
+);
+
+/** One row per redeemed authorization code: the primary key makes redemption single-use. */
+export const codeRedemptions = sqliteTable(
+  "code_redemptions",
+  {
+    codeHash: text("code_hash").primaryKey(),
+    grantId: text("grant_id").notNull(),
+    clientId: text("client_id").notNull(),
+    redeemedAt: integer("redeemed_at").notNull(),
+    /** When the code would have expired; the row is useless after it and cleanup removes it. */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("code_redemptions_expires_at").on(t.expiresAt)],
+);
+
+/** Failed sign-ins per username, for throttling the login form and the password grant. */
+export const loginThrottle = sqliteTable("login_throttle", {
+  username: text("username").primaryKey(),
+  failures: integer("failures").notNull(),
+  windowStartedAt: integer("window_started_at").notNull(),
+  lockedUntil: integer("locked_until"),
+});
+
+export type Consent = typeof consents.$inferSelect;
+export type RefreshToken = typeof refreshTokens.$inferSelect;

@@ -1,3 +1,4 @@
+import type { AccountStore } from "../accounts";
 import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
 import type { Params } from "../oauth/form";
@@ -15,6 +16,7 @@ export interface GrantContext {
   issuer: string;
   /** The default `aud` of access tokens. */
   audience: string;
+  accounts: AccountStore;
 }
 
 /** RFC 6749 §5.1. */

@@ -19,6 +19,7 @@ export async function tokenEndpoint(c: Context<ProviderEnv>): Promise<Response> 
 
   const db = c.get("db");
   const { client } = await authenticateClient(db, settings, c.req.header("authorization"), params);
+  c.set("clientOrigins", client.allowedOrigins);
   if (!client.grantTypes.includes(grantType)) {
     throw unauthorizedClient(`this client is not allowed the ${grantType} grant`);
   }
@@ -31,6 +32,7 @@ export async function tokenEndpoint(c: Context<ProviderEnv>): Promise<Response> 
     keys: await loadKeyRing(c.env.SIGNING_KEYS),
     issuer: c.get("issuer"),
     audience: c.get("audience"),
+    accounts: c.get("accounts"),
   });
   return c.json(response, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
 }

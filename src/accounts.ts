@@ -1,0 +1,76 @@
+import { eq, sql } from "drizzle-orm";
+import { verifyPassword } from "./crypto";
+import type { Database } from "./db/index";
+import { loginThrottle, users } from "./db/schema";
+import type { Settings } from "./settings";
+
+/** A user as the provider sees one; hosts with their own user store return this shape. */
+export interface Account {
+  /** Stable identifier: the `sub` of tokens. */
+  id: string;
+  username: string;
+  email?: string | null;
+  /** Changes when the user's credentials change; sessions signed in before then end. */
+  credentialVersion: string;
+}
+
+/** Where users come from: the built-in D1 table by default; `createProvider({ accounts })` plugs in another. */
+export interface AccountStore {
+  /** The active user with these credentials, or null. */
+  authenticate(db: Database, username: string, password: string): Promise<Account | null>;
+  /** The active user with this id, or null when missing or disabled. */
+  findById(db: Database, id: string): Promise<Account | null>;
+}
+
+const toAccount = (row: typeof users.$inferSelect): Account => ({
+  id: row.id,
+  username: row.username,
+  email: row.email,
+  credentialVersion: row.passwordHash,
+});
+
+// Verified against when the username is unknown, so a miss costs as much time as a wrong password.
+const DUMMY_HASH = "pbkdf2_sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+export const builtinAccounts: AccountStore = {
+  async authenticate(db, username, password) {
+    const row = await db.select().from(users).where(eq(users.username, username)).get();
+    const valid = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH);
+    return row && valid && row.isActive ? toAccount(row) : null;
+  },
+  async findById(db, id) {
+    const row = await db.select().from(users).where(eq(users.id, id)).get();
+    return row && row.isActive ? toAccount(row) : null;
+  },
+};
+
+/**
+ * Throttling of password guesses per username, shared by the login form and the password grant:
+ * after LOGIN_MAX_FAILURES failures within LOGIN_LOCKOUT_SECONDS the username is locked for that long.
+ */
+export async function isLockedOut(db: Database, username: string): Promise<boolean> {
+  const row = await db.select().from(loginThrottle).where(eq(loginThrottle.username, username)).get();
+  return !!row?.lockedUntil && row.lockedUntil > Math.floor(Date.now() / 1000);
+}
+
+export async function recordLoginFailure(db: Database, username: string, settings: Settings): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  const windowStart = now - settings.LOGIN_LOCKOUT_SECONDS;
+  // One statement, so that concurrent failures are all counted.
+  await db
+    .insert(loginThrottle)
+    .values({ username, failures: 1, windowStartedAt: now })
+    .onConflictDoUpdate({
+      target: loginThrottle.username,
+      set: {
+        failures: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN 1 ELSE ${loginThrottle.failures} + 1 END`,
+        windowStartedAt: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN ${now} ELSE ${loginThrottle.windowStartedAt} END`,
+        lockedUntil: sql`CASE WHEN ${loginThrottle.windowStartedAt} >= ${windowStart} AND ${loginThrottle.failures} + 1 >= ${settings.LOGIN_MAX_FAILURES} THEN ${now + settings.LOGIN_LOCKOUT_SECONDS} ELSE ${loginThrottle.lockedUntil} END`,
+      },
+    })
+    .run();
+}
+
+export async function clearLoginFailures(db: Database, username: string): Promise<void> {
+  await db.delete(loginThrottle).where(eq(loginThrottle.username, username)).run();
+}

@@ -1,0 +1,182 @@
+import { findClientCached } from "../db/clients";
+import type { Database } from "../db/index";
+import type { Client } from "../db/schema";
+import { invalidRequest, invalidScope, OAuthError, unauthorizedClient, unsupportedResponseType } from "../oauth/errors";
+import type { Params } from "../oauth/form";
+import { checkCodeChallenge, pkceRequiredFor, type ChallengeMethod } from "../oauth/pkce";
+import { matchRedirectUri } from "../oauth/redirect-uri";
+import { clientScopes, parseScope, resolveScope } from "../oauth/scope";
+import type { Settings } from "../settings";
+
+/**
+ * The authorization request (RFC 6749 §4.1.1, §4.2.1; OIDC Core §3.1.2.1), checked step by step
+ * in the order of RFC 6749 §4.1.2.1: first the client and the redirect URI, whose errors are
+ * shown on a page (never redirected: no open redirector); then everything else, whose errors
+ * are sent to the client's redirect URI.
+ */
+
+export type ResponseMode = "query" | "fragment" | "form_post";
+
+/** Where the response goes; known once the client and redirect URI are trusted. */
+export interface ResponseTarget {
+  redirectUri: string;
+  responseMode: ResponseMode;
+  state?: string;
+}
+
+export interface AuthorizationRequest extends ResponseTarget {
+  client: Client;
+  redirectUriSent: boolean;
+  /** Response type values, e.g. ["code"] or ["id_token", "token"]. */
+  responseTypes: string[];
+  scope: string[];
+  codeChallenge?: string;
+  codeChallengeMethod?: ChallengeMethod;
+  nonce?: string;
+  claims?: unknown;
+  prompt: string[];
+  maxAge?: number;
+  loginHint?: string;
+  /** The request's parameters, carried through the login and consent forms. */
+  params: Params;
+}
+
+/** An error to show on a page: the client or the redirect URI cannot be trusted. */
+export class UntrustedRequestError extends OAuthError {}
+
+const untrusted = (description: string) => new UntrustedRequestError("invalid_request", description, 400);
+
+/** Response types this server answers, and the grant a client needs for each. */
+export const RESPONSE_TYPES: Record<string, string> = {
+  code: "authorization_code",
+  token: "implicit",
+};
+
+const isTokenBearing = (types: string[]) => types.includes("token") || types.includes("id_token");
+
+/** Step 1: the client and its redirect URI. */
+export async function checkClientAndRedirect(
+  db: Database,
+  settings: Settings,
+  params: Params,
+): Promise<{ client: Client; redirectUri: string; redirectUriSent: boolean }> {
+  const clientId = params.get("client_id");
+  if (!clientId) throw untrusted('missing required parameter "client_id"');
+  const client = await findClientCached(db, clientId, settings.CLIENT_CACHE_SECONDS);
+  if (!client) throw untrusted("unknown client_id");
+
+  const requested = params.get("redirect_uri");
+  if (requested === undefined) {
+    if (client.redirectUris.length !== 1) {
+      throw untrusted('missing "redirect_uri": this client has several registered redirect URIs');
+    }
+    return { client, redirectUri: client.redirectUris[0]!, redirectUriSent: false };
+  }
+  if (!matchRedirectUri(requested, client.redirectUris)) {
+    throw untrusted("redirect_uri is not registered for this client");
+  }
+  return { client, redirectUri: requested, redirectUriSent: true };
+}
+
+function parseResponseTypes(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return [...new Set(value.split(" ").filter(Boolean))].sort();
+}
+
+/** Step 2: how to answer (response_mode), decided before any other error so errors go the right way. */
+export function responseTarget(params: Params, redirectUri: string): ResponseTarget & { modeError?: OAuthError } {
+  const types = parseResponseTypes(params.get("response_type")) ?? [];
+  const fallback: ResponseMode = isTokenBearing(types) ? "fragment" : "query";
+  const state = params.get("state");
+  const mode = params.get("response_mode");
+  if (mode === undefined) return { redirectUri, responseMode: fallback, state };
+  if (mode !== "query" && mode !== "fragment" && mode !== "form_post") {
+    return { redirectUri, responseMode: fallback, state, modeError: invalidRequest(`response_mode "${mode}" is not supported`) };
+  }
+  if (mode === "query" && isTokenBearing(types)) {
+    return { redirectUri, responseMode: fallback, state, modeError: invalidRequest("tokens must not be returned in the query: use fragment or form_post") };
+  }
+  return { redirectUri, responseMode: mode, state };
+}
+
+const PROMPTS = new Set(["none", "login", "consent", "select_account"]);
+
+/** Step 3: everything else, each error redirected to the client. */
+export function checkAuthorizationRequest(
+  params: Params,
+  settings: Settings,
+  trusted: { client: Client; redirectUri: string; redirectUriSent: boolean },
+  target: ResponseTarget,
+): AuthorizationRequest {
+  const { client } = trusted;
+  if (params.has("request")) throw new OAuthError("request_not_supported", "request objects are not supported");
+  if (params.has("request_uri")) throw new OAuthError("request_uri_not_supported", "request_uri is not supported");
+
+  const responseTypes = parseResponseTypes(params.get("response_type"));
+  if (!responseTypes || responseTypes.length === 0) throw invalidRequest('missing required parameter "response_type"');
+  const key = responseTypes.join(" ");
+  const neededGrant = RESPONSE_TYPES[key];
+  if (!Object.hasOwn(RESPONSE_TYPES, key) || !neededGrant) {
+    throw unsupportedResponseType(`response_type "${params.get("response_type")}" is not supported`);
+  }
+  if (!client.grantTypes.includes(neededGrant)) {
+    throw unauthorizedClient(`this client may not use response_type "${key}"`);
+  }
+
+  const scope = resolveScope(parseScope(params.get("scope")), clientScopes(client.scope, settings), settings);
+  if (scope.length === 0) throw invalidScope("no scope to grant");
+
+  const usesCode = responseTypes.includes("code");
+  const pkce = usesCode
+    ? checkCodeChallenge(
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+        pkceRequiredFor(client.clientType, settings),
+        settings,
+      )
+    : {};
+
+  const prompt = (params.get("prompt") ?? "").split(" ").filter(Boolean);
+  const unknownPrompt = prompt.find((p) => !PROMPTS.has(p));
+  if (unknownPrompt) throw invalidRequest(`prompt "${unknownPrompt}" is not supported`);
+  if (prompt.includes("none") && prompt.length > 1) throw invalidRequest("prompt=none cannot be combined with other values");
+
+  const maxAgeText = params.get("max_age");
+  let maxAge: number | undefined;
+  if (maxAgeText !== undefined) {
+    if (!/^\d{1,10}$/.test(maxAgeText)) throw invalidRequest("max_age must be a non-negative integer");
+    maxAge = Number(maxAgeText);
+  }
+
+  let claims: unknown;
+  const claimsText = params.get("claims");
+  if (claimsText !== undefined) {
+    if (claimsText.length > 4096) throw invalidRequest("the claims parameter is too large");
+    try {
+      claims = JSON.parse(claimsText);
+    } catch {
+      throw invalidRequest("the claims parameter must be a JSON object");
+    }
+    if (typeof claims !== "object" || claims === null || Array.isArray(claims)) {
+      throw invalidRequest("the claims parameter must be a JSON object");
+    }
+  }
+  const nonce = params.get("nonce");
+  if (nonce !== undefined && nonce.length > 512) throw invalidRequest("nonce is too long");
+
+  return {
+    ...target,
+    client,
+    redirectUri: trusted.redirectUri,
+    redirectUriSent: trusted.redirectUriSent,
+    responseTypes,
+    scope,
+    ...pkce,
+    nonce,
+    claims,
+    prompt,
+    maxAge,
+    loginHint: params.get("login_hint"),
+    params,
+  };
+}

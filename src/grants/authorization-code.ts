@@ -1,0 +1,72 @@
+import { hashSecret } from "../crypto";
+import { codeRedemptions } from "../db/schema";
+import { insertRefreshToken, revokeRefreshFamily } from "../db/refresh-tokens";
+import { invalidGrant } from "../oauth/errors";
+import { checkCodeVerifier } from "../oauth/pkce";
+import { openCode } from "../tokens/authorization-code";
+import { revokeGrantAccessTokens } from "../tokens/revocation";
+import { requireSecretKey } from "../tokens/secret-keys";
+import { issuesRefreshTokens, newRefreshToken, userAccessToken } from "../tokens/user-tokens";
+import type { Grant } from "./types";
+
+const isUniqueViolation = (err: unknown) => /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
+
+/**
+ * RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6). The code is sealed, so checking it needs no
+ * storage; redeeming it is one D1 batch: the unique insert of its hash (single use, decided at
+ * the primary) and the new refresh token. A second redemption revokes what the first issued.
+ */
+export const authorizationCode: Grant = {
+  parameters: ["code", "redirect_uri", "code_verifier"],
+  async handler(ctx) {
+    const { client, params, settings, db } = ctx;
+    const code = params.require("code");
+    const grant = await openCode(requireSecretKey(settings.SECRET_KEY), code);
+    const now = Math.floor(Date.now() / 1000);
+    if (!grant || grant.expiresAt <= now) throw invalidGrant("the authorization code is invalid or has expired");
+    if (grant.clientId !== client.id) throw invalidGrant("the authorization code was issued to another client");
+
+    const redirectUri = params.get("redirect_uri");
+    if (grant.redirectUriSent ? redirectUri !== grant.redirectUri : redirectUri !== undefined && redirectUri !== grant.redirectUri) {
+      throw invalidGrant("redirect_uri does not match the one of the authorization request");
+    }
+    await checkCodeVerifier(params.get("code_verifier"), grant.codeChallenge, grant.codeChallengeMethod);
+
+    const userGrant = {
+      grantId: grant.grantId,
+      userId: grant.userId,
+      scope: grant.scope,
+      authTime: grant.authTime,
+      details: grant.nonce || grant.claims ? { nonce: grant.nonce, claims: grant.claims } : null,
+    };
+    const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, userGrant) : undefined;
+    const redemption = db.insert(codeRedemptions).values({
+      codeHash: await hashSecret(code),
+      grantId: grant.grantId,
+      clientId: client.id,
+      redeemedAt: now,
+      expiresAt: grant.expiresAt,
+    });
+    try {
+      if (refresh) await db.batch([redemption, insertRefreshToken(db, refresh.row)]);
+      else await redemption.run();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
+      await Promise.all([
+        revokeRefreshFamily(db, grant.grantId, now).run(),
+        revokeGrantAccessTokens(ctx.kv, grant.grantId, settings.ACCESS_TOKEN_EXPIRE_SECONDS),
+      ]);
+      throw invalidGrant("the authorization code has already been used; the tokens issued from it are revoked");
+    }
+
+    const access = await userAccessToken(ctx, client, userGrant);
+    return {
+      access_token: access.token,
+      token_type: "Bearer",
+      expires_in: access.expiresIn,
+      scope: grant.scope.join(" "),
+      ...(refresh ? { refresh_token: refresh.token } : {}),
+    };
+  },
+};

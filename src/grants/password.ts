@@ -1,0 +1,41 @@
+import { clearLoginFailures, isLockedOut, recordLoginFailure } from "../accounts";
+import { insertRefreshToken } from "../db/refresh-tokens";
+import { invalidGrant } from "../oauth/errors";
+import { clientScopes, parseScope, resolveScope } from "../oauth/scope";
+import { issuesRefreshTokens, newGrantId, newRefreshToken, userAccessToken } from "../tokens/user-tokens";
+import type { Grant } from "./types";
+
+/**
+ * RFC 6749 §4.3, kept for DOT parity and off unless a client is allowed it (OAuth 2.1 drops it:
+ * the client sees the user's password). Failed attempts per username are throttled.
+ */
+export const password: Grant = {
+  parameters: ["username", "password", "scope"],
+  async handler(ctx) {
+    const { client, params, settings, db } = ctx;
+    const username = params.require("username");
+    const secret = params.require("password");
+    const scope = resolveScope(parseScope(params.get("scope")), clientScopes(client.scope, settings), settings);
+    if (await isLockedOut(db, username)) {
+      throw invalidGrant("too many failed sign-in attempts for this user; try again later");
+    }
+    const account = await ctx.accounts.authenticate(db, username, secret);
+    if (!account) {
+      await recordLoginFailure(db, username, settings);
+      throw invalidGrant("invalid username or password");
+    }
+    await clearLoginFailures(db, username);
+
+    const grant = { grantId: newGrantId(), userId: account.id, scope, authTime: Math.floor(Date.now() / 1000) };
+    const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant) : undefined;
+    if (refresh) await insertRefreshToken(db, refresh.row).run();
+    const access = await userAccessToken(ctx, client, grant);
+    return {
+      access_token: access.token,
+      token_type: "Bearer",
+      expires_in: access.expiresIn,
+      scope: scope.join(" "),
+      ...(refresh ? { refresh_token: refresh.token } : {}),
+    };
+  },
+};

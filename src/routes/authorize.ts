@@ -1,0 +1,148 @@
+import type { Context } from "hono";
+import { issueAuthorization } from "../authorization/issue";
+import {
+  checkAuthorizationRequest,
+  checkClientAndRedirect,
+  responseTarget,
+  type AuthorizationRequest,
+  type ResponseTarget,
+} from "../authorization/request";
+import { sendAuthorizationError, sendAuthorizationResponse } from "../authorization/response";
+import { signedInAccount } from "../authorization/signed-in";
+import type { Account } from "../accounts";
+import { approvedScopes, saveConsent } from "../db/consents";
+import { accessDenied, OAuthError } from "../oauth/errors";
+import { parseParams, readFormBody, type Params } from "../oauth/form";
+import { checkCsrf, csrfToken, CSRF_FIELD } from "../session";
+import { loadKeyRing } from "../tokens/keys";
+import { requireSecretKey } from "../tokens/secret-keys";
+import type { ProviderEnv } from "../types";
+import { sendPage } from "../views/render";
+
+type Ctx = Context<ProviderEnv>;
+
+/** Form fields that belong to the consent form itself, not to the authorization request. */
+const DECISION_FIELDS = new Set([CSRF_FIELD, "allow", "cancel"]);
+
+function requestFields(params: Params): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of params.entries()) if (!DECISION_FIELDS.has(name)) out[name] = value;
+  return out;
+}
+
+function authorizeUrl(c: Ctx, params: Params): string {
+  return `${c.get("basePath")}/authorize/?${new URLSearchParams(requestFields(params)).toString()}`;
+}
+
+export function showErrorPage(c: Ctx, err: OAuthError, status = err.status) {
+  return sendPage(c, c.get("pages").error({ error: err.error, description: err.description }, c), status);
+}
+
+async function grant(c: Ctx, request: AuthorizationRequest, account: Account, authTime: number) {
+  const values = await issueAuthorization(
+    {
+      settings: c.get("settings"),
+      keys: () => loadKeyRing(c.env.SIGNING_KEYS),
+      issuer: c.get("issuer"),
+      audience: c.get("audience"),
+    },
+    request,
+    account,
+    authTime,
+  );
+  return sendAuthorizationResponse(c, request, c.get("issuer"), values);
+}
+
+async function showConsent(c: Ctx, request: AuthorizationRequest, account: Account) {
+  const settings = c.get("settings");
+  const token = await csrfToken(c, requireSecretKey(settings.SECRET_KEY), settings.SESSION_COOKIE_AGE_SECONDS);
+  const html = c.get("pages").consent(
+    {
+      action: `${c.get("basePath")}/authorize/`,
+      hidden: { ...requestFields(request.params), [CSRF_FIELD]: token },
+      client: { id: request.client.id, name: request.client.name },
+      user: { id: account.id, username: account.username },
+      scopes: request.scope.map((name) => ({ name, description: settings.SCOPES[name] ?? name })),
+      logoutAction: `${c.get("basePath")}/logout/`,
+    },
+    c,
+  );
+  return sendPage(c, html);
+}
+
+/**
+ * The authorization pipeline, for GET (and POSTed requests, OIDC Core §3.1.2.1) and for the
+ * consent form's decision. Read it as the list of checks the RFCs make, in their order.
+ */
+async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Response> {
+  const db = c.get("db");
+  const settings = c.get("settings");
+  const issuer = c.get("issuer");
+
+  let trusted;
+  try {
+    trusted = await checkClientAndRedirect(db, settings, params);
+  } catch (err) {
+    if (err instanceof OAuthError) return showErrorPage(c, err);
+    throw err;
+  }
+
+  const target: ResponseTarget & { modeError?: OAuthError } = responseTarget(params, trusted.redirectUri);
+  try {
+    if (target.modeError) throw target.modeError;
+    const request = checkAuthorizationRequest(params, settings, trusted, target);
+
+    const signedIn = await signedInAccount(c);
+    if (!signedIn) {
+      if (request.prompt.includes("none")) throw new OAuthError("login_required", "the user is not signed in");
+      return c.redirect(`${c.get("basePath")}/login/?${new URLSearchParams({ next: authorizeUrl(c, params) })}`, 303);
+    }
+    const { account, session } = signedIn;
+
+    if (decision) {
+      if (!(await checkCsrf(c, requireSecretKey(settings.SECRET_KEY), params.get(CSRF_FIELD)))) {
+        return showErrorPage(c, new OAuthError("invalid_request", "the form has expired or did not come from this site; go back and try again", 403));
+      }
+      if (params.get("allow") === undefined) throw accessDenied("the user denied the request");
+      const already = await approvedScopes(db, account.id, request.client.id);
+      await saveConsent(db, account.id, request.client.id, request.scope, already);
+      return grant(c, request, account, session.authTime);
+    }
+
+    if (!request.prompt.includes("consent")) {
+      if (request.client.skipAuthorization) return grant(c, request, account, session.authTime);
+      const already = await approvedScopes(db, account.id, request.client.id);
+      if (request.scope.every((s) => already.includes(s))) return grant(c, request, account, session.authTime);
+    }
+    if (request.prompt.includes("none")) throw new OAuthError("consent_required", "the user has not approved this client");
+    return showConsent(c, request, account);
+  } catch (err) {
+    if (err instanceof OAuthError) return sendAuthorizationError(c, target, issuer, err);
+    throw err;
+  }
+}
+
+/** `GET /o/authorize/`: validate, sign in if needed, then ask for consent or answer at once. */
+export function authorizeGet(c: Ctx): Promise<Response> {
+  const search = new URL(c.req.url).search.slice(1);
+  let params: Params;
+  try {
+    params = parseParams(search);
+  } catch (err) {
+    if (err instanceof OAuthError) return showErrorPage(c, err);
+    throw err;
+  }
+  return authorize(c, params, false);
+}
+
+/** `POST /o/authorize/`: the consent form's decision (it carries the CSRF token), or a POSTed request. */
+export async function authorizePost(c: Ctx): Promise<Response> {
+  let params: Params;
+  try {
+    params = await readFormBody(c.req.raw, c.get("settings").MAX_BODY_BYTES);
+  } catch (err) {
+    if (err instanceof OAuthError) return showErrorPage(c, err);
+    throw err;
+  }
+  return authorize(c, params, params.has(CSRF_FIELD));
+}

@@ -1,0 +1,63 @@
+import type { Context } from "hono";
+import { clearLoginFailures, isLockedOut, recordLoginFailure } from "../accounts";
+import { OAuthError } from "../oauth/errors";
+import { readFormBody, type Params } from "../oauth/form";
+import { checkCsrf, credentialFingerprint, csrfToken, CSRF_FIELD, startSession } from "../session";
+import { requireSecretKey } from "../tokens/secret-keys";
+import type { ProviderEnv } from "../types";
+import { sendPage } from "../views/render";
+
+type Ctx = Context<ProviderEnv>;
+
+/** Only our own authorization endpoint is a place to go back to after signing in (no open redirect). */
+function safeNext(c: Ctx, next: string | undefined): string | undefined {
+  const prefix = `${c.get("basePath")}/authorize/?`;
+  return next?.startsWith(prefix) && !/[\\\r\n]/.test(next) ? next : undefined;
+}
+
+async function showLogin(c: Ctx, next: string | undefined, status: 200 | 400 | 401 | 403 | 429 = 200, error?: string, username?: string) {
+  const settings = c.get("settings");
+  const token = await csrfToken(c, requireSecretKey(settings.SECRET_KEY), settings.SESSION_COOKIE_AGE_SECONDS);
+  const hidden: Record<string, string> = { [CSRF_FIELD]: token };
+  if (next) hidden.next = next;
+  const html = c.get("pages").login({ action: `${c.get("basePath")}/login/`, hidden, error, username }, c);
+  return sendPage(c, html, status);
+}
+
+/** `GET /o/login/`: the sign-in form. */
+export function loginGet(c: Ctx): Promise<Response> {
+  return showLogin(c, safeNext(c, c.req.query("next")));
+}
+
+/** `POST /o/login/`: checks CSRF, throttling and the password, then starts the session. */
+export async function loginPost(c: Ctx): Promise<Response> {
+  const settings = c.get("settings");
+  const db = c.get("db");
+  const secret = requireSecretKey(settings.SECRET_KEY);
+  let params: Params;
+  try {
+    params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
+  } catch (err) {
+    if (err instanceof OAuthError) return showLogin(c, undefined, 400, err.description);
+    throw err;
+  }
+  const next = safeNext(c, params.get("next"));
+  if (!(await checkCsrf(c, secret, params.get(CSRF_FIELD)))) {
+    return showLogin(c, next, 403, "The form expired or did not come from this site. Please try again.");
+  }
+  const username = params.get("username");
+  const password = params.get("password");
+  if (!username || !password) return showLogin(c, next, 400, "Enter your username and password.", username);
+  if (await isLockedOut(db, username)) {
+    return showLogin(c, next, 429, "Too many failed attempts. Please wait a few minutes and try again.", username);
+  }
+  const account = await c.get("accounts").authenticate(db, username, password);
+  if (!account) {
+    await recordLoginFailure(db, username, settings);
+    return showLogin(c, next, 401, "Invalid username or password.", username);
+  }
+  await clearLoginFailures(db, username);
+  await startSession(c, secret, account.id, await credentialFingerprint(secret, account.credentialVersion), settings.SESSION_COOKIE_AGE_SECONDS);
+  if (next) return c.redirect(next, 303);
+  return sendPage(c, c.get("pages").message({ title: "Signed in", message: `You are signed in as ${account.username}.` }, c));
+}

@@ -1,0 +1,61 @@
+import { hashSecret, randomToken } from "../crypto";
+import type { Client } from "../db/schema";
+import type { NewRefreshToken } from "../db/refresh-tokens";
+import type { Settings } from "../settings";
+import { issueAccessToken } from "./access-token";
+import type { KeyRing } from "./keys";
+
+/** What a user authorized a client to do: the grant that access and refresh tokens stand for. */
+export interface UserGrant {
+  grantId: string;
+  userId: string;
+  scope: string[];
+  authTime?: number | null;
+  details?: Record<string, unknown> | null;
+}
+
+export const newGrantId = () => randomToken(16);
+
+/** A new refresh token: the value for the client, and the row (with its hash) for D1. */
+export async function newRefreshToken(
+  settings: Settings,
+  client: Client,
+  grant: UserGrant,
+): Promise<{ token: string; row: NewRefreshToken & { id: string; createdAt: number } }> {
+  const token = randomToken(32);
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    token,
+    row: {
+      id: randomToken(16),
+      tokenHash: await hashSecret(token),
+      grantId: grant.grantId,
+      clientId: client.id,
+      userId: grant.userId,
+      scope: grant.scope.join(" "),
+      authTime: grant.authTime ?? null,
+      details: grant.details ?? null,
+      createdAt: now,
+      expiresAt: now + settings.REFRESH_TOKEN_EXPIRE_SECONDS,
+    },
+  };
+}
+
+/** Whether the client gets refresh tokens: when it is allowed the refresh_token grant. */
+export const issuesRefreshTokens = (client: Client) => client.grantTypes.includes("refresh_token");
+
+export function userAccessToken(
+  ctx: { keys: KeyRing; settings: Settings; issuer: string; audience: string },
+  client: Client,
+  grant: UserGrant,
+) {
+  return issueAccessToken(ctx.keys, ctx.settings.ACCESS_TOKEN_SIGNING_ALG, {
+    issuer: ctx.issuer,
+    subject: grant.userId,
+    audience: ctx.audience,
+    clientId: client.id,
+    scope: grant.scope,
+    lifetimeSeconds: ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS,
+    claims: { gid: grant.grantId, ...(grant.authTime ? { auth_time: grant.authTime } : {}) },
+  });
+}

@@ -1,0 +1,153 @@
+import { HiddenFields, Layout } from "./layout";
+
+/** What a login page gets; a custom `pages.login` renders the same form fields. */
+export interface LoginPageProps {
+  /** Where the form posts. */
+  action: string;
+  /** Hidden fields the form must send back (`csrfmiddlewaretoken`, `next`). */
+  hidden: Record<string, string>;
+  username?: string;
+  error?: string;
+}
+
+export interface ScopeView {
+  name: string;
+  description: string;
+}
+
+/** What the consent page gets (the analogue of DOT's `get_context_data`). */
+export interface ConsentPageProps {
+  action: string;
+  /** The authorization request and the CSRF token, to post back unchanged. */
+  hidden: Record<string, string>;
+  client: { id: string; name: string };
+  user: { id: string; username: string };
+  scopes: ScopeView[];
+  logoutAction: string;
+}
+
+export interface ErrorPageProps {
+  error: string;
+  description: string;
+}
+
+export interface LogoutPageProps {
+  action: string;
+  hidden: Record<string, string>;
+  username?: string;
+  clientName?: string;
+}
+
+export function LoginPage(props: LoginPageProps) {
+  return (
+    <Layout title="Sign in">
+      <h1>Sign in</h1>
+      {props.error ? (
+        <p class="error" role="alert">
+          {props.error}
+        </p>
+      ) : null}
+      <form method="post" action={props.action}>
+        <HiddenFields fields={props.hidden} />
+        <label for="username">Username</label>
+        <input id="username" name="username" type="text" autocomplete="username" required autofocus value={props.username ?? ""} />
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required />
+        <div class="actions">
+          <button type="submit">Sign in</button>
+        </div>
+      </form>
+    </Layout>
+  );
+}
+
+export function ConsentPage(props: ConsentPageProps) {
+  return (
+    <Layout title={`Authorize ${props.client.name}`}>
+      <h1>Authorize {props.client.name}?</h1>
+      <p>
+        <strong>{props.client.name}</strong> would like to:
+      </p>
+      <ul class="scopes">
+        {props.scopes.map((scope) => (
+          <li>
+            {scope.description} <span class="muted">(<code>{scope.name}</code>)</span>
+          </li>
+        ))}
+      </ul>
+      <form method="post" action={props.action}>
+        <HiddenFields fields={props.hidden} />
+        <div class="actions">
+          <button type="submit" name="cancel" value="Cancel" class="secondary">
+            Cancel
+          </button>
+          <button type="submit" name="allow" value="Authorize">
+            Authorize
+          </button>
+        </div>
+      </form>
+      <p class="muted">
+        Signed in as {props.user.username}.{" "}
+      </p>
+    </Layout>
+  );
+}
+
+export function ErrorPage(props: ErrorPageProps) {
+  return (
+    <Layout title="Authorization error">
+      <h1>This request cannot be completed</h1>
+      <p class="error" role="alert">
+        <code>{props.error}</code>: {props.description}
+      </p>
+      <p class="muted">You can close this page and return to the application.</p>
+    </Layout>
+  );
+}
+
+export function LogoutPage(props: LogoutPageProps) {
+  return (
+    <Layout title="Sign out">
+      <h1>Sign out{props.clientName ? ` of ${props.clientName}` : ""}?</h1>
+      {props.username ? <p>You are signed in as {props.username}.</p> : <p>You are not signed in.</p>}
+      <form method="post" action={props.action}>
+        <HiddenFields fields={props.hidden} />
+        <div class="actions">
+          <button type="submit" name="logout" value="yes">
+            Sign out
+          </button>
+        </div>
+      </form>
+    </Layout>
+  );
+}
+
+/** OAuth 2.0 Form Post Response Mode: the browser posts the response to the client. */
+export function FormPostPage(props: { action: string; fields: Record<string, string>; nonce: string }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <title>Submitting…</title>
+      </head>
+      <body>
+        <form method="post" action={props.action}>
+          <HiddenFields fields={props.fields} />
+          <noscript>
+            <button type="submit">Continue</button>
+          </noscript>
+        </form>
+        <script nonce={props.nonce} dangerouslySetInnerHTML={{ __html: "document.forms[0].submit()" }} />
+      </body>
+    </html>
+  );
+}
+
+export function MessagePage(props: { title: string; message: string }) {
+  return (
+    <Layout title={props.title}>
+      <h1>{props.title}</h1>
+      <p>{props.message}</p>
+    </Layout>
+  );
+}

@@ -1,0 +1,45 @@
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ConsentPage, ErrorPage, LoginPage, LogoutPage, MessagePage } from "./pages";
+import type { ConsentPageProps, ErrorPageProps, LoginPageProps, LogoutPageProps } from "./pages";
+
+export type HtmlContent = string | Promise<string>;
+
+/**
+ * How the provider's pages look. Each renderer gets the page's props (and the request's
+ * context) and returns HTML; replace any of them through `createProvider({ pages })`.
+ */
+export interface PageRenderers {
+  login(props: LoginPageProps, c: Context): HtmlContent;
+  consent(props: ConsentPageProps, c: Context): HtmlContent;
+  error(props: ErrorPageProps, c: Context): HtmlContent;
+  logout(props: LogoutPageProps, c: Context): HtmlContent;
+  /** Shown after signing out, or after signing in with nowhere to go back to. */
+  message(props: { title: string; message: string }, c: Context): HtmlContent;
+}
+
+export const defaultPages: PageRenderers = {
+  login: (props) => LoginPage(props) as HtmlContent,
+  consent: (props) => ConsentPage(props) as HtmlContent,
+  error: (props) => ErrorPage(props) as HtmlContent,
+  logout: (props) => LogoutPage(props) as HtmlContent,
+  message: (props) => MessagePage(props) as HtmlContent,
+};
+
+/** Headers of every HTML page: never framed, never cached, no scripts, no referrer. */
+export function setPageHeaders(c: Context): void {
+  c.header("Cache-Control", "no-store");
+  c.header("Pragma", "no-cache");
+  c.header("X-Frame-Options", "DENY");
+  c.header(
+    "Content-Security-Policy",
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+  );
+  c.header("X-Content-Type-Options", "nosniff");
+  c.header("Referrer-Policy", "no-referrer");
+}
+
+export async function sendPage(c: Context, html: HtmlContent, status: ContentfulStatusCode = 200): Promise<Response> {
+  setPageHeaders(c);
+  return c.html(await html, status);
+}
