@@ -1,0 +1,606 @@
+/**
+ * Admin CLI: `npm run admin -- <command> [options]` (run `npm run admin -- help`).
+ *
+ * Acts on the local D1 database that `wrangler dev` / `npm start` serve (wrangler's local state,
+ * `--persist-to DIR`, default .wrangler/state), or with `--remote` on the deployed one.
+ * Commands are entries of the `commands` table below: adding a command is adding an entry.
+ * Exit codes: 0 success, 1 failure or not found, 2 usage error.
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { z } from "zod";
+import { hashPassword } from "../src/crypto";
+import { deleteClient, findClient, listClients, updateClientSecretHash } from "../src/db/clients";
+import type { Database } from "../src/db/index";
+import {
+  clientRegistrationSchema,
+  newClientSecret,
+  registerClient,
+  registerUser,
+  userRegistrationSchema,
+  type ClientRegistration,
+} from "../src/db/registration";
+import type { Client, User } from "../src/db/schema";
+import { findUserByUsername, listUsers, setUserActive, setUserPassword } from "../src/db/users";
+import { SIGNING_ALGORITHMS } from "../src/settings";
+import { generateSigningKey, generateSigningKeySet } from "../src/tokens/generate-keys";
+import { DEFAULT_STATE_DIR } from "./lib/project";
+
+// ---------------------------------------------------------------------------------------------
+// Framework: errors, option specs, the context a command runs with.
+
+/** A bad command line: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A failure the user should see as a plain message (no stack): exit code 1 by default. */
+export class CliError extends Error {
+  override name = "CliError";
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+type OptionSpec = { type: "string" | "boolean"; multiple?: boolean; short?: string };
+type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+interface Context {
+  /** Parsed options (global and the command's own), by long name. */
+  options: OptionValues;
+  /** The command's positional arguments, by the names in `Command.args`. */
+  args: Record<string, string>;
+  json: boolean;
+  /** The database (opened on first use, after the command validated its input). */
+  db(): Promise<Database>;
+  /** Prints a result: `human` text, or `data` as JSON with --json. */
+  print(human: string, data: unknown): void;
+  /** Prints a note for humans (stdout normally, stderr with --json so stdout stays JSON). */
+  note(text: string): void;
+}
+
+interface Command {
+  summary: string;
+  /** Required positional arguments, e.g. ["CLIENT_ID"]. */
+  args?: string[];
+  /** Option synopsis for the usage text. */
+  usage?: string;
+  /** Longer help shown by `help <command>`. */
+  details?: string;
+  options?: Record<string, OptionSpec>;
+  run(ctx: Context): Promise<void>;
+}
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  json: { type: "boolean" },
+  "persist-to": { type: "string" },
+  remote: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the commands.
+
+/** Comma-separated (and/or repeated) list option → trimmed, non-empty items. */
+function list(value: OptionValues[string]): string[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === "string");
+  return parts.flatMap((part) => part.split(",")).map((s) => s.trim()).filter(Boolean);
+}
+
+function str(value: OptionValues[string]): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function requireOptions(ctx: Context, names: string[]): void {
+  const missing = names.filter((name) => ctx.options[name] === undefined);
+  if (missing.length) throw new UsageError(`missing required option ${missing.map((n) => `--${n}`).join(", ")}`);
+}
+
+/** A zod error as one line per problem, naming the command-line option (`flags` maps field → option). */
+function validationError(error: z.ZodError, input: object, flags: Record<string, string>): UsageError {
+  const lines = error.issues.map((issue) => {
+    const [field, index] = issue.path;
+    const key = field === undefined ? "" : String(field);
+    const flag = flags[key] ?? (key || "input");
+    let shown = "";
+    if (typeof index === "number") {
+      const value = (input as Record<string, unknown[]>)[String(field)]?.[index];
+      if (value !== undefined && !issue.message.includes(String(value))) shown = ` ${JSON.stringify(value)}`;
+    }
+    return `invalid ${flag}${shown}: ${issue.message}`;
+  });
+  return new UsageError(lines.join("\n"));
+}
+
+const CLIENT_FLAGS: Record<string, string> = {
+  name: "--name",
+  clientType: "--type",
+  grantTypes: "--grant-types",
+  redirectUris: "--redirect-uris",
+  postLogoutRedirectUris: "--post-logout-redirect-uris",
+  allowedOrigins: "--allowed-origins",
+  scope: "--scope",
+  skipAuthorization: "--skip-consent",
+  tokenEndpointAuthMethod: "--auth-method",
+};
+const USER_FLAGS: Record<string, string> = { username: "--username", password: "--password", email: "--email" };
+
+const isoTime = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+function clientJson(client: Client, secret?: string | null) {
+  return {
+    client_id: client.id,
+    ...(secret !== undefined ? { client_secret: secret } : {}),
+    name: client.name,
+    client_type: client.clientType,
+    grant_types: client.grantTypes,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    allowed_origins: client.allowedOrigins,
+    scope: client.scope,
+    skip_authorization: client.skipAuthorization,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    created_at: isoTime(client.createdAt),
+  };
+}
+
+function userJson(user: User) {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    is_active: user.isActive,
+    created_at: isoTime(user.createdAt),
+  };
+}
+
+/** Aligned `label  value` lines; list values continue on the following lines. */
+function fields(rows: [string, string | string[]][]): string {
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows
+    .flatMap(([label, value]) => {
+      const values = Array.isArray(value) ? (value.length ? value : ["(none)"]) : [value];
+      return values.map((v, i) => `  ${(i === 0 ? label : "").padEnd(width)}${v}`);
+    })
+    .join("\n");
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+function clientText(client: Client, secret?: string | null): string {
+  const rows: [string, string | string[]][] = [["client_id", client.id]];
+  if (secret) rows.push(["client_secret", secret]);
+  rows.push(
+    ["name", client.name],
+    ["type", client.clientType],
+    ["grant types", client.grantTypes],
+    ["redirect URIs", client.redirectUris],
+    ["post-logout redirect URIs", client.postLogoutRedirectUris],
+    ["allowed origins", client.allowedOrigins],
+    ["scope", client.scope || "(none)"],
+    ["skip consent", client.skipAuthorization ? "yes" : "no"],
+    ["token endpoint auth", client.tokenEndpointAuthMethod],
+    ["created", isoTime(client.createdAt)],
+  );
+  return fields(rows);
+}
+
+function userText(user: User): string {
+  return fields([
+    ["id", user.id],
+    ["username", user.username],
+    ["email", user.email ?? "(none)"],
+    ["active", user.isActive ? "yes" : "no"],
+    ["created", isoTime(user.createdAt)],
+  ]);
+}
+
+const cacheNote = (what: string) =>
+  `${what} within CLIENT_CACHE_SECONDS (default 30 s): warm Worker isolates cache client records for that long.`;
+
+async function requireClient(ctx: Context, clientId: string): Promise<Client> {
+  const client = await findClient(await ctx.db(), clientId);
+  if (!client) throw new CliError(`client ${clientId} not found`);
+  return client;
+}
+
+async function requireUser(ctx: Context, username: string): Promise<User> {
+  const user = await findUserByUsername(await ctx.db(), username);
+  if (!user) throw new CliError(`user ${username} not found`);
+  return user;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The commands.
+
+export const commands: Record<string, Command> = {
+  "client create": {
+    summary: "Register a client (application); prints its secret, which is shown only here",
+    usage:
+      "--name NAME --type confidential|public --grant-types GRANT,... [--redirect-uris URI,...] " +
+      '[--scope "read write"] [--allowed-origins ORIGIN,...] [--post-logout-redirect-uris URI,...] ' +
+      "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|none]",
+    details:
+      "Grant types: authorization_code, implicit, password, client_credentials, refresh_token.\n" +
+      "List options take comma-separated values and may be repeated.",
+    options: {
+      name: { type: "string" },
+      type: { type: "string" },
+      "grant-types": { type: "string", multiple: true },
+      "redirect-uris": { type: "string", multiple: true },
+      "post-logout-redirect-uris": { type: "string", multiple: true },
+      "allowed-origins": { type: "string", multiple: true },
+      scope: { type: "string" },
+      "skip-consent": { type: "boolean" },
+      "auth-method": { type: "string" },
+    },
+    async run(ctx) {
+      requireOptions(ctx, ["name", "type", "grant-types"]);
+      const o = ctx.options;
+      const input = {
+        name: str(o.name),
+        clientType: str(o.type),
+        grantTypes: list(o["grant-types"]),
+        redirectUris: list(o["redirect-uris"]),
+        postLogoutRedirectUris: list(o["post-logout-redirect-uris"]),
+        allowedOrigins: list(o["allowed-origins"]),
+        scope: str(o.scope),
+        skipAuthorization: o["skip-consent"] === true,
+        tokenEndpointAuthMethod: str(o["auth-method"]),
+      };
+      const checked = clientRegistrationSchema.safeParse(input);
+      if (!checked.success) throw validationError(checked.error, input, CLIENT_FLAGS);
+      const { client, clientSecret } = await registerClient(await ctx.db(), input as ClientRegistration);
+      ctx.print(
+        `Created client "${client.name}".\n${clientText(client, clientSecret)}` +
+          (clientSecret ? "\n\nThe client secret is shown only now: store it safely." : ""),
+        clientJson(client, clientSecret),
+      );
+    },
+  },
+
+  "client list": {
+    summary: "List clients",
+    async run(ctx) {
+      const clients = await listClients(await ctx.db());
+      ctx.print(
+        clients.length
+          ? table(
+              ["CLIENT ID", "TYPE", "NAME", "GRANT TYPES"],
+              clients.map((c) => [c.id, c.clientType, c.name, c.grantTypes.join(",")]),
+            )
+          : "No clients.",
+        clients.map((c) => clientJson(c)),
+      );
+    },
+  },
+
+  "client show": {
+    summary: "Show a client",
+    args: ["CLIENT_ID"],
+    async run(ctx) {
+      const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
+      ctx.print(clientText(client), clientJson(client));
+    },
+  },
+
+  "client delete": {
+    summary: "Delete a client",
+    args: ["CLIENT_ID"],
+    async run(ctx) {
+      const clientId = ctx.args.CLIENT_ID!;
+      if (!(await deleteClient(await ctx.db(), clientId))) throw new CliError(`client ${clientId} not found`);
+      ctx.print(`Deleted client ${clientId}.`, { client_id: clientId, deleted: true });
+      ctx.note(cacheNote("The client stops working"));
+    },
+  },
+
+  "client rotate-secret": {
+    summary: "Give a confidential client a new secret (printed once); the old one stops working",
+    args: ["CLIENT_ID"],
+    async run(ctx) {
+      const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
+      if (client.clientType !== "confidential") {
+        throw new CliError(`client ${client.id} is a public client: it has no secret`);
+      }
+      const { secret, hash } = await newClientSecret();
+      if (!(await updateClientSecretHash(await ctx.db(), client.id, hash))) {
+        throw new CliError(`client ${client.id} not found`);
+      }
+      ctx.print(
+        `New secret for client ${client.id} ("${client.name}"), shown only now:\n  ${secret}`,
+        { client_id: client.id, client_secret: secret },
+      );
+      ctx.note(cacheNote("The old secret stops working"));
+    },
+  },
+
+  "user create": {
+    summary: "Create a user who can sign in at the authorization endpoint",
+    usage: "--username NAME --password PASS [--email EMAIL]",
+    options: { username: { type: "string" }, password: { type: "string" }, email: { type: "string" } },
+    async run(ctx) {
+      requireOptions(ctx, ["username", "password"]);
+      const input = { username: str(ctx.options.username), password: str(ctx.options.password), email: str(ctx.options.email) };
+      const checked = userRegistrationSchema.safeParse(input);
+      if (!checked.success) throw validationError(checked.error, input, USER_FLAGS);
+      const db = await ctx.db();
+      if (await findUserByUsername(db, checked.data.username)) {
+        throw new CliError(`user ${checked.data.username} already exists`);
+      }
+      const user = await registerUser(db, checked.data);
+      ctx.print(`Created user ${user.username}.\n${userText(user)}`, userJson(user));
+    },
+  },
+
+  "user list": {
+    summary: "List users",
+    async run(ctx) {
+      const users = await listUsers(await ctx.db());
+      ctx.print(
+        users.length
+          ? table(
+              ["USERNAME", "ACTIVE", "EMAIL", "ID"],
+              users.map((u) => [u.username, u.isActive ? "yes" : "no", u.email ?? "", u.id]),
+            )
+          : "No users.",
+        users.map(userJson),
+      );
+    },
+  },
+
+  "user disable": {
+    summary: "Stop a user from signing in",
+    args: ["USERNAME"],
+    async run(ctx) {
+      const username = ctx.args.USERNAME!;
+      if (!(await setUserActive(await ctx.db(), username, false))) throw new CliError(`user ${username} not found`);
+      ctx.print(`Disabled user ${username}.`, { username, is_active: false });
+    },
+  },
+
+  "user enable": {
+    summary: "Let a disabled user sign in again",
+    args: ["USERNAME"],
+    async run(ctx) {
+      const username = ctx.args.USERNAME!;
+      if (!(await setUserActive(await ctx.db(), username, true))) throw new CliError(`user ${username} not found`);
+      ctx.print(`Enabled user ${username}.`, { username, is_active: true });
+    },
+  },
+
+  "user set-password": {
+    summary: "Set a user's password",
+    args: ["USERNAME"],
+    usage: "--password PASS",
+    options: { password: { type: "string" } },
+    async run(ctx) {
+      requireOptions(ctx, ["password"]);
+      const password = str(ctx.options.password);
+      const checked = userRegistrationSchema.shape.password.safeParse(password);
+      if (!checked.success) throw validationError(checked.error, { password }, { "": "--password" });
+      const username = ctx.args.USERNAME!;
+      await requireUser(ctx, username);
+      if (!(await setUserPassword(await ctx.db(), username, await hashPassword(checked.data)))) {
+        throw new CliError(`user ${username} not found`);
+      }
+      ctx.print(`Password of ${username} changed.`, { username, password_changed: true });
+    },
+  },
+
+  "keys generate": {
+    summary: "Print a new private JWK set for the SIGNING_KEYS secret",
+    usage: `[--alg ${SIGNING_ALGORITHMS.join("|")},...]`,
+    details:
+      "Default: ES256 (access tokens) and RS256 (ID tokens). Install it with\n" +
+      "  npm run -s admin -- keys generate | npx wrangler secret put SIGNING_KEYS",
+    options: { alg: { type: "string", multiple: true } },
+    async run(ctx) {
+      const algs = list(ctx.options.alg);
+      let keySet: { keys: unknown[] };
+      if (algs === undefined) {
+        keySet = await generateSigningKeySet();
+      } else {
+        const known = new Set<string>(SIGNING_ALGORITHMS);
+        const bad = algs.filter((alg) => !known.has(alg));
+        if (bad.length || algs.length === 0) {
+          throw new UsageError(`invalid --alg ${bad.join(",")}: expected any of ${SIGNING_ALGORITHMS.join(", ")}`);
+        }
+        keySet = { keys: await Promise.all(algs.map((alg) => generateSigningKey(alg))) };
+      }
+      // One line in both modes: ready for `wrangler secret put` and for .dev.vars.
+      process.stdout.write(`${JSON.stringify(keySet)}\n`);
+      if (!ctx.json) {
+        process.stderr.write("Private keys: store them with `npx wrangler secret put SIGNING_KEYS`, never commit them.\n");
+      }
+    },
+  },
+};
+
+/** Commands that never touch the database (no migrations, no wrangler start). */
+const NO_DATABASE = new Set(["keys generate"]);
+
+// ---------------------------------------------------------------------------------------------
+// Usage text and the entry point.
+
+function commandUsage(name: string): string {
+  const command = commands[name]!;
+  const parts = [name, ...(command.args ?? []), command.usage ?? ""].filter(Boolean).join(" ");
+  return `npm run admin -- ${parts} [--json]`;
+}
+
+function usage(filter?: string): string {
+  const names = Object.keys(commands).filter((name) => !filter || name === filter || name.startsWith(`${filter} `));
+  const lines = names.map((name) => {
+    const command = commands[name]!;
+    const head = [name, ...(command.args ?? []), command.usage ?? ""].filter(Boolean).join(" ");
+    return `  ${head}\n      ${command.summary}${command.details ? `\n      ${command.details.replace(/\n/g, "\n      ")}` : ""}`;
+  });
+  return [
+    "Usage: npm run admin -- <command> [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "  help [COMMAND]",
+    "      Show this text, or one command's",
+    "",
+    "Options for every command:",
+    "  --json              Machine-readable output",
+    "  --persist-to DIR    Local state directory, as wrangler's flag (default .wrangler/state)",
+    "  --remote            Act on the deployed D1 database (wrangler d1 execute --remote)",
+    "  -h, --help          Show help",
+    "",
+    "Exit codes: 0 success, 1 failure or not found, 2 usage error.",
+  ].join("\n");
+}
+
+function findCommand(words: string[]): string | undefined {
+  if (words.length >= 2 && commands[`${words[0]} ${words[1]}`]) return `${words[0]} ${words[1]}`;
+  if (words.length >= 1 && commands[words[0]!]) return words[0];
+  return undefined;
+}
+
+function isGroup(word: string | undefined): boolean {
+  return word !== undefined && Object.keys(commands).some((name) => name.startsWith(`${word} `));
+}
+
+type Output = { out: (text: string) => void; err: (text: string) => void };
+const stdio: Output = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], io: Output = stdio): Promise<number> {
+  const allOptions: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS };
+  for (const command of Object.values(commands)) Object.assign(allOptions, command.options);
+  // First pass, lenient: only to find the command words among the arguments.
+  const loose = parseArgs({ args: argv, options: allOptions, strict: false, allowPositionals: true });
+  const words = loose.positionals;
+  const wantsHelp = loose.values.help === true;
+
+  if (words[0] === "help" || (words.length === 0 && wantsHelp)) {
+    const topic = words.slice(1);
+    const name = findCommand(topic);
+    if (topic.length && !name && !isGroup(topic[0])) {
+      io.err(`error: unknown command "${topic.join(" ")}"\n\n${usage()}`);
+      return 2;
+    }
+    io.out(name ? `Usage: ${commandUsage(name)}\n\n${commands[name]!.summary}` + (commands[name]!.details ? `\n${commands[name]!.details}` : "") : usage(topic[0]));
+    return 0;
+  }
+  const name = findCommand(words);
+  if (!name) {
+    if (wantsHelp && isGroup(words[0]) && words.length === 1) {
+      io.out(usage(words[0]));
+      return 0;
+    }
+    const problem =
+      words.length === 0
+        ? "no command given"
+        : isGroup(words[0]) && words.length === 1
+          ? `"${words[0]}" needs a subcommand`
+          : `unknown command "${words.slice(0, 2).join(" ")}"`;
+    io.err(`error: ${problem}\n\n${usage(isGroup(words[0]) ? words[0] : undefined)}`);
+    return 2;
+  }
+  const command = commands[name]!;
+  if (wantsHelp) {
+    io.out(`Usage: ${commandUsage(name)}\n\n${command.summary}` + (command.details ? `\n${command.details}` : ""));
+    return 0;
+  }
+
+  let dispose: (() => Promise<void>) | undefined;
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        options: { ...GLOBAL_OPTIONS, ...command.options },
+        strict: true,
+        allowPositionals: true,
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) throw new UsageError((error as Error).message);
+      throw error;
+    }
+    const nameWords = name.split(" ").length;
+    const rest = parsed.positionals.slice(nameWords);
+    const expected = command.args ?? [];
+    if (rest.length < expected.length) throw new UsageError(`missing ${expected.slice(rest.length).join(" ")}`);
+    if (rest.length > expected.length) throw new UsageError(`unexpected argument "${rest[expected.length]}"`);
+    const values = parsed.values as OptionValues;
+    if (values.remote && values["persist-to"] !== undefined) {
+      throw new UsageError("--remote and --persist-to exclude each other");
+    }
+    const json = values.json === true;
+    const stateDir = resolve(str(values["persist-to"]) ?? DEFAULT_STATE_DIR);
+
+    let db: Promise<Database> | undefined;
+    const ctx: Context = {
+      options: values,
+      args: Object.fromEntries(expected.map((argName, i) => [argName, rest[i]!])),
+      json,
+      db() {
+        if (NO_DATABASE.has(name)) throw new Error(`${name} does not use the database`);
+        db ??= (async () => {
+          if (values.remote) {
+            const { openRemoteDatabase } = await import("./lib/remote-db");
+            io.err("Acting on the REMOTE (deployed) database.");
+            return openRemoteDatabase();
+          }
+          const { openLocalDatabase } = await import("./lib/local-db");
+          const local = await openLocalDatabase(stateDir);
+          dispose = local.dispose;
+          return local.db;
+        })();
+        return db;
+      },
+      print(human, data) {
+        io.out(json ? JSON.stringify(data, null, 2) : human);
+      },
+      note(text) {
+        (json ? io.err : io.out)(text);
+      },
+    };
+    await command.run(ctx);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}\n\nUsage: ${commandUsage(name)}\nRun "npm run admin -- help ${name}" for details.`);
+      return 2;
+    }
+    if (error instanceof CliError) {
+      io.err(`error: ${error.message}`);
+      return error.exitCode;
+    }
+    if (error instanceof Error && error.name === "MigrationError") {
+      io.err(`error: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await dispose?.();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * The local D1 database that `wrangler dev` (and `npm start`) serves, opened from Node through
+ * wrangler's `getPlatformProxy`: same config, same persistence directory, same SQLite file.
+ */
+import { readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { Unstable_Config } from "wrangler";
+import { openDatabase, type Database } from "../../src/db/index";
+import { CONFIG_PATH, DB_BINDING, runWrangler } from "./project";
+
+export interface LocalDatabase {
+  db: Database;
+  dispose(): Promise<void>;
+}
+
+export class MigrationError extends Error {
+  override name = "MigrationError";
+}
+
+/** `wrangler d1 migrations apply DB --local --persist-to DIR`, quiet unless it fails. */
+export async function applyLocalMigrations(stateDir: string): Promise<void> {
+  const result = await runWrangler(
+    ["d1", "migrations", "apply", DB_BINDING, "--local", "--persist-to", resolve(stateDir)],
+    { CI: "1" },
+  );
+  if (result.code !== 0) {
+    throw new MigrationError(
+      `wrangler d1 migrations apply failed (exit ${result.code}):\n${result.stdout}${result.stderr}`.trimEnd(),
+    );
+  }
+}
+
+interface D1MigrationsConfig {
+  migrationsDir: string;
+  migrationsTable: string;
+  /** False when wrangler.toml uses a layout this check does not model (then wrangler always runs). */
+  simple: boolean;
+}
+
+/**
+ * Whether some migration may not be applied yet. Conservative: `true` unless every `.sql` file
+ * of the migrations directory is recorded in the migrations table. Wrangler stays the one that
+ * applies them; this only spares its ~3 s start when there is nothing to do.
+ */
+export async function mayHavePendingMigrations(d1: D1Database, config: D1MigrationsConfig): Promise<boolean> {
+  if (!config.simple) return true;
+  let files: string[];
+  try {
+    files = readdirSync(config.migrationsDir).filter((name) => name.endsWith(".sql"));
+  } catch {
+    return true;
+  }
+  let applied: Set<string>;
+  try {
+    const table = `"${config.migrationsTable.replace(/"/g, '""')}"`;
+    const { results } = await d1.prepare(`SELECT name FROM ${table}`).all<{ name: string }>();
+    applied = new Set(results.map((row) => row.name));
+  } catch {
+    return true; // no migrations table yet
+  }
+  return files.some((name) => !applied.has(name));
+}
+
+/**
+ * Opens the local database under `stateDir` (wrangler's `--persist-to` directory; its data lives
+ * in `<stateDir>/v3`), applying pending migrations first. Call `dispose()` when done.
+ */
+export async function openLocalDatabase(stateDir: string): Promise<LocalDatabase> {
+  const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+  const config: Unstable_Config = unstable_readConfig({ config: CONFIG_PATH }, { hideWarnings: true });
+  const binding = config.d1_databases.find((d) => d.binding === DB_BINDING);
+  if (!binding) throw new Error(`wrangler.toml has no D1 binding named ${DB_BINDING}`);
+  const migrations: D1MigrationsConfig = {
+    migrationsDir: join(dirname(CONFIG_PATH), binding.migrations_dir ?? "migrations"),
+    migrationsTable: binding.migrations_table ?? "d1_migrations",
+    simple: binding.migrations_pattern === undefined,
+  };
+
+  const proxy = await getPlatformProxy<{ DB: D1Database }>({
+    configPath: CONFIG_PATH,
+    persist: { path: join(resolve(stateDir), "v3") },
+    remoteBindings: false,
+  });
+  try {
+    if (await mayHavePendingMigrations(proxy.env.DB, migrations)) await applyLocalMigrations(stateDir);
+    return { db: openDatabase(proxy.env.DB), dispose: () => proxy.dispose() };
+  } catch (error) {
+    await proxy.dispose();
+    throw error;
+  }
+}
