@@ -7,6 +7,7 @@
  *   npm run bench                         10 s per scenario, 16 connections
  *   npm run bench -- --smoke              1 s per scenario: checks that the benchmark works
  *   npm run bench -- --seconds 30 --connections 32 --only client_credentials --json out.json
+ *   npm run bench -- --only client_credentials --profile dist/bench/profiles   (CPU profile of the Worker)
  *
  * Scenarios live in scripts/bench/scenarios.ts. Exit status: 0 when every scenario ran without
  * errors or unexpected statuses, 1 otherwise, 2 on bad arguments, 3 when the watchdog fired.
@@ -15,6 +16,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { probe, runLoad, ScenarioCheckError, stopRunning } from "./bench/load";
+import { freePort, WorkerProfiler } from "./bench/profile";
 import { formatHeader, formatResults, loadAverage, machineInfo, writeReport, type Report, type RunOptions } from "./bench/report";
 import { fixed, scenarios as allScenarios } from "./bench/scenarios";
 import { bundleWorker, readWranglerSettings, startServer, type Server } from "./bench/server";
@@ -29,6 +31,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --smoke           1 s per scenario: a quick check that the benchmark works
   --only a,b        run only these scenarios (baseline always runs)
   --json FILE       where to write the results (default dist/bench/results.json)
+  --profile DIR     write a CPU profile of the Worker per scenario's load run (DIR/<name>.cpuprofile);
+                    sampling slows the Worker, so use it to see what dominates, not for figures
   --help`;
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -53,6 +57,7 @@ function parseOptions() {
       smoke: { type: "boolean", default: false },
       only: { type: "string" },
       json: { type: "string" },
+      profile: { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -79,7 +84,8 @@ function parseOptions() {
   }
   if (selected[0]?.name !== "baseline") throw new UsageError("the first scenario must be baseline");
   const jsonFile = path.resolve(ROOT, values.json ?? "dist/bench/results.json");
-  return { run, scenarios: selected, jsonFile };
+  const profileDir = values.profile ? path.resolve(ROOT, values.profile) : undefined;
+  return { run, scenarios: selected, jsonFile, profileDir };
 }
 
 function sourceFor(scenario: Scenario, server: Server, plan: LoadPlan): Promise<RequestSource> {
@@ -93,6 +99,7 @@ async function runScenario(
   server: Server,
   run: RunOptions,
   baselineRps: number | null,
+  profiler: { profiler: WorkerProfiler; dir: string } | undefined,
 ): Promise<ScenarioResult> {
   // Upper bound on the requests the source must give; a scenario is not faster than the baseline.
   const rate = baselineRps ? baselineRps * 1.5 : 20_000;
@@ -123,12 +130,18 @@ async function runScenario(
   // 3. The per-request storage figure, from a warm request.
   const warm = await probe(server.ctx, scenario, source.next(), "probe after warm-up");
   // 4. The measured run.
-  log(`${scenario.name}: load ${run.seconds} s, ${run.connections} connections`);
+  log(`${scenario.name}: load ${run.seconds} s, ${run.connections} connections${profiler ? " (profiling)" : ""}`);
+  await profiler?.profiler.start();
   const { result, exhausted } = await runLoad(scenario, source, {
     baseUrl: server.baseUrl,
     seconds: run.seconds,
     connections: run.connections,
   });
+  if (profiler) {
+    const file = path.join(profiler.dir, `${scenario.name}.cpuprofile`);
+    await profiler.profiler.stop(file);
+    log(`${scenario.name}: CPU profile written to ${path.relative(process.cwd(), file)}`);
+  }
 
   const expected = String(scenario.expectStatus ?? 200);
   const statusCodes: Record<string, number> = {};
@@ -175,7 +188,7 @@ async function main(): Promise<number> {
     console.error(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
     return 2;
   }
-  const { run, scenarios, jsonFile } = options;
+  const { run, scenarios, jsonFile, profileDir } = options;
 
   // Bounded time whatever happens: setup, per-scenario prepare allowance, the runs themselves.
   const budgetSeconds = 180 + scenarios.length * (run.seconds + run.warmupSeconds + 90);
@@ -196,16 +209,22 @@ async function main(): Promise<number> {
   log("bundling with wrangler deploy --dry-run");
   const bundle = await bundleWorker(ROOT, path.join(ROOT, "dist", "bench", "worker"));
   const results: ScenarioResult[] = [];
+  let profiler: { profiler: WorkerProfiler; dir: string } | undefined;
   try {
     const settings = readWranglerSettings(ROOT);
     log(`starting workerd through Miniflare (compatibility date ${settings.compatibilityDate})`);
-    server = await startServer(bundle, settings);
+    const inspectorPort = profileDir ? await freePort() : undefined;
+    server = await startServer(bundle, settings, { inspectorPort });
     log(`serving at ${server.baseUrl}; seeded client ${server.ctx.client.id}`);
+    if (inspectorPort && profileDir) {
+      profiler = { profiler: await WorkerProfiler.connect(inspectorPort), dir: profileDir };
+    }
     console.log(formatHeader(machine, bundle, run));
+    if (profiler) console.log("Profiling: the Worker runs slower than usual, do not compare these figures");
 
     let baselineRps: number | null = null;
     for (const scenario of scenarios) {
-      const result = await runScenario(scenario, server, run, baselineRps);
+      const result = await runScenario(scenario, server, run, baselineRps, profiler);
       if (scenario.name === "baseline") baselineRps = result.requestsPerSecond;
       results.push(result);
     }
@@ -217,6 +236,7 @@ async function main(): Promise<number> {
     throw err;
   } finally {
     clearTimeout(watchdog);
+    profiler?.profiler.close();
     await server?.dispose();
     server = undefined;
   }
@@ -229,7 +249,7 @@ async function main(): Promise<number> {
     loadAverageAtEnd: loadAverage(),
     machine,
     bundle: { path: path.relative(ROOT, bundle.script), bytes: bundle.bytes, gzipBytes: bundle.gzipBytes },
-    options: run,
+    options: { ...run, profiled: Boolean(profileDir) },
     scenarios: results,
   };
   await writeReport(jsonFile, report);

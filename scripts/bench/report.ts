@@ -54,7 +54,7 @@ export interface Report {
   loadAverageAtEnd: number;
   machine: MachineInfo;
   bundle: { path: string; bytes: number; gzipBytes: number };
-  options: RunOptions;
+  options: RunOptions & { profiled: boolean };
   scenarios: ScenarioResult[];
 }
 

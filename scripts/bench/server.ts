@@ -114,7 +114,11 @@ function basic(clientId: string, secret: string): string {
  * caps throughput), with in-memory D1 and KV, the [vars] of wrangler.toml, fresh signing keys and
  * STORAGE_COUNT_HEADER on; applies the migrations and seeds a confidential client.
  */
-export async function startServer(bundle: Bundle, settings: WranglerSettings): Promise<Server> {
+export async function startServer(
+  bundle: Bundle,
+  settings: WranglerSettings,
+  extra: { inspectorPort?: number } = {},
+): Promise<Server> {
   const signingKeys = JSON.stringify(await generateSigningKeySet());
   // Miniflare 5 takes `workers: [{ config }]`; convertV4MiniflareOptions accepts the classic
   // single-Worker options. No persistence option: D1 and KV live in a temporary directory that
@@ -137,7 +141,7 @@ export async function startServer(bundle: Bundle, settings: WranglerSettings): P
       STORAGE_COUNT_HEADER: "true",
     },
   });
-  const mf = new Miniflare({ ...options, enableDevRegistry: false });
+  const mf = new Miniflare({ ...options, enableDevRegistry: false, inspectorPort: extra.inspectorPort });
   try {
     const url = await mf.ready;
     const baseUrl = url.origin;
