@@ -1,0 +1,195 @@
+/**
+ * `npm start`: a working authorization server on a fresh clone.
+ *
+ *  1. Puts a development SIGNING_KEYS into .dev.vars if it has none (mode 0600, other lines kept).
+ *  2. Applies the D1 migrations to the local state.
+ *  3. Creates the demo user and the demo confidential client if they are absent (the client's
+ *     secret, known only at creation, is kept in .wrangler/demo-client.json).
+ *  4. Runs `wrangler dev` on 127.0.0.1:$PORT (default 8787), forwarding SIGINT/SIGTERM.
+ *  5. Once /healthz answers, prints the URL, the demo credentials and a curl that gets a token.
+ * Exits with wrangler's exit code.
+ *
+ * Environment: PORT; EOT_STATE_DIR (wrangler's --persist-to, default .wrangler/state; the demo
+ * client file then lives in that directory); EOT_DEV_VARS (the secrets file, default .dev.vars;
+ * when set, wrangler gets it as --env-file).
+ */
+import { spawn } from "node:child_process";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { constants } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { hashSecret } from "../src/crypto";
+import { deleteClient, findClient, updateClientSecretHash } from "../src/db/clients";
+import type { Database } from "../src/db/index";
+import { newClientSecret, registerClient, registerUser } from "../src/db/registration";
+import { findUserByUsername } from "../src/db/users";
+import { generateSigningKeySet } from "../src/tokens/generate-keys";
+import { openLocalDatabase } from "./lib/local-db";
+import { DEFAULT_STATE_DIR, ROOT, WRANGLER_BIN, wranglerEnv } from "./lib/project";
+
+const DEMO_USERNAME = "demo";
+const DEMO_PASSWORD = "demo-password";
+const DEMO_CLIENT_NAME = "Demo app";
+
+const port = Number(process.env.PORT || 8787);
+const stateDir = resolve(process.env.EOT_STATE_DIR || DEFAULT_STATE_DIR);
+const devVarsPath = resolve(process.env.EOT_DEV_VARS || join(ROOT, ".dev.vars"));
+const demoClientPath = process.env.EOT_STATE_DIR
+  ? join(stateDir, "demo-client.json")
+  : join(ROOT, ".wrangler", "demo-client.json");
+const baseUrl = `http://127.0.0.1:${port}`;
+const show = (path: string) => (path.startsWith(ROOT) ? relative(ROOT, path) : path);
+
+/** Step 1: SIGNING_KEYS in the dev vars file. */
+async function ensureSigningKeys(): Promise<void> {
+  const existing = existsSync(devVarsPath) ? readFileSync(devVarsPath, "utf8") : "";
+  if (/^\s*(export\s+)?SIGNING_KEYS\s*=/m.test(existing)) return;
+  const keys = JSON.stringify(await generateSigningKeySet());
+  const separator = existing && !existing.endsWith("\n") ? "\n" : "";
+  appendFileSync(devVarsPath, `${separator}SIGNING_KEYS='${keys}'\n`, { mode: 0o600 });
+  chmodSync(devVarsPath, 0o600);
+  console.log(`Generated development signing keys in ${show(devVarsPath)}.`);
+}
+
+interface DemoClient {
+  client_id: string;
+  client_secret: string;
+}
+
+function readDemoClient(): DemoClient | undefined {
+  try {
+    const saved = JSON.parse(readFileSync(demoClientPath, "utf8")) as Partial<DemoClient>;
+    if (typeof saved.client_id === "string" && typeof saved.client_secret === "string") {
+      return { client_id: saved.client_id, client_secret: saved.client_secret };
+    }
+  } catch {
+    // missing or unreadable: a new demo client is made
+  }
+  return undefined;
+}
+
+function saveDemoClient(demo: DemoClient): void {
+  mkdirSync(dirname(demoClientPath), { recursive: true });
+  writeFileSync(demoClientPath, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** Step 3: the demo user and client (reusing the saved client when it still matches). */
+async function ensureDemoData(db: Database): Promise<DemoClient> {
+  if (!(await findUserByUsername(db, DEMO_USERNAME))) {
+    await registerUser(db, { username: DEMO_USERNAME, password: DEMO_PASSWORD });
+    console.log(`Created the demo user "${DEMO_USERNAME}".`);
+  }
+
+  const redirectUris = [`${baseUrl}/demo/callback`, "https://oauth.pstmn.io/v1/callback"];
+  const saved = readDemoClient();
+  const client = saved && (await findClient(db, saved.client_id));
+  if (saved && client) {
+    if (redirectUris.every((uri) => client.redirectUris.includes(uri))) {
+      if (client.secretHash === (await hashSecret(saved.client_secret))) return saved;
+      // The secret was rotated (e.g. with the admin CLI): give the demo client one we know.
+      const { secret, hash } = await newClientSecret();
+      await updateClientSecretHash(db, client.id, hash);
+      const demo = { client_id: client.id, client_secret: secret };
+      saveDemoClient(demo);
+      return demo;
+    }
+    // Registered for another PORT: replace it.
+    await deleteClient(db, client.id);
+  }
+  const { client: created, clientSecret } = await registerClient(db, {
+    name: DEMO_CLIENT_NAME,
+    clientType: "confidential",
+    grantTypes: ["authorization_code", "refresh_token", "client_credentials"],
+    redirectUris,
+    scope: "read write",
+  });
+  const demo = { client_id: created.id, client_secret: clientSecret! };
+  saveDemoClient(demo);
+  console.log(`Created the demo client "${DEMO_CLIENT_NAME}" (${show(demoClientPath)}).`);
+  return demo;
+}
+
+function assertPortFree(): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const server = createServer();
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new Error(`Port ${port} is in use; set PORT to another one.`) : error),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolvePromise()));
+  });
+}
+
+function banner(demo: DemoClient): string {
+  const line = "─".repeat(78);
+  return [
+    "",
+    line,
+    `  Edge OAuth Toolkit is running at ${baseUrl}`,
+    `  Token endpoint:  ${baseUrl}/o/token/      JWKS: ${baseUrl}/o/.well-known/jwks.json`,
+    `  Demo user:       ${DEMO_USERNAME} / ${DEMO_PASSWORD}`,
+    `  Demo client:     ${demo.client_id} (secret in ${show(demoClientPath)})`,
+    "  Get an access token:",
+    `  curl -s -u ${demo.client_id}:${demo.client_secret} -d grant_type=client_credentials -d scope=read ${baseUrl}/o/token/`,
+    line,
+    "",
+  ].join("\n");
+}
+
+async function main(): Promise<number> {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
+  await ensureSigningKeys();
+  await assertPortFree();
+
+  console.log(`Preparing the local database in ${show(stateDir)}…`);
+  const local = await openLocalDatabase(stateDir); // applies pending migrations
+  let demo: DemoClient;
+  try {
+    demo = await ensureDemoData(local.db);
+  } finally {
+    await local.dispose();
+  }
+
+  const args = [WRANGLER_BIN, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir];
+  if (process.env.EOT_DEV_VARS) args.push("--env-file", devVarsPath);
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: wranglerEnv(), stdio: "inherit" });
+  let exited = false;
+  const exit = new Promise<number>((resolvePromise, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      exited = true;
+      resolvePromise(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 1));
+    });
+  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (!exited) child.kill(signal);
+    });
+  }
+
+  void (async () => {
+    while (!exited) {
+      try {
+        const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2000) });
+        if (res.ok) {
+          if (!exited) console.log(banner(demo));
+          return;
+        }
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+
+  return exit;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);
