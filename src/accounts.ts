@@ -74,3 +74,22 @@ export async function recordLoginFailure(db: Database, username: string, setting
 export async function clearLoginFailures(db: Database, username: string): Promise<void> {
   await db.delete(loginThrottle).where(eq(loginThrottle.username, username)).run();
 }
+
+/**
+ * Accounts by id, cached per isolate like client records, for the introspection endpoint's
+ * `username` (so introspecting an access token needs no D1 query on a warm isolate). A
+ * disabled user's tokens introspect as inactive within the cache time.
+ */
+const accountCache = new Map<string, { expires: number; account: Promise<Account | null> }>();
+
+export function findAccountCached(store: AccountStore, db: Database, id: string, ttlSeconds: number): Promise<Account | null> {
+  if (ttlSeconds <= 0) return store.findById(db, id);
+  const now = Date.now();
+  const hit = accountCache.get(id);
+  if (hit && hit.expires > now) return hit.account;
+  if (accountCache.size >= 10_000) accountCache.clear();
+  const account = store.findById(db, id);
+  accountCache.set(id, { expires: now + ttlSeconds * 1000, account });
+  account.catch(() => accountCache.delete(id));
+  return account;
+}

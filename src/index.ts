@@ -1,15 +1,33 @@
 import { Hono } from "hono";
+import { clearExpired } from "./cleanup";
+import { openDatabase } from "./db/index";
+import { requireToken, type RequireTokenVariables } from "./middleware/require-token";
+import { countStorage, type StorageCountVariables } from "./middleware/storage-count";
 import { createProvider } from "./provider";
-import type { ProviderEnv } from "./types";
+import { parseSettings } from "./settings";
+import type { Env } from "./types";
 
 /** The ready Worker: the provider with its settings from wrangler vars and secrets. */
-const app = new Hono<ProviderEnv>();
+const app = new Hono<{ Bindings: Env; Variables: RequireTokenVariables & StorageCountVariables }>();
 
 /** A trivial route: liveness checks, and the benchmark's baseline. */
 app.get("/healthz", (c) => c.text("ok"));
 
+/** An example protected API, used by the docs and tests. */
+app.use("/api/*", countStorage());
+app.get("/api/me", requireToken({ scopes: ["read"] }), (c) => {
+  const token = c.get("accessToken");
+  return c.json({ sub: token.sub, client_id: token.client_id, scope: token.scope });
+});
+
 app.route("/", createProvider());
 
-export default app;
-export { createProvider } from "./provider";
-export type { ProviderOptions } from "./provider";
+export default {
+  fetch: app.fetch,
+  /** Cron Trigger: DOT's `cleartokens`, in bounded batches. */
+  async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
+    ctx.waitUntil(
+      clearExpired(openDatabase(env.DB), parseSettings(env)).then((report) => console.log("cleartokens", JSON.stringify(report))),
+    );
+  },
+} satisfies ExportedHandler<Env>;

@@ -2,14 +2,17 @@ import { Hono, type Context } from "hono";
 import { builtinAccounts, type AccountStore } from "./accounts";
 import { openDatabase } from "./db/index";
 import { clientCors } from "./middleware/client-cors";
+import { countStorage } from "./middleware/storage-count";
+import { eventEmitter, type EventHook } from "./events";
 import { errorBody, OAuthError } from "./oauth/errors";
 import { authorizeGet, authorizePost } from "./routes/authorize";
+import { introspectEndpoint } from "./routes/introspect";
 import { jwksEndpoint } from "./routes/jwks";
 import { loginGet, loginPost } from "./routes/login";
 import { logoutGet, logoutPost } from "./routes/logout";
+import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { parseSettings, SettingsError, type Settings, type SettingsInput } from "./settings";
-import { countingD1, countingKV, formatStorageCounts, newStorageCounts } from "./storage/counting";
 import type { ProviderEnv } from "./types";
 import { defaultPages, type PageRenderers } from "./views/render";
 
@@ -22,17 +25,21 @@ export interface ProviderOptions {
   accounts?: AccountStore;
   /** Replace any of the HTML pages (login, consent, error, logout, message). */
   pages?: Partial<PageRenderers>;
+  /** Told when tokens are issued, refreshed or revoked and when users grant or deny (DOT's signals). */
+  events?: EventHook;
 }
 
-const settingsCache = new WeakMap<object, Settings>();
-
-function settingsFor(env: object, overrides: Partial<SettingsInput> | undefined): Settings {
-  let settings = settingsCache.get(env);
-  if (!settings) {
-    settings = parseSettings({ ...(env as Record<string, unknown>), ...overrides });
-    settingsCache.set(env, settings);
-  }
-  return settings;
+/** Settings parsed once per `env`; one cache per provider, since each may override different settings. */
+function settingsReader(overrides: Partial<SettingsInput> | undefined): (env: object) => Settings {
+  const cache = new WeakMap<object, Settings>();
+  return (env) => {
+    let settings = cache.get(env);
+    if (!settings) {
+      settings = parseSettings({ ...(env as Record<string, unknown>), ...overrides });
+      cache.set(env, settings);
+    }
+    return settings;
+  };
 }
 
 const methodNotAllowed = (allow: string) => () => {
@@ -67,24 +74,23 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   const basePath = (options.basePath ?? "/o").replace(/\/+$/, "");
   const accounts = options.accounts ?? builtinAccounts;
   const pages: PageRenderers = { ...defaultPages, ...options.pages };
+  const settingsFor = settingsReader(options.settings);
   const app = new Hono<ProviderEnv>();
   app.onError(renderError);
 
+  app.use("*", countStorage<ProviderEnv>({ header: (c) => c.var.settings?.STORAGE_COUNT_HEADER === true }));
   app.use("*", async (c, next) => {
-    const settings = settingsFor(c.env, options.settings);
-    const storage = newStorageCounts();
+    const settings = settingsFor(c.env);
     const origin = new URL(c.req.url).origin;
     c.set("settings", settings);
-    c.set("storage", storage);
-    c.set("db", openDatabase(countingD1(c.env.DB, storage)));
-    c.set("kv", countingKV(c.env.KV, storage));
+    c.set("db", openDatabase(c.var.d1));
     c.set("issuer", settings.ISSUER ?? `${origin}${basePath}`);
     c.set("audience", settings.ACCESS_TOKEN_AUDIENCE ?? origin);
     c.set("basePath", basePath);
     c.set("accounts", accounts);
     c.set("pages", pages);
+    c.set("emit", eventEmitter(options.events, c));
     await next();
-    if (settings.STORAGE_COUNT_HEADER) c.header("X-Storage-Ops", formatStorageCounts(storage));
   });
 
   const o = app.basePath(basePath);
@@ -95,6 +101,15 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.use(path, clientCors());
     o.post(path, tokenEndpoint);
     o.all(path, methodNotAllowed("POST, OPTIONS"));
+  }
+  for (const path of both("/revoke_token")) {
+    o.use(path, clientCors());
+    o.post(path, revokeEndpoint);
+    o.all(path, methodNotAllowed("POST, OPTIONS"));
+  }
+  for (const path of both("/introspect")) {
+    o.post(path, introspectEndpoint);
+    o.all(path, methodNotAllowed("POST"));
   }
   for (const path of both("/authorize")) {
     o.get(path, authorizeGet);

@@ -52,6 +52,8 @@ export const settingsSchema = z.object({
   REFRESH_TOKEN_EXPIRE_SECONDS: seconds(30 * 24 * 3600),
   REFRESH_TOKEN_GRACE_PERIOD_SECONDS: nonNegativeSeconds(0),
   ROTATE_REFRESH_TOKEN: booleanString(true),
+  /** Revoking an access token also revokes the refresh tokens (and access tokens) of its grant. */
+  REVOKE_REFRESH_TOKEN_WITH_ACCESS_TOKEN: booleanString(false),
   /** Scopes and their descriptions, as a JSON object. */
   SCOPES: scopesMap,
   /** Scopes granted when a request names none; `__all__` means every scope the client may have. */

@@ -1,5 +1,6 @@
 import type { AccountStore } from "./accounts";
 import type { Database } from "./db/index";
+import type { ProviderEvent } from "./events";
 import type { Settings } from "./settings";
 import type { StorageCounts } from "./storage/counting";
 import type { PageRenderers } from "./views/render";
@@ -19,6 +20,8 @@ export interface ProviderVariables {
   db: Database;
   kv: KVNamespace;
   storage: StorageCounts;
+  /** The D1 binding, counted. */
+  d1: D1Database;
   /** The issuer URL (`iss`), e.g. `https://auth.example.com/o`. */
   issuer: string;
   /** Default audience of access tokens. */
@@ -27,6 +30,8 @@ export interface ProviderVariables {
   basePath: string;
   accounts: AccountStore;
   pages: PageRenderers;
+  /** Reports an event to the `events` hook of `createProvider`. */
+  emit: (event: ProviderEvent) => void;
   /** Set once a route has authenticated the client: the origins it registered for CORS. */
   clientOrigins?: string[];
 }

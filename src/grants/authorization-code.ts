@@ -61,6 +61,7 @@ export const authorizationCode: Grant = {
     }
 
     const access = await userAccessToken(ctx, client, userGrant);
+    ctx.emit({ type: "token.issued", grantType: "authorization_code", clientId: client.id, userId: grant.userId, scope: grant.scope.join(" ") });
     return {
       access_token: access.token,
       token_type: "Bearer",

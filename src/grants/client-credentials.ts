@@ -6,7 +6,7 @@ import type { Grant } from "./types";
 /** RFC 6749 §4.4: a confidential client gets a token for itself. No storage is touched. */
 export const clientCredentials: Grant = {
   parameters: ["scope"],
-  async handler({ client, params, settings, keys, issuer, audience }) {
+  async handler({ client, params, settings, keys, issuer, audience, emit }) {
     if (client.clientType !== "confidential") {
       throw unauthorizedClient("only confidential clients may use the client_credentials grant");
     }
@@ -19,6 +19,7 @@ export const clientCredentials: Grant = {
       scope,
       lifetimeSeconds: settings.ACCESS_TOKEN_EXPIRE_SECONDS,
     });
+    emit({ type: "token.issued", grantType: "client_credentials", clientId: client.id, scope: scope.join(" ") });
     return { access_token: issued.token, token_type: "Bearer", expires_in: issued.expiresIn, scope: scope.join(" ") };
   },
 };

@@ -30,6 +30,7 @@ export const password: Grant = {
     const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant) : undefined;
     if (refresh) await insertRefreshToken(db, refresh.row).run();
     const access = await userAccessToken(ctx, client, grant);
+    ctx.emit({ type: "token.issued", grantType: "password", clientId: client.id, userId: account.id, scope: scope.join(" ") });
     return {
       access_token: access.token,
       token_type: "Bearer",

@@ -62,6 +62,7 @@ export const refreshToken: Grant = {
       refreshTokenOut = next.token;
     }
     const access = await userAccessToken(ctx, client, grant);
+    ctx.emit({ type: "token.refreshed", clientId: client.id, userId: row.userId, scope: grant.scope.join(" ") });
     return {
       access_token: access.token,
       token_type: "Bearer",

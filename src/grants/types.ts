@@ -1,5 +1,6 @@
 import type { AccountStore } from "../accounts";
 import type { Database } from "../db/index";
+import type { ProviderEvent } from "../events";
 import type { Client } from "../db/schema";
 import type { Params } from "../oauth/form";
 import type { Settings } from "../settings";
@@ -17,6 +18,7 @@ export interface GrantContext {
   /** The default `aud` of access tokens. */
   audience: string;
   accounts: AccountStore;
+  emit: (event: ProviderEvent) => void;
 }
 
 /** RFC 6749 §5.1. */

@@ -39,6 +39,7 @@ export function showErrorPage(c: Ctx, err: OAuthError, status = err.status) {
 }
 
 async function grant(c: Ctx, request: AuthorizationRequest, account: Account, authTime: number) {
+  c.get("emit")({ type: "authorization.granted", clientId: request.client.id, userId: account.id, scope: request.scope });
   const values = await issueAuthorization(
     {
       settings: c.get("settings"),
@@ -103,7 +104,10 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
       if (!(await checkCsrf(c, requireSecretKey(settings.SECRET_KEY), params.get(CSRF_FIELD)))) {
         return showErrorPage(c, new OAuthError("invalid_request", "the form has expired or did not come from this site; go back and try again", 403));
       }
-      if (params.get("allow") === undefined) throw accessDenied("the user denied the request");
+      if (params.get("allow") === undefined) {
+        c.get("emit")({ type: "authorization.denied", clientId: request.client.id, userId: account.id });
+        throw accessDenied("the user denied the request");
+      }
       const already = await approvedScopes(db, account.id, request.client.id);
       await saveConsent(db, account.id, request.client.id, request.scope, already);
       return grant(c, request, account, session.authTime);

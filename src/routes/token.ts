@@ -33,6 +33,7 @@ export async function tokenEndpoint(c: Context<ProviderEnv>): Promise<Response> 
     issuer: c.get("issuer"),
     audience: c.get("audience"),
     accounts: c.get("accounts"),
+    emit: c.get("emit"),
   });
   return c.json(response, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
 }

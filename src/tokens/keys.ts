@@ -10,6 +10,8 @@ export interface SigningKey {
   kid: string;
   alg: string;
   key: CryptoKey;
+  /** The public half, imported once, for verifying our own tokens. */
+  verifyKey: CryptoKey;
   publicJwk: JWK;
 }
 
@@ -47,7 +49,9 @@ async function buildKeyRing(source: string): Promise<KeyRing> {
         throw new SettingsError(`Invalid setting SIGNING_KEYS: key ${i} needs "kid", "alg" and its private part`);
       }
       const key = (await importJWK(jwk, jwk.alg)) as CryptoKey;
-      return { kid: jwk.kid, alg: jwk.alg, key, publicJwk: publicPart(jwk) };
+      const publicJwk = publicPart(jwk);
+      const verifyKey = (await importJWK(publicJwk, jwk.alg)) as CryptoKey;
+      return { kid: jwk.kid, alg: jwk.alg, key, verifyKey, publicJwk };
     }),
   );
   return { keys, jwks: { keys: keys.map((k) => k.publicJwk) } };
