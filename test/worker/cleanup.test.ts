@@ -1,0 +1,84 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { eq, inArray } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { codeRedemptions, loginThrottle, refreshTokens } from "../../src/db/schema";
+import { CLEANUP_BATCH, clearExpired } from "../../src/cleanup";
+import worker from "../../src/index";
+import { parseSettings } from "../../src/settings";
+import { createClient, db } from "./helpers";
+
+describe("cleartokens (Cron Trigger)", () => {
+  it("removes exactly what has expired", async () => {
+    const { clientId } = await createClient();
+    const now = Math.floor(Date.now() / 1000);
+    const row = (id: string, fields: Partial<typeof refreshTokens.$inferInsert>) => ({
+      id,
+      tokenHash: `hash-${id}`,
+      grantId: `grant-${id}`,
+      clientId,
+      userId: "user-1",
+      scope: "read",
+      createdAt: now - 10,
+      expiresAt: now + 3600,
+      ...fields,
+    });
+    const ids = {
+      expired: crypto.randomUUID(),
+      live: crypto.randomUUID(),
+      revokedLongAgo: crypto.randomUUID(),
+      revokedJustNow: crypto.randomUUID(),
+      rotated: crypto.randomUUID(),
+    };
+    await db()
+      .insert(refreshTokens)
+      .values([
+        row(ids.expired, { expiresAt: now - 1 }),
+        row(ids.live, {}),
+        row(ids.revokedLongAgo, { revokedAt: now - 7200 }),
+        row(ids.revokedJustNow, { revokedAt: now - 5 }),
+        row(ids.rotated, { rotatedAt: now - 7200, replacedBy: "x" }),
+      ]);
+    const codes = { expired: `c-${crypto.randomUUID()}`, live: `c-${crypto.randomUUID()}` };
+    await db()
+      .insert(codeRedemptions)
+      .values([
+        { codeHash: codes.expired, grantId: "g", clientId, redeemedAt: now - 100, expiresAt: now - 40 },
+        { codeHash: codes.live, grantId: "g", clientId, redeemedAt: now - 1, expiresAt: now + 59 },
+      ]);
+    const names = { stale: `u-${crypto.randomUUID()}`, locked: `u-${crypto.randomUUID()}` };
+    await db()
+      .insert(loginThrottle)
+      .values([
+        { username: names.stale, failures: 2, windowStartedAt: now - 3600 },
+        { username: names.locked, failures: 5, windowStartedAt: now - 10, lockedUntil: now + 890 },
+      ]);
+
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "17 * * * *" }), env as never, ctx);
+    await waitOnExecutionContext(ctx);
+
+    const left = await db().select({ id: refreshTokens.id }).from(refreshTokens).where(inArray(refreshTokens.id, Object.values(ids)));
+    expect(left.map((r) => r.id).sort()).toEqual([ids.live, ids.revokedJustNow, ids.rotated].sort());
+    const codesLeft = await db().select().from(codeRedemptions).where(inArray(codeRedemptions.codeHash, Object.values(codes)));
+    expect(codesLeft.map((r) => r.codeHash)).toEqual([codes.live]);
+    expect(await db().select().from(loginThrottle).where(eq(loginThrottle.username, names.stale))).toEqual([]);
+    expect(await db().select().from(loginThrottle).where(eq(loginThrottle.username, names.locked))).toHaveLength(1);
+  });
+
+  it("deletes in bounded batches", async () => {
+    const { clientId } = await createClient();
+    const now = Math.floor(Date.now() / 1000);
+    const rows = Array.from({ length: CLEANUP_BATCH + 20 }, (_, i) => ({
+      codeHash: `bulk-${i}-${crypto.randomUUID()}`,
+      grantId: "g",
+      clientId,
+      redeemedAt: now - 100,
+      expiresAt: now - 50,
+    }));
+    for (let i = 0; i < rows.length; i += 10) await db().insert(codeRedemptions).values(rows.slice(i, i + 10));
+    const first = await clearExpired(db(), parseSettings({}), now, 1);
+    expect(first.codeRedemptions).toBe(CLEANUP_BATCH);
+    const second = await clearExpired(db(), parseSettings({}), now, 1);
+    expect(second.codeRedemptions).toBeGreaterThanOrEqual(20);
+  });
+});
