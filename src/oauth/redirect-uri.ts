@@ -26,7 +26,11 @@ export function matchRedirectUri(requested: string, registered: readonly string[
     }
     if (!isLoopbackIp(reg)) return false;
     // Compare the strings with the ports taken out, so nothing but the port may differ.
-    const withoutPort = (u: URL, raw: string) => raw.replace(`${u.hostname}${u.port ? `:${u.port}` : ""}`, u.hostname);
-    return withoutPort(url, requested) === withoutPort(reg, candidate);
+    return withoutLoopbackPort(requested) === withoutLoopbackPort(candidate);
   });
+}
+
+/** The URI as written, minus the port of a loopback IP authority (even a default one such as `:80`). */
+function withoutLoopbackPort(raw: string): string {
+  return raw.replace(/^(http:\/\/(?:127\.0\.0\.1|\[::1\]))(?::\d*)?(?=[/?#]|$)/, "$1");
 }

@@ -148,5 +148,6 @@ export async function authorizePost(c: Ctx): Promise<Response> {
     if (err instanceof OAuthError) return showErrorPage(c, err);
     throw err;
   }
-  return authorize(c, params, params.has(CSRF_FIELD));
+  // Any consent-form field makes it a decision, which then needs a valid CSRF token.
+  return authorize(c, params, [...DECISION_FIELDS].some((name) => params.has(name)));
 }
