@@ -25,15 +25,21 @@ export interface CodeGrant {
   expiresAt: number;
 }
 
+/**
+ * Decodes canonical base64url only: another spelling of the same bytes (different unused bits in
+ * the last character) would otherwise be a second code, with its own hash, for the same grant.
+ */
 function fromBase64url(text: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
   const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  let bytes: Uint8Array;
   try {
     const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-    return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+    bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
   } catch {
     return undefined;
   }
+  return base64url(bytes) === text ? bytes : undefined;
 }
 
 export async function sealCode(secret: string, grant: CodeGrant): Promise<string> {
