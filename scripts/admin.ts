@@ -26,6 +26,8 @@ import { findUserByUsername, listUsers, setUserActive, setUserPassword } from ".
 import { SIGNING_ALGORITHMS } from "../src/settings";
 import { generateSigningKey, generateSigningKeySet } from "../src/tokens/generate-keys";
 import { DEFAULT_STATE_DIR } from "./lib/project";
+import module from "node:module";
+module.enableCompileCache?.();
 
 // ---------------------------------------------------------------------------------------------
 // Framework: errors, option specs, the context a command runs with.
@@ -61,6 +63,9 @@ interface Context {
   print(human: string, data: unknown): void;
   /** Prints a note for humans (stdout normally, stderr with --json so stdout stays JSON). */
   note(text: string): void;
+  /** Prints a line to stdout as is, or to stderr. */
+  out(text: string): void;
+  err(text: string): void;
 }
 
 interface Command {
@@ -418,10 +423,8 @@ export const commands: Record<string, Command> = {
         keySet = { keys: await Promise.all(algs.map((alg) => generateSigningKey(alg))) };
       }
       // One line in both modes: ready for `wrangler secret put` and for .dev.vars.
-      process.stdout.write(`${JSON.stringify(keySet)}\n`);
-      if (!ctx.json) {
-        process.stderr.write("Private keys: store them with `npx wrangler secret put SIGNING_KEYS`, never commit them.\n");
-      }
+      ctx.out(JSON.stringify(keySet));
+      if (!ctx.json) ctx.err("Private keys: store them with `npx wrangler secret put SIGNING_KEYS`, never commit them.");
     },
   },
 };
@@ -473,7 +476,7 @@ function isGroup(word: string | undefined): boolean {
   return word !== undefined && Object.keys(commands).some((name) => name.startsWith(`${word} `));
 }
 
-type Output = { out: (text: string) => void; err: (text: string) => void };
+export type Output = { out: (text: string) => void; err: (text: string) => void };
 const stdio: Output = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
@@ -571,6 +574,8 @@ export async function main(argv: string[], io: Output = stdio): Promise<number> 
       note(text) {
         (json ? io.err : io.out)(text);
       },
+      out: io.out,
+      err: io.err,
     };
     await command.run(ctx);
     return 0;

@@ -1,0 +1,423 @@
+/**
+ * The admin CLI, run as a subprocess against temporary wrangler state directories (--persist-to),
+ * and then against the state a running `wrangler dev` serves. Independent flows use separate
+ * state directories and run concurrently: every CLI run starts wrangler's local runtime.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findClient } from "../../src/db/clients";
+import { registerClient } from "../../src/db/registration";
+import { generateSigningKeySet } from "../../src/tokens/generate-keys";
+import { main } from "../../scripts/admin";
+import { ROOT, WRANGLER_BIN } from "../../scripts/lib/project";
+import { inlineParams, proxyDatabase, sqliteLiteral, wranglerExecutor } from "../../scripts/lib/remote-db";
+
+const env = {
+  ...process.env,
+  PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
+  WRANGLER_SEND_METRICS: "false",
+};
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "eot-admin-"));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Every CLI process starts wrangler's local runtime (several CPU-seconds), so each command runs
+ * as a real subprocess at least once, and the many follow-up cases go through the same `main()`
+ * in this process.
+ *
+ * `tsx scripts/admin.ts ARGS` as a subprocess (as `node --import tsx`, which is what the tsx
+ * binary runs, minus its extra relay process).
+ */
+function admin(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "scripts", "admin.ts"), ...args], { cwd: ROOT, env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The same CLI in this process (its `main`), for the many small cases: no process start per case. */
+async function adminHere(args: string[]): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(args, { out: (t) => (stdout += `${t}\n`), err: (t) => (stderr += `${t}\n`) });
+  return { code, stdout, stderr };
+}
+
+function parsed<T = Record<string, unknown>>(run: Run, what: string): T {
+  if (run.code !== 0) throw new Error(`admin ${what} exited ${run.code}:\n${run.stderr}${run.stdout}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+/** Runs a command as a subprocess that must succeed with --json; returns the parsed output. */
+async function adminJson<T = Record<string, unknown>>(args: string[]): Promise<T> {
+  return parsed<T>(await admin([...args, "--json"]), args.join(" "));
+}
+
+/** The same through main(). */
+async function adminHereJson<T = Record<string, unknown>>(args: string[]): Promise<T> {
+  return parsed<T>(await adminHere([...args, "--json"]), args.join(" "));
+}
+
+const CONFIDENTIAL = [
+  "--name", "Web app", "--type", "confidential",
+  "--grant-types", "authorization_code,refresh_token,client_credentials",
+  "--redirect-uris", "https://app.example.com/cb,http://127.0.0.1:9000/cb",
+  "--scope", "read write", "--allowed-origins", "https://app.example.com",
+];
+
+/**
+ * A state directory with the migrations applied by the CLI itself (its first run on a fresh
+ * directory); each flow below works on its own copy, so they can run at the same time.
+ */
+let template: string;
+beforeAll(async () => {
+  template = join(tempDir(), "state");
+  const first = await admin(["user", "list", "--persist-to", template]);
+  expect(first).toMatchObject({ code: 0, stdout: "No users.\n" });
+});
+function stateCopy(): string {
+  const dir = join(tempDir(), "state");
+  cpSync(template, dir, { recursive: true });
+  return dir;
+}
+
+describe.concurrent("admin CLI", () => {
+  it("rejects bad command lines with exit code 2 and a message naming the problem", async () => {
+    // Two as real processes (exit status and stderr), the rest through main().
+    const [unknown, httpRedirect] = await Promise.all([
+      admin(["frobnicate"]),
+      admin([
+        "client", "create", "--name", "x", "--type", "confidential", "--grant-types", "authorization_code",
+        "--redirect-uris", "http://app.example.com/cb",
+      ]),
+    ]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
+    expect(unknown.stderr).toMatch(/Usage: npm run admin/);
+    expect(httpRedirect.code).toBe(2);
+    expect(httpRedirect.stderr).toMatch(/invalid --redirect-uris: "http:\/\/app.example.com\/cb" uses http; only loopback/);
+
+    const noName = await adminHere(["client", "create", "--type", "public", "--grant-types", "implicit", "--redirect-uris", "https://a.example/cb"]);
+    expect(noName.code).toBe(2);
+    expect(noName.stderr).toMatch(/missing required option --name/);
+    const badType = await adminHere(["client", "create", "--name", "x", "--type", "secret", "--grant-types", "client_credentials"]);
+    expect(badType.code).toBe(2);
+    expect(badType.stderr).toMatch(/invalid --type: .*"confidential"\|"public"/);
+    const badGrant = await adminHere(["client", "create", "--name", "x", "--type", "public", "--grant-types", "implicit,magic", "--redirect-uris", "https://a.example/cb"]);
+    expect(badGrant.code).toBe(2);
+    expect(badGrant.stderr).toMatch(/invalid --grant-types "magic"/);
+    const publicSecret = await adminHere(["client", "create", "--name", "x", "--type", "public", "--grant-types", "client_credentials"]);
+    expect(publicSecret.code).toBe(2);
+    expect(publicSecret.stderr).toMatch(/invalid --grant-types: public clients cannot use client_credentials/);
+    const unknownFlag = await adminHere(["client", "list", "--colour"]);
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.stderr).toMatch(/Unknown option '--colour'/);
+    const missingId = await adminHere(["client", "show"]);
+    expect(missingId.code).toBe(2);
+    expect(missingId.stderr).toMatch(/missing CLIENT_ID/);
+    const extra = await adminHere(["user", "disable", "a", "b"]);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toMatch(/unexpected argument "b"/);
+    const bothTargets = await adminHere(["client", "list", "--remote", "--persist-to", "x"]);
+    expect(bothTargets.code).toBe(2);
+    const badEmail = await adminHere(["user", "create", "--username", "bob", "--password", "long enough", "--email", "nope"]);
+    expect(badEmail.code).toBe(2);
+    expect(badEmail.stderr).toMatch(/invalid --email/);
+    const shortPassword = await adminHere(["user", "set-password", "alice", "--password", "short"]);
+    expect(shortPassword.code).toBe(2);
+    expect(shortPassword.stderr).toMatch(/invalid --password: at least 8 characters/);
+    const badAlg = await adminHere(["keys", "generate", "--alg", "HS256"]);
+    expect(badAlg.code).toBe(2);
+    expect(badAlg.stderr).toMatch(/invalid --alg HS256/);
+    const noCommand = await adminHere([]);
+    expect(noCommand.code).toBe(2);
+
+    const help = await adminHere(["help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/client rotate-secret CLIENT_ID/);
+    expect(help.stdout).toMatch(/user set-password USERNAME --password PASS/);
+    const commandHelp = await adminHere(["client", "create", "--help"]);
+    expect(commandHelp.code).toBe(0);
+    expect(commandHelp.stdout).toMatch(/^Usage: npm run admin -- client create --name NAME/);
+  });
+
+  it("keys generate prints a private JWK set", async () => {
+    const run = await adminHere(["keys", "generate", "--alg", "ES256,EdDSA"]);
+    expect(run.code).toBe(0);
+    const { keys } = JSON.parse(run.stdout) as { keys: Record<string, string>[] };
+    expect(keys.map((k) => [k.alg, k.use, typeof k.kid, typeof k.d])).toEqual([
+      ["ES256", "sig", "string", "string"],
+      ["EdDSA", "sig", "string", "string"],
+    ]);
+    expect(run.stderr).toMatch(/wrangler secret put SIGNING_KEYS/);
+    const defaults = parsed<{ keys: { alg: string }[] }>(await adminHere(["keys", "generate"]), "keys generate");
+    expect(defaults.keys.map((k) => k.alg)).toEqual(["ES256", "RS256"]);
+  });
+
+  it("creates, lists, shows and deletes clients", { timeout: 150_000 }, async () => {
+    const state = ["--persist-to", stateCopy()];
+    const [web, spa] = await Promise.all([
+      adminJson(["client", "create", ...CONFIDENTIAL, ...state]),
+      adminHereJson([
+        "client", "create", "--name", "SPA", "--type", "public", "--grant-types", "authorization_code",
+        "--redirect-uris", "https://spa.example.com/cb", "--skip-consent", ...state,
+      ]),
+    ]);
+    expect(web).toEqual({
+      client_id: expect.stringMatching(/^[A-Za-z0-9]{32}$/),
+      client_secret: expect.stringMatching(/^[\w-]{43}$/),
+      name: "Web app",
+      client_type: "confidential",
+      grant_types: ["authorization_code", "refresh_token", "client_credentials"],
+      redirect_uris: ["https://app.example.com/cb", "http://127.0.0.1:9000/cb"],
+      post_logout_redirect_uris: [],
+      allowed_origins: ["https://app.example.com"],
+      scope: "read write",
+      skip_authorization: false,
+      token_endpoint_auth_method: "client_secret_basic",
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect(spa).toMatchObject({ client_secret: null, client_type: "public", token_endpoint_auth_method: "none", skip_authorization: true });
+
+    const [list, shown, listText] = await Promise.all([
+      adminJson<Record<string, unknown>[]>(["client", "list", ...state]),
+      adminHereJson(["client", "show", web.client_id as string, ...state]),
+      adminHere(["client", "list", ...state]),
+    ]);
+    expect(list.map((c) => c.client_id).sort()).toEqual([web.client_id, spa.client_id].sort());
+    expect(list.every((c) => !("client_secret" in c))).toBe(true);
+    const { client_secret: _secret, ...withoutSecret } = web;
+    expect(shown).toEqual(withoutSecret);
+    expect(listText.stdout).toMatch(new RegExp(`${web.client_id}\\s+confidential\\s+Web app`));
+
+    const rotatePublic = await adminHere(["client", "rotate-secret", spa.client_id as string, ...state]);
+    expect(rotatePublic.code).toBe(1);
+    expect(rotatePublic.stderr).toMatch(/is a public client: it has no secret/);
+
+    const deleted = await adminHere(["client", "delete", spa.client_id as string, ...state]);
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toMatch(`Deleted client ${spa.client_id}.`);
+    expect(deleted.stdout).toMatch(/CLIENT_CACHE_SECONDS \(default 30 s\)/);
+
+    const gone = await admin(["client", "show", spa.client_id as string, ...state]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/client .* not found/);
+    const deleteAgain = await adminHere(["client", "delete", spa.client_id as string, "--json", ...state]);
+    expect(deleteAgain.code).toBe(1);
+    expect(deleteAgain.stdout).toBe("");
+  });
+
+  it("creates, lists, disables, enables users and sets passwords", { timeout: 150_000 }, async () => {
+    const state = ["--persist-to", stateCopy()];
+    const alice = await adminJson([
+      "user", "create", "--username", "alice", "--password", "correct horse", "--email", "alice@example.com", ...state,
+    ]);
+    expect(alice).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      username: "alice",
+      email: "alice@example.com",
+      is_active: true,
+      created_at: expect.any(String),
+    });
+    expect(JSON.stringify(alice)).not.toMatch(/pbkdf2|password/);
+
+    const disabled = await adminHereJson(["user", "disable", "alice", ...state]);
+    expect(disabled).toEqual({ username: "alice", is_active: false });
+    const listed = await adminHere(["user", "list", ...state]);
+    expect(listed.stdout).toMatch(/^USERNAME\s+ACTIVE\s+EMAIL\s+ID\nalice\s+no\s+alice@example.com/);
+
+    const duplicate = await adminHere(["user", "create", "--username", "alice", "--password", "another one", ...state]);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toMatch(/user alice already exists/);
+    const missingUser = await adminHere(["user", "enable", "nobody", ...state]);
+    expect(missingUser.code).toBe(1);
+    expect(missingUser.stderr).toMatch(/user nobody not found/);
+
+    const enabled = await adminHereJson(["user", "enable", "alice", ...state]);
+    expect(enabled).toEqual({ username: "alice", is_active: true });
+    const changed = await adminHereJson(["user", "set-password", "alice", "--password", "battery staple", ...state]);
+    expect(changed).toEqual({ username: "alice", password_changed: true });
+    const listedJson = parsed<Record<string, unknown>[]>(await adminHere(["user", "list", "--json", ...state]), "user list");
+    expect(listedJson).toEqual([alice]);
+  });
+
+  it("acts on the state `wrangler dev` serves: a created client gets tokens, a rotated secret stops working", { timeout: 150_000 }, async () => {
+    const dir = tempDir();
+    const state = ["--persist-to", stateCopy()];
+    const envFile = join(dir, "dev.vars");
+    writeFileSync(envFile, `SIGNING_KEYS='${JSON.stringify(await generateSigningKeySet())}'\nCLIENT_CACHE_SECONDS=0\n`);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const server = startWrangler(["dev", "--ip", "127.0.0.1", "--port", String(port), ...state, "--env-file", envFile]);
+    try {
+      const [created] = await Promise.all([
+        adminHereJson(["client", "create", "--name", "Service", "--type", "confidential", "--grant-types", "client_credentials", "--scope", "read", ...state]),
+        waitForHealth(base, server),
+      ]);
+      const id = created.client_id as string;
+      const oldSecret = created.client_secret as string;
+      expect(await token(base, id, oldSecret)).toMatchObject({ status: 200, body: { token_type: "Bearer", scope: "read" } });
+
+      const rotated = await admin(["client", "rotate-secret", id, "--json", ...state]);
+      expect(rotated.stderr).toMatch(/old secret stops working within CLIENT_CACHE_SECONDS \(default 30 s\)/);
+      expect(parsed(rotated, "rotate-secret")).toEqual({ client_id: id, client_secret: expect.any(String) });
+      const newSecret = parsed(rotated, "rotate-secret").client_secret as string;
+      expect(newSecret).not.toBe(oldSecret);
+
+      // CLIENT_CACHE_SECONDS=0: no isolate keeps the old record.
+      expect(await token(base, id, oldSecret)).toMatchObject({ status: 401, body: { error: "invalid_client" } });
+      expect(await token(base, id, newSecret)).toMatchObject({ status: 200 });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- wrangler dev output ---\n${server.output()}`, { cause: error });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("the --remote code path (wrangler d1 execute + inlined parameters) round-trips, shown here against --local", { timeout: 150_000 }, async () => {
+    const dir = stateCopy();
+    const db = proxyDatabase(wranglerExecutor(["--local", "--persist-to", dir]));
+    const tricky = "O'Brien; DROP TABLE clients; -- ?";
+    const { client, clientSecret } = await registerClient(db, {
+      name: tricky,
+      clientType: "confidential",
+      grantTypes: ["client_credentials", "refresh_token"],
+      redirectUris: [],
+      scope: "read",
+    });
+    expect(client).toMatchObject({ name: tricky, grantTypes: ["client_credentials", "refresh_token"], redirectUris: [], skipAuthorization: false });
+    expect(clientSecret).toBeTruthy();
+    const [found, viaCli] = await Promise.all([
+      findClient(db, client.id),
+      adminHere(["client", "show", client.id, "--json", "--persist-to", dir]),
+    ]);
+    expect(found).toEqual(client);
+    expect(parsed(viaCli, "client show")).toMatchObject({ client_id: client.id, name: tricky });
+  });
+});
+
+describe("SQLite literals for --remote", () => {
+  it("quotes values", () => {
+    expect(sqliteLiteral(null)).toBe("NULL");
+    expect(sqliteLiteral(undefined)).toBe("NULL");
+    expect(sqliteLiteral(true)).toBe("1");
+    expect(sqliteLiteral(false)).toBe("0");
+    expect(sqliteLiteral(42)).toBe("42");
+    expect(sqliteLiteral(-1.5)).toBe("-1.5");
+    expect(sqliteLiteral(-0)).toBe("0");
+    expect(sqliteLiteral(12345678901234567890n)).toBe("12345678901234567890");
+    expect(sqliteLiteral("it's")).toBe("'it''s'");
+    expect(sqliteLiteral("''")).toBe("''''''");
+    expect(sqliteLiteral('a"b\\c\n;--')).toBe("'a\"b\\c\n;--'");
+    expect(sqliteLiteral(new Uint8Array([0, 255, 16]))).toBe("X'00ff10'");
+    expect(() => sqliteLiteral(Number.NaN)).toThrow();
+    expect(() => sqliteLiteral(Infinity)).toThrow();
+    expect(() => sqliteLiteral("a\0b")).toThrow(/NUL/);
+    expect(() => sqliteLiteral({})).toThrow();
+  });
+
+  it("inlines parameters at placeholders only", () => {
+    expect(inlineParams('select * from "t" where "a" = ? and "b" = ?', ["x'y", 3])).toBe(
+      `select * from "t" where "a" = 'x''y' and "b" = 3`,
+    );
+    expect(inlineParams(`select '?', "?", \`?\`, [?], 'it''s ?' -- ?\n, ? /* ? */`, [null])).toBe(
+      `select '?', "?", \`?\`, [?], 'it''s ?' -- ?\n, NULL /* ? */`,
+    );
+    expect(inlineParams('select "we""ird?" from t where x = ?', [1])).toBe('select "we""ird?" from t where x = 1');
+    // A parameter containing a question mark is not re-scanned.
+    expect(inlineParams("values (?, ?)", ["?", "a?"])).toBe("values ('?', 'a?')");
+    expect(() => inlineParams("select ?", [])).toThrow(RangeError);
+    expect(() => inlineParams("select 1", [1])).toThrow(RangeError);
+    expect(() => inlineParams("select ?1", [1])).toThrow(/numbered/);
+    expect(() => inlineParams("select :a", [1])).toThrow(/named/);
+    expect(() => inlineParams("select 'unterminated", [])).toThrow(/unterminated/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Server {
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function startWrangler(args: string[]): Server {
+  // Its own process group, so stopping it also stops workerd.
+  const child = spawn(process.execPath, [WRANGLER_BIN, ...args], { cwd: ROOT, env, detached: true });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(-child.pid!, "SIGTERM");
+      const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitForHealth(base: string, server: Server): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (server.child.exitCode !== null) throw new Error(`wrangler dev exited with ${server.child.exitCode}`);
+    try {
+      if ((await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) })).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("wrangler dev did not answer /healthz");
+}
+
+async function token(base: string, clientId: string, secret: string) {
+  const res = await fetch(`${base}/o/token/`, {
+    method: "POST",
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString("base64")}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: "grant_type=client_credentials&scope=read",
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
