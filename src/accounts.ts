@@ -12,6 +12,8 @@ export interface Account {
   email?: string | null;
   /** Changes when the user's credentials change; sessions signed in before then end. */
   credentialVersion: string;
+  /** OpenID Connect standard claims (OIDC Core §5.1) known for this user. */
+  claims?: Record<string, unknown>;
 }
 
 /** Where users come from: the built-in D1 table by default; `createProvider({ accounts })` plugs in another. */
@@ -27,6 +29,12 @@ const toAccount = (row: typeof users.$inferSelect): Account => ({
   username: row.username,
   email: row.email,
   credentialVersion: row.passwordHash,
+  claims: {
+    preferred_username: row.username,
+    ...(row.email ? { email: row.email, email_verified: false } : {}),
+    ...row.claims,
+    updated_at: row.updatedAt,
+  },
 });
 
 // Verified against when the username is unknown, so a miss costs as much time as a wrong password.

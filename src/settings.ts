@@ -49,6 +49,8 @@ export const settingsSchema = z.object({
   ISSUER: z.url({ protocol: /^https?$/ }).optional(),
   ACCESS_TOKEN_EXPIRE_SECONDS: seconds(3600),
   AUTHORIZATION_CODE_EXPIRE_SECONDS: seconds(60),
+  /** Lifetime of OpenID Connect ID tokens. */
+  ID_TOKEN_EXPIRE_SECONDS: seconds(3600),
   REFRESH_TOKEN_EXPIRE_SECONDS: seconds(30 * 24 * 3600),
   REFRESH_TOKEN_GRACE_PERIOD_SECONDS: nonNegativeSeconds(0),
   ROTATE_REFRESH_TOKEN: booleanString(true),

@@ -1,24 +1,47 @@
-import type { Account } from "../accounts";
+import type { Account, AccountStore } from "../accounts";
+import type { Database } from "../db/index";
+import { idTokenForGrant } from "../oidc/grant-id-token";
 import type { Settings } from "../settings";
 import { sealCode } from "../tokens/authorization-code";
 import type { KeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
-import { newGrantId, userAccessToken } from "../tokens/user-tokens";
+import { newGrantId, userAccessToken, type UserGrant } from "../tokens/user-tokens";
 import type { AuthorizationRequest } from "./request";
 
-/** The parameters of a successful authorization response: a sealed code, an access token, or both. */
+export interface IssueContext {
+  settings: Settings;
+  keys: () => Promise<KeyRing>;
+  issuer: string;
+  audience: string;
+  db: Database;
+  accounts: AccountStore;
+}
+
+/**
+ * The parameters of a successful authorization response: a sealed code, an access token
+ * (implicit), an ID token, or the hybrid combinations of them (OIDC Core §3.3.2.5).
+ */
 export async function issueAuthorization(
-  ctx: { settings: Settings; keys: () => Promise<KeyRing>; issuer: string; audience: string },
+  ctx: IssueContext,
   request: AuthorizationRequest,
   account: Account,
-  authTime: number,
+  session: { authTime: number; sid: string },
 ): Promise<Record<string, string>> {
   const { settings } = ctx;
-  const grantId = newGrantId();
+  const types = request.responseTypes;
+  const grant: UserGrant = {
+    grantId: newGrantId(),
+    userId: account.id,
+    scope: request.scope,
+    authTime: session.authTime,
+    nonce: request.nonce,
+    sid: session.sid,
+    claims: request.claims,
+  };
   const out: Record<string, string> = {};
-  if (request.responseTypes.includes("code")) {
+  if (types.includes("code")) {
     out.code = await sealCode(requireSecretKey(settings.SECRET_KEY), {
-      grantId,
+      grantId: grant.grantId,
       clientId: request.client.id,
       userId: account.id,
       redirectUri: request.redirectUri,
@@ -28,22 +51,28 @@ export async function issueAuthorization(
       codeChallengeMethod: request.codeChallengeMethod,
       nonce: request.nonce,
       claims: request.claims,
-      authTime,
+      sid: session.sid,
+      authTime: session.authTime,
       expiresAt: Math.floor(Date.now() / 1000) + settings.AUTHORIZATION_CODE_EXPIRE_SECONDS,
     });
   }
-  if (request.responseTypes.includes("token")) {
+  const keys = types.includes("token") || types.includes("id_token") ? await ctx.keys() : undefined;
+  if (keys && types.includes("token")) {
     // Implicit (RFC 6749 §4.2): the token goes in the fragment, never with a refresh token.
-    const access = await userAccessToken({ ...ctx, keys: await ctx.keys() }, request.client, {
-      grantId,
-      userId: account.id,
-      scope: request.scope,
-      authTime,
-    });
+    const access = await userAccessToken({ ...ctx, keys }, request.client, grant);
     out.access_token = access.token;
     out.token_type = "Bearer";
     out.expires_in = String(access.expiresIn);
     out.scope = request.scope.join(" ");
+  }
+  if (keys && types.includes("id_token")) {
+    const idToken = await idTokenForGrant({ ...ctx, keys }, request.client, {
+      ...grant,
+      accessToken: out.access_token,
+      code: out.code,
+      withScopeClaims: !types.includes("token") && !types.includes("code"),
+    });
+    if (idToken) out.id_token = idToken;
   }
   return out;
 }

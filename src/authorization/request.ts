@@ -5,7 +5,8 @@ import { invalidRequest, invalidScope, OAuthError, unauthorizedClient, unsupport
 import type { Params } from "../oauth/form";
 import { checkCodeChallenge, pkceRequiredFor, type ChallengeMethod } from "../oauth/pkce";
 import { matchRedirectUri } from "../oauth/redirect-uri";
-import { clientScopes, parseScope, resolveScope } from "../oauth/scope";
+import { parseScope, resolveScope } from "../oauth/scope";
+import { checkClaimsRequest, type ClaimsRequest } from "../oidc/claims";
 import type { Settings } from "../settings";
 
 /**
@@ -33,7 +34,7 @@ export interface AuthorizationRequest extends ResponseTarget {
   codeChallenge?: string;
   codeChallengeMethod?: ChallengeMethod;
   nonce?: string;
-  claims?: unknown;
+  claims?: ClaimsRequest;
   prompt: string[];
   maxAge?: number;
   loginHint?: string;
@@ -46,11 +47,16 @@ export class UntrustedRequestError extends OAuthError {}
 
 const untrusted = (description: string) => new UntrustedRequestError("invalid_request", description, 400);
 
-/** Response types this server answers, and the grant a client needs for each. */
-export const RESPONSE_TYPES: Record<string, string> = {
-  code: "authorization_code",
-  token: "implicit",
-};
+/** Response types this server answers (OAuth 2.0 Multiple Response Types, OIDC Core §3). */
+export const RESPONSE_TYPES = ["code", "id_token", "id_token token", "code id_token", "code token", "code id_token token", "token"];
+
+/** The grants a client needs for a response type: code needs authorization_code, tokens in the front channel need implicit. */
+export function grantsNeededFor(responseTypes: string[]): string[] {
+  const needed: string[] = [];
+  if (responseTypes.includes("code")) needed.push("authorization_code");
+  if (responseTypes.includes("token") || responseTypes.includes("id_token")) needed.push("implicit");
+  return needed;
+}
 
 const isTokenBearing = (types: string[]) => types.includes("token") || types.includes("id_token");
 
@@ -115,16 +121,21 @@ export function checkAuthorizationRequest(
   const responseTypes = parseResponseTypes(params.get("response_type"));
   if (!responseTypes || responseTypes.length === 0) throw invalidRequest('missing required parameter "response_type"');
   const key = responseTypes.join(" ");
-  const neededGrant = RESPONSE_TYPES[key];
-  if (!Object.hasOwn(RESPONSE_TYPES, key) || !neededGrant) {
+  if (!RESPONSE_TYPES.includes(key)) {
     throw unsupportedResponseType(`response_type "${params.get("response_type")}" is not supported`);
   }
-  if (!client.grantTypes.includes(neededGrant)) {
+  if (!grantsNeededFor(responseTypes).every((grant) => client.grantTypes.includes(grant))) {
     throw unauthorizedClient(`this client may not use response_type "${key}"`);
   }
 
-  const scope = resolveScope(parseScope(params.get("scope")), clientScopes(client.scope, settings), settings);
+  const scope = resolveScope(parseScope(params.get("scope")), client, settings);
   if (scope.length === 0) throw invalidScope("no scope to grant");
+  const openid = scope.includes("openid");
+  if (responseTypes.includes("id_token") && !openid) throw invalidRequest("response_type id_token needs the openid scope");
+  // OIDC Core §3.2.2.1, §3.3.2.11: the implicit and hybrid flows must carry a nonce.
+  if (openid && key !== "code" && key !== "token" && params.get("nonce") === undefined) {
+    throw invalidRequest("nonce is required for this response_type");
+  }
 
   const usesCode = responseTypes.includes("code");
   const pkce = usesCode
@@ -148,18 +159,19 @@ export function checkAuthorizationRequest(
     maxAge = Number(maxAgeText);
   }
 
-  let claims: unknown;
+  let claims: ClaimsRequest | undefined;
   const claimsText = params.get("claims");
   if (claimsText !== undefined) {
     if (claimsText.length > 4096) throw invalidRequest("the claims parameter is too large");
     try {
-      claims = JSON.parse(claimsText);
+      claims = JSON.parse(claimsText) as ClaimsRequest;
     } catch {
       throw invalidRequest("the claims parameter must be a JSON object");
     }
     if (typeof claims !== "object" || claims === null || Array.isArray(claims)) {
       throw invalidRequest("the claims parameter must be a JSON object");
     }
+    claims = checkClaimsRequest(claims);
   }
   const nonce = params.get("nonce");
   if (nonce !== undefined && nonce.length > 512) throw invalidRequest("nonce is too long");

@@ -3,7 +3,15 @@ import { hashPassword, hashSecret, randomAlphanumeric, randomToken } from "../cr
 import type { Database } from "./index";
 import { insertClient } from "./clients";
 import { insertUser } from "./users";
-import { CLIENT_TYPES, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, type Client, type User } from "./schema";
+import {
+  CLIENT_TYPES,
+  GRANT_TYPES,
+  ID_TOKEN_ALGORITHMS,
+  SUBJECT_TYPES,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+  type Client,
+  type User,
+} from "./schema";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
@@ -49,6 +57,8 @@ export const clientRegistrationSchema = z
     scope: scopeSchema.default(""),
     skipAuthorization: z.boolean().default(false),
     tokenEndpointAuthMethod: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).optional(),
+    idTokenSignedResponseAlg: z.enum(ID_TOKEN_ALGORITHMS).default("RS256"),
+    subjectType: z.enum(SUBJECT_TYPES).default("public"),
     userId: z.string().nullish(),
   })
   .superRefine((c, ctx) => {
@@ -61,6 +71,10 @@ export const clientRegistrationSchema = z
     }
     if (c.clientType === "public" && c.tokenEndpointAuthMethod && c.tokenEndpointAuthMethod !== "none") {
       ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "public clients authenticate with none" });
+    }
+    const hosts = new Set(c.redirectUris.map((uri) => URL.canParse(uri) && new URL(uri).host));
+    if (c.subjectType === "pairwise" && hosts.size > 1) {
+      ctx.addIssue({ code: "custom", path: ["subjectType"], message: "pairwise clients need all redirect URIs on one host (OIDC Core §8.1)" });
     }
     if (c.clientType === "confidential" && c.tokenEndpointAuthMethod === "none") {
       ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "confidential clients need a secret method" });
@@ -88,6 +102,8 @@ export async function registerClient(
     scope: reg.scope.split(" ").filter(Boolean).join(" "),
     skipAuthorization: reg.skipAuthorization,
     tokenEndpointAuthMethod: reg.tokenEndpointAuthMethod ?? (reg.clientType === "public" ? "none" : "client_secret_basic"),
+    idTokenSignedResponseAlg: reg.idTokenSignedResponseAlg,
+    subjectType: reg.subjectType,
     userId: reg.userId ?? null,
   });
   return { client, clientSecret };
@@ -103,9 +119,16 @@ export const userRegistrationSchema = z.object({
   username: z.string().min(1).max(150).regex(/^[\w.@+-]+$/, "letters, digits and @ . + - _ only (as Django)"),
   password: z.string().min(8, "at least 8 characters").max(1024),
   email: z.email().nullish(),
+  /** OpenID Connect standard claims (name, given_name, email_verified, address, phone_number, ...). */
+  claims: z.record(z.string(), z.unknown()).nullish(),
 });
 
 export async function registerUser(db: Database, input: z.input<typeof userRegistrationSchema>): Promise<User> {
   const reg = userRegistrationSchema.parse(input);
-  return insertUser(db, { username: reg.username, email: reg.email ?? null, passwordHash: await hashPassword(reg.password) });
+  return insertUser(db, {
+    username: reg.username,
+    email: reg.email ?? null,
+    claims: reg.claims ?? null,
+    passwordHash: await hashPassword(reg.password),
+  });
 }

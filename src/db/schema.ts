@@ -12,12 +12,16 @@ export const users = sqliteTable("users", {
   email: text("email"),
   passwordHash: text("password_hash").notNull(),
   isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+  /** OpenID Connect standard claims of the user (name, given_name, email_verified, address, ...), as JSON. */
+  claims: text("claims", { mode: "json" }).$type<Record<string, unknown>>(),
   createdAt: integer("created_at").notNull().default(now),
   updatedAt: integer("updated_at").notNull().default(now),
 });
 
 export const CLIENT_TYPES = ["confidential", "public"] as const;
 export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
+export const ID_TOKEN_ALGORITHMS = ["RS256", "ES256", "EdDSA", "PS256", "ES384"] as const;
+export const SUBJECT_TYPES = ["public", "pairwise"] as const;
 export const GRANT_TYPES = [
   "authorization_code",
   "implicit",
@@ -43,6 +47,10 @@ export const clients = sqliteTable(
     scope: text("scope").notNull().default(""),
     skipAuthorization: integer("skip_authorization", { mode: "boolean" }).notNull().default(false),
     tokenEndpointAuthMethod: text("token_endpoint_auth_method", { enum: TOKEN_ENDPOINT_AUTH_METHODS }).notNull(),
+    /** Algorithm of this client's ID tokens (OIDC Dynamic Registration's `id_token_signed_response_alg`). */
+    idTokenSignedResponseAlg: text("id_token_signed_response_alg", { enum: ID_TOKEN_ALGORITHMS }).notNull().default("RS256"),
+    /** `public` (one `sub` per user) or `pairwise` (a different `sub` per client's host, OIDC Core §8.1). */
+    subjectType: text("subject_type", { enum: SUBJECT_TYPES }).notNull().default("public"),
     userId: text("user_id").references(() => users.id, { onDelete: "set null" }),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),

@@ -12,11 +12,17 @@ export async function findUserById(db: Database, id: string): Promise<User | und
 
 export async function insertUser(
   db: Database,
-  user: { username: string; passwordHash: string; email?: string | null },
+  user: { username: string; passwordHash: string; email?: string | null; claims?: Record<string, unknown> | null },
 ): Promise<User> {
   const [row] = await db
     .insert(users)
-    .values({ id: crypto.randomUUID(), username: user.username, passwordHash: user.passwordHash, email: user.email ?? null })
+    .values({
+      id: crypto.randomUUID(),
+      username: user.username,
+      passwordHash: user.passwordHash,
+      email: user.email ?? null,
+      claims: user.claims ?? null,
+    })
     .returning();
   return row!;
 }

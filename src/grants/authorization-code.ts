@@ -6,7 +6,8 @@ import { checkCodeVerifier } from "../oauth/pkce";
 import { openCode } from "../tokens/authorization-code";
 import { revokeGrantAccessTokens } from "../tokens/revocation";
 import { requireSecretKey } from "../tokens/secret-keys";
-import { issuesRefreshTokens, newRefreshToken, userAccessToken } from "../tokens/user-tokens";
+import { idTokenForGrant } from "../oidc/grant-id-token";
+import { issuesRefreshTokens, newRefreshToken, userAccessToken, type UserGrant } from "../tokens/user-tokens";
 import type { Grant } from "./types";
 
 const isUniqueViolation = (err: unknown) => /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
@@ -32,12 +33,14 @@ export const authorizationCode: Grant = {
     }
     await checkCodeVerifier(params.get("code_verifier"), grant.codeChallenge, grant.codeChallengeMethod);
 
-    const userGrant = {
+    const userGrant: UserGrant = {
       grantId: grant.grantId,
       userId: grant.userId,
       scope: grant.scope,
       authTime: grant.authTime,
-      details: grant.nonce || grant.claims ? { nonce: grant.nonce, claims: grant.claims } : null,
+      nonce: grant.nonce,
+      sid: grant.sid,
+      claims: grant.claims,
     };
     const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, userGrant) : undefined;
     const redemption = db.insert(codeRedemptions).values({
@@ -61,6 +64,7 @@ export const authorizationCode: Grant = {
     }
 
     const access = await userAccessToken(ctx, client, userGrant);
+    const idToken = await idTokenForGrant(ctx, client, { ...userGrant, accessToken: access.token });
     ctx.emit({ type: "token.issued", grantType: "authorization_code", clientId: client.id, userId: grant.userId, scope: grant.scope.join(" ") });
     return {
       access_token: access.token,
@@ -68,6 +72,7 @@ export const authorizationCode: Grant = {
       expires_in: access.expiresIn,
       scope: grant.scope.join(" "),
       ...(refresh ? { refresh_token: refresh.token } : {}),
+      ...(idToken ? { id_token: idToken } : {}),
     };
   },
 };

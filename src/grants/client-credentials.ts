@@ -1,5 +1,5 @@
 import { unauthorizedClient } from "../oauth/errors";
-import { clientScopes, parseScope, resolveScope } from "../oauth/scope";
+import { parseScope, resolveScope } from "../oauth/scope";
 import { issueAccessToken } from "../tokens/access-token";
 import type { Grant } from "./types";
 
@@ -10,7 +10,7 @@ export const clientCredentials: Grant = {
     if (client.clientType !== "confidential") {
       throw unauthorizedClient("only confidential clients may use the client_credentials grant");
     }
-    const scope = resolveScope(parseScope(params.get("scope")), clientScopes(client.scope, settings), settings);
+    const scope = resolveScope(parseScope(params.get("scope")), client, settings);
     const issued = await issueAccessToken(keys, settings.ACCESS_TOKEN_SIGNING_ALG, {
       issuer,
       subject: client.id,

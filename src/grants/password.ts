@@ -1,7 +1,8 @@
 import { clearLoginFailures, isLockedOut, recordLoginFailure } from "../accounts";
 import { insertRefreshToken } from "../db/refresh-tokens";
 import { invalidGrant } from "../oauth/errors";
-import { clientScopes, parseScope, resolveScope } from "../oauth/scope";
+import { parseScope, resolveScope } from "../oauth/scope";
+import { idTokenForGrant } from "../oidc/grant-id-token";
 import { issuesRefreshTokens, newGrantId, newRefreshToken, userAccessToken } from "../tokens/user-tokens";
 import type { Grant } from "./types";
 
@@ -15,7 +16,7 @@ export const password: Grant = {
     const { client, params, settings, db } = ctx;
     const username = params.require("username");
     const secret = params.require("password");
-    const scope = resolveScope(parseScope(params.get("scope")), clientScopes(client.scope, settings), settings);
+    const scope = resolveScope(parseScope(params.get("scope")), client, settings);
     if (await isLockedOut(db, username)) {
       throw invalidGrant("too many failed sign-in attempts for this user; try again later");
     }
@@ -30,6 +31,7 @@ export const password: Grant = {
     const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant) : undefined;
     if (refresh) await insertRefreshToken(db, refresh.row).run();
     const access = await userAccessToken(ctx, client, grant);
+    const idToken = await idTokenForGrant(ctx, client, { ...grant, accessToken: access.token });
     ctx.emit({ type: "token.issued", grantType: "password", clientId: client.id, userId: account.id, scope: scope.join(" ") });
     return {
       access_token: access.token,
@@ -37,6 +39,7 @@ export const password: Grant = {
       expires_in: access.expiresIn,
       scope: scope.join(" "),
       ...(refresh ? { refresh_token: refresh.token } : {}),
+      ...(idToken ? { id_token: idToken } : {}),
     };
   },
 };

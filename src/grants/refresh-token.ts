@@ -4,7 +4,8 @@ import { builtinAccounts } from "../accounts";
 import { invalidGrant, invalidScope } from "../oauth/errors";
 import { parseScope } from "../oauth/scope";
 import { revokeGrantAccessTokens } from "../tokens/revocation";
-import { newRefreshToken, userAccessToken, type UserGrant } from "../tokens/user-tokens";
+import { idTokenForGrant } from "../oidc/grant-id-token";
+import { fromDetails, newRefreshToken, userAccessToken, type UserGrant } from "../tokens/user-tokens";
 import type { Grant, GrantContext } from "./types";
 
 async function revokeFamily(ctx: GrantContext, grantId: string, now: number): Promise<void> {
@@ -48,7 +49,7 @@ export const refreshToken: Grant = {
       userId: row.userId,
       scope: requested ?? granted,
       authTime: row.authTime,
-      details: row.details,
+      ...fromDetails(row.details),
     };
 
     let refreshTokenOut = presented;
@@ -62,6 +63,8 @@ export const refreshToken: Grant = {
       refreshTokenOut = next.token;
     }
     const access = await userAccessToken(ctx, client, grant);
+    // OIDC Core §12.2: a refreshed ID token keeps sub and auth_time; nonce is not repeated.
+    const idToken = await idTokenForGrant(ctx, client, { ...grant, nonce: undefined, accessToken: access.token });
     ctx.emit({ type: "token.refreshed", clientId: client.id, userId: row.userId, scope: grant.scope.join(" ") });
     return {
       access_token: access.token,
@@ -69,6 +72,7 @@ export const refreshToken: Grant = {
       expires_in: access.expiresIn,
       scope: grant.scope.join(" "),
       refresh_token: refreshTokenOut,
+      ...(idToken ? { id_token: idToken } : {}),
     };
   },
 };

@@ -1,3 +1,5 @@
+import type { Client } from "../db/schema";
+import { OIDC_SCOPES } from "../oidc/claims";
 import type { Settings } from "../settings";
 import { invalidScope } from "./errors";
 
@@ -14,27 +16,38 @@ export function parseScope(scope: string | undefined): string[] | undefined {
   return [...new Set(tokens)];
 }
 
-/** Scopes a client may be granted: its registered ones, or every configured scope when none is registered. */
-export function clientScopes(clientScope: string, settings: Settings): string[] {
-  const registered = clientScope.split(" ").filter(Boolean);
-  return registered.length > 0 ? registered : Object.keys(settings.SCOPES);
+/** The scopes a client may be granted, and those it gets when a request names none. */
+export function grantableScopes(client: Pick<Client, "scope" | "grantTypes">, settings: Settings): { allowed: string[]; defaults: string[] } {
+  const registered = client.scope.split(" ").filter(Boolean);
+  const base = registered.length > 0 ? registered : Object.keys(settings.SCOPES);
+  // Clients that sign users in may always ask for the OpenID Connect scopes; users consent to them.
+  const signsInUsers = client.grantTypes.includes("authorization_code") || client.grantTypes.includes("implicit");
+  const allowed = signsInUsers ? [...new Set([...base, ...Object.keys(OIDC_SCOPES)])] : base;
+  const defaults = settings.DEFAULT_SCOPES.includes("__all__") ? base : settings.DEFAULT_SCOPES.filter((s) => allowed.includes(s));
+  return { allowed, defaults };
+}
+
+const isKnownScope = (scope: string, settings: Settings) => Object.hasOwn(settings.SCOPES, scope) || Object.hasOwn(OIDC_SCOPES, scope);
+
+export function describeScope(scope: string, settings: Settings): string {
+  return (Object.hasOwn(settings.SCOPES, scope) ? settings.SCOPES[scope] : OIDC_SCOPES[scope]) ?? scope;
 }
 
 /**
  * The scopes to grant: the requested ones, each known and allowed for the client; or the
  * DEFAULT_SCOPES setting (limited to what the client may have) when none was requested.
  */
-export function resolveScope(requested: string[] | undefined, allowed: string[], settings: Settings): string[] {
+export function resolveScope(
+  requested: string[] | undefined,
+  client: Pick<Client, "scope" | "grantTypes">,
+  settings: Settings,
+): string[] {
+  const { allowed, defaults } = grantableScopes(client, settings);
   if (requested === undefined) {
-    const defaults = settings.DEFAULT_SCOPES.includes("__all__")
-      ? allowed
-      : settings.DEFAULT_SCOPES.filter((s) => allowed.includes(s));
     if (defaults.length === 0) throw invalidScope("no scope was requested and the client has no default scope");
     return defaults;
   }
-  const unknown = requested.filter((s) => !Object.hasOwn(settings.SCOPES, s) || !allowed.includes(s));
-  if (unknown.length > 0) {
-    throw invalidScope(`the client may not request the scope "${unknown[0]}"`);
-  }
+  const refused = requested.find((s) => !isKnownScope(s, settings) || !allowed.includes(s));
+  if (refused !== undefined) throw invalidScope(`the client may not request the scope "${refused}"`);
   return requested;
 }

@@ -8,12 +8,14 @@ import {
   type ResponseTarget,
 } from "../authorization/request";
 import { sendAuthorizationError, sendAuthorizationResponse } from "../authorization/response";
+import { LOGIN_AFTER_PARAM, whyLoginIsNeeded } from "../authorization/authentication";
 import { signedInAccount } from "../authorization/signed-in";
 import type { Account } from "../accounts";
 import { approvedScopes, saveConsent } from "../db/consents";
 import { accessDenied, OAuthError } from "../oauth/errors";
 import { parseParams, readFormBody, type Params } from "../oauth/form";
-import { checkCsrf, csrfToken, CSRF_FIELD } from "../session";
+import { describeScope } from "../oauth/scope";
+import { checkCsrf, csrfToken, CSRF_FIELD, type Session } from "../session";
 import { loadKeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
 import type { ProviderEnv } from "../types";
@@ -30,27 +32,33 @@ function requestFields(params: Params): Record<string, string> {
   return out;
 }
 
-function authorizeUrl(c: Ctx, params: Params): string {
-  return `${c.get("basePath")}/authorize/?${new URLSearchParams(requestFields(params)).toString()}`;
+/** The login page, returning to this request afterwards; only a sign-in after now satisfies it. */
+function loginUrl(c: Ctx, request: AuthorizationRequest): string {
+  const fields = { ...requestFields(request.params), [LOGIN_AFTER_PARAM]: String(Math.floor(Date.now() / 1000)) };
+  const next = `${c.get("basePath")}/authorize/?${new URLSearchParams(fields).toString()}`;
+  const query = new URLSearchParams({ next });
+  if (request.loginHint) query.set("login_hint", request.loginHint);
+  return `${c.get("basePath")}/login/?${query.toString()}`;
+}
+
+function issueContext(c: Ctx) {
+  return {
+    settings: c.get("settings"),
+    keys: () => loadKeyRing(c.env.SIGNING_KEYS),
+    issuer: c.get("issuer"),
+    audience: c.get("audience"),
+    db: c.get("db"),
+    accounts: c.get("accounts"),
+  };
 }
 
 export function showErrorPage(c: Ctx, err: OAuthError, status = err.status) {
   return sendPage(c, c.get("pages").error({ error: err.error, description: err.description }, c), status);
 }
 
-async function grant(c: Ctx, request: AuthorizationRequest, account: Account, authTime: number) {
+async function grant(c: Ctx, request: AuthorizationRequest, account: Account, session: Session) {
   c.get("emit")({ type: "authorization.granted", clientId: request.client.id, userId: account.id, scope: request.scope });
-  const values = await issueAuthorization(
-    {
-      settings: c.get("settings"),
-      keys: () => loadKeyRing(c.env.SIGNING_KEYS),
-      issuer: c.get("issuer"),
-      audience: c.get("audience"),
-    },
-    request,
-    account,
-    authTime,
-  );
+  const values = await issueAuthorization(issueContext(c), request, account, session);
   return sendAuthorizationResponse(c, request, c.get("issuer"), values);
 }
 
@@ -63,7 +71,7 @@ async function showConsent(c: Ctx, request: AuthorizationRequest, account: Accou
       hidden: { ...requestFields(request.params), [CSRF_FIELD]: token },
       client: { id: request.client.id, name: request.client.name },
       user: { id: account.id, username: account.username },
-      scopes: request.scope.map((name) => ({ name, description: settings.SCOPES[name] ?? name })),
+      scopes: request.scope.map((name) => ({ name, description: describeScope(name, settings) })),
       logoutAction: `${c.get("basePath")}/logout/`,
     },
     c,
@@ -94,9 +102,10 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
     const request = checkAuthorizationRequest(params, settings, trusted, target);
 
     const signedIn = await signedInAccount(c);
-    if (!signedIn) {
-      if (request.prompt.includes("none")) throw new OAuthError("login_required", "the user is not signed in");
-      return c.redirect(`${c.get("basePath")}/login/?${new URLSearchParams({ next: authorizeUrl(c, params) })}`, 303);
+    const loginNeeded = await whyLoginIsNeeded({ ...issueContext(c), request, signedIn, secret: settings.SECRET_KEY });
+    if (loginNeeded || !signedIn) {
+      if (request.prompt.includes("none")) throw new OAuthError("login_required", loginNeeded ?? "the user is not signed in");
+      return c.redirect(loginUrl(c, request), 303);
     }
     const { account, session } = signedIn;
 
@@ -110,13 +119,13 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
       }
       const already = await approvedScopes(db, account.id, request.client.id);
       await saveConsent(db, account.id, request.client.id, request.scope, already);
-      return grant(c, request, account, session.authTime);
+      return grant(c, request, account, session);
     }
 
     if (!request.prompt.includes("consent")) {
-      if (request.client.skipAuthorization) return grant(c, request, account, session.authTime);
+      if (request.client.skipAuthorization) return grant(c, request, account, session);
       const already = await approvedScopes(db, account.id, request.client.id);
-      if (request.scope.every((s) => already.includes(s))) return grant(c, request, account, session.authTime);
+      if (request.scope.every((s) => already.includes(s))) return grant(c, request, account, session);
     }
     if (request.prompt.includes("none")) throw new OAuthError("consent_required", "the user has not approved this client");
     return showConsent(c, request, account);

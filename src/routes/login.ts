@@ -26,7 +26,7 @@ async function showLogin(c: Ctx, next: string | undefined, status: 200 | 400 | 4
 
 /** `GET /o/login/`: the sign-in form. */
 export function loginGet(c: Ctx): Promise<Response> {
-  return showLogin(c, safeNext(c, c.req.query("next")));
+  return showLogin(c, safeNext(c, c.req.query("next")), 200, undefined, c.req.query("login_hint"));
 }
 
 /** `POST /o/login/`: checks CSRF, throttling and the password, then starts the session. */

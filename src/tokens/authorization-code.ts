@@ -1,4 +1,5 @@
 import { base64url } from "../crypto";
+import type { ClaimsRequest } from "../oidc/claims";
 import { sealingKey } from "./secret-keys";
 
 /**
@@ -19,7 +20,9 @@ export interface CodeGrant {
   codeChallenge?: string;
   codeChallengeMethod?: "S256" | "plain";
   nonce?: string;
-  claims?: unknown;
+  claims?: ClaimsRequest;
+  /** The browser session the code came from (OIDC `sid`). */
+  sid?: string;
   authTime: number;
   /** Unix seconds. */
   expiresAt: number;

@@ -1,6 +1,7 @@
 import { hashSecret, randomToken } from "../crypto";
 import type { Client } from "../db/schema";
 import type { NewRefreshToken } from "../db/refresh-tokens";
+import type { ClaimsRequest } from "../oidc/claims";
 import type { Settings } from "../settings";
 import { issueAccessToken } from "./access-token";
 import type { KeyRing } from "./keys";
@@ -11,7 +12,25 @@ export interface UserGrant {
   userId: string;
   scope: string[];
   authTime?: number | null;
-  details?: Record<string, unknown> | null;
+  /** OpenID Connect request details kept with the grant (stored with refresh tokens). */
+  nonce?: string;
+  sid?: string;
+  claims?: ClaimsRequest;
+}
+
+/** The OIDC details of a grant as stored in a refresh token row. */
+export function grantDetails(grant: UserGrant): Record<string, unknown> | null {
+  const details = { nonce: grant.nonce, sid: grant.sid, claims: grant.claims };
+  return grant.nonce || grant.sid || grant.claims ? details : null;
+}
+
+export function fromDetails(details: Record<string, unknown> | null): Pick<UserGrant, "nonce" | "sid" | "claims"> {
+  if (!details) return {};
+  return {
+    nonce: typeof details.nonce === "string" ? details.nonce : undefined,
+    sid: typeof details.sid === "string" ? details.sid : undefined,
+    claims: (details.claims as ClaimsRequest | undefined) ?? undefined,
+  };
 }
 
 export const newGrantId = () => randomToken(16);
@@ -34,7 +53,7 @@ export async function newRefreshToken(
       userId: grant.userId,
       scope: grant.scope.join(" "),
       authTime: grant.authTime ?? null,
-      details: grant.details ?? null,
+      details: grantDetails(grant),
       createdAt: now,
       expiresAt: now + settings.REFRESH_TOKEN_EXPIRE_SECONDS,
     },
@@ -56,6 +75,11 @@ export function userAccessToken(
     clientId: client.id,
     scope: grant.scope,
     lifetimeSeconds: ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS,
-    claims: { gid: grant.grantId, ...(grant.authTime ? { auth_time: grant.authTime } : {}) },
+    claims: {
+      gid: grant.grantId,
+      ...(grant.authTime ? { auth_time: grant.authTime } : {}),
+      // The claims request's userinfo members, for the UserInfo endpoint (which keeps no state).
+      ...(grant.claims?.userinfo ? { userinfo_claims: Object.keys(grant.claims.userinfo) } : {}),
+    },
   });
 }

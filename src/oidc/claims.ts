@@ -1,0 +1,80 @@
+import { invalidRequest } from "../oauth/errors";
+
+/** OIDC Core §5.4: the claims each standard scope stands for. */
+export const SCOPE_CLAIMS: Record<string, readonly string[]> = {
+  profile: [
+    "name", "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile",
+    "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
+  ],
+  email: ["email", "email_verified"],
+  address: ["address"],
+  phone: ["phone_number", "phone_number_verified"],
+};
+
+/** The OpenID Connect scopes, known to every provider whatever SCOPES says. */
+export const OIDC_SCOPES: Record<string, string> = {
+  openid: "Sign you in",
+  profile: "See your profile (name, username, picture)",
+  email: "See your email address",
+  address: "See your postal address",
+  phone: "See your phone number",
+  offline_access: "Keep access while you are away",
+};
+
+export const SUPPORTED_CLAIMS = ["sub", "iss", "auth_time", "acr", "amr", "sid", ...Object.values(SCOPE_CLAIMS).flat()];
+
+/** One member of the `claims` request parameter (OIDC Core §5.5.1). */
+export interface ClaimRequest {
+  essential?: boolean;
+  value?: unknown;
+  values?: unknown[];
+}
+
+export interface ClaimsRequest {
+  userinfo?: Record<string, ClaimRequest | null>;
+  id_token?: Record<string, ClaimRequest | null>;
+}
+
+function checkMembers(members: unknown, where: string): Record<string, ClaimRequest | null> | undefined {
+  if (members === undefined) return undefined;
+  if (typeof members !== "object" || members === null || Array.isArray(members)) {
+    throw invalidRequest(`claims.${where} must be a JSON object`);
+  }
+  for (const [name, spec] of Object.entries(members)) {
+    if (spec === null) continue;
+    if (typeof spec !== "object" || Array.isArray(spec)) throw invalidRequest(`claims.${where}.${name} must be null or an object`);
+    const { essential, values } = spec as ClaimRequest;
+    if (essential !== undefined && typeof essential !== "boolean") throw invalidRequest(`claims.${where}.${name}.essential must be a boolean`);
+    if (values !== undefined && !Array.isArray(values)) throw invalidRequest(`claims.${where}.${name}.values must be an array`);
+  }
+  return members as Record<string, ClaimRequest | null>;
+}
+
+/** Checks the shape of the `claims` parameter (already parsed as a JSON object). */
+export function checkClaimsRequest(claims: unknown): ClaimsRequest {
+  const request = claims as Record<string, unknown>;
+  return { userinfo: checkMembers(request.userinfo, "userinfo"), id_token: checkMembers(request.id_token, "id_token") };
+}
+
+/**
+ * The claims to release: those of the granted scopes (when `withScopes`), plus those named in
+ * the `claims` request member, each only when the user has it. A requested `value`/`values`
+ * does not filter what is released: the RP checks it (OIDC Core §5.5.1).
+ */
+export function releaseClaims(
+  available: Record<string, unknown>,
+  scopes: readonly string[],
+  requested: Record<string, ClaimRequest | null> | undefined,
+  withScopes: boolean,
+): Record<string, unknown> {
+  const names = new Set<string>();
+  if (withScopes) for (const scope of scopes) for (const name of SCOPE_CLAIMS[scope] ?? []) names.add(name);
+  for (const name of Object.keys(requested ?? {})) if (SUPPORTED_CLAIMS.includes(name)) names.add(name);
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    if (name === "sub" || name === "iss") continue;
+    const value = available[name];
+    if (value !== undefined && value !== null && value !== "") out[name] = value;
+  }
+  return out;
+}

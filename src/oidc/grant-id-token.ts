@@ -1,0 +1,55 @@
+import type { AccountStore } from "../accounts";
+import type { Database } from "../db/index";
+import type { Client } from "../db/schema";
+import type { Settings } from "../settings";
+import type { KeyRing } from "../tokens/keys";
+import { releaseClaims, type ClaimsRequest } from "./claims";
+import { issueIdToken } from "./id-token";
+import { subjectFor } from "./subject";
+
+export interface IdTokenContext {
+  settings: Settings;
+  keys: KeyRing;
+  issuer: string;
+  db: Database;
+  accounts: AccountStore;
+}
+
+export interface IdTokenGrant {
+  userId: string;
+  scope: readonly string[];
+  authTime?: number | null;
+  nonce?: string;
+  sid?: string;
+  claims?: ClaimsRequest;
+  /** When no access token comes with the ID token, the scopes' claims go in the ID token (OIDC Core §5.4). */
+  withScopeClaims?: boolean;
+  accessToken?: string;
+  code?: string;
+}
+
+/**
+ * The ID token for a grant, when the `openid` scope was granted. The user's claims are loaded
+ * only when the ID token must carry some, so a plain code exchange costs no extra query.
+ */
+export async function idTokenForGrant(ctx: IdTokenContext, client: Client, grant: IdTokenGrant): Promise<string | undefined> {
+  if (!grant.scope.includes("openid")) return undefined;
+  const wantsClaims = grant.withScopeClaims || Object.keys(grant.claims?.id_token ?? {}).length > 0;
+  let claims: Record<string, unknown> | undefined;
+  if (wantsClaims) {
+    const account = await ctx.accounts.findById(ctx.db, grant.userId);
+    claims = releaseClaims(account?.claims ?? {}, grant.scope, grant.claims?.id_token, grant.withScopeClaims === true);
+  }
+  return issueIdToken(ctx.keys, {
+    issuer: ctx.issuer,
+    client,
+    subject: await subjectFor(client, grant.userId, ctx.settings.SECRET_KEY),
+    lifetimeSeconds: ctx.settings.ID_TOKEN_EXPIRE_SECONDS,
+    authTime: grant.authTime,
+    nonce: grant.nonce,
+    sid: grant.sid,
+    accessToken: grant.accessToken,
+    code: grant.code,
+    claims,
+  });
+}
