@@ -68,8 +68,8 @@ describe("response_type", () => {
     expectRedirectError(await get(codeParams(confidential, { response_type: "bogus" })), "unsupported_response_type");
   });
 
-  it("a combination this server does not answer: unsupported_response_type, in the fragment", async () => {
-    expectRedirectError(await get(codeParams(confidential, { response_type: "code token" })), "unsupported_response_type", "fragment");
+  it("a combination this server does not answer: unsupported_response_type (in the fragment, as it names token)", async () => {
+    expectRedirectError(await get(codeParams(confidential, { response_type: "token device_code" })), "unsupported_response_type", "fragment");
   });
 
   it("not allowed for the client: unauthorized_client", async () => {
