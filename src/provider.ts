@@ -6,12 +6,14 @@ import { countStorage } from "./middleware/storage-count";
 import { eventEmitter, type EventHook } from "./events";
 import { errorBody, OAuthError } from "./oauth/errors";
 import { authorizeGet, authorizePost } from "./routes/authorize";
+import { authorizationServerMetadata, openidConfiguration } from "./routes/discovery";
 import { introspectEndpoint } from "./routes/introspect";
 import { jwksEndpoint } from "./routes/jwks";
 import { loginGet, loginPost } from "./routes/login";
 import { logoutGet, logoutPost } from "./routes/logout";
 import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
+import { userinfoEndpoint } from "./routes/userinfo";
 import { parseSettings, SettingsError, type Settings, type SettingsInput } from "./settings";
 import type { ProviderEnv } from "./types";
 import { defaultPages, type PageRenderers } from "./views/render";
@@ -123,6 +125,16 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.get(path, logoutGet);
     o.post(path, logoutPost);
   }
+  for (const path of both("/userinfo")) {
+    o.use(path, clientCors());
+    o.on(["GET", "POST"], path, userinfoEndpoint);
+    o.all(path, methodNotAllowed("GET, POST, OPTIONS"));
+  }
   o.get("/.well-known/jwks.json", jwksEndpoint);
+  o.get("/.well-known/openid-configuration", openidConfiguration);
+  o.get("/.well-known/oauth-authorization-server", authorizationServerMetadata);
+  // RFC 8414 §3: metadata of an issuer with a path lives at /.well-known/oauth-authorization-server{path}.
+  app.get(`/.well-known/oauth-authorization-server${basePath}`, authorizationServerMetadata);
+  app.get(`/.well-known/openid-configuration${basePath}`, openidConfiguration);
   return app;
 }

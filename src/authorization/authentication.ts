@@ -7,10 +7,11 @@ import type { KeyRing } from "../tokens/keys";
 import type { AuthorizationRequest } from "./request";
 
 /**
- * Internal parameter added to the authorization URL when the user is sent to sign in again:
- * a session that started at or after it satisfies `prompt=login` and `max_age`.
+ * Internal parameter added to the authorization URL when the user is sent to sign in (again):
+ * the id of the session that was not good enough. Any other session, necessarily a newer one
+ * since signing in starts a new session, satisfies `prompt=login` and `max_age`.
  */
-export const LOGIN_AFTER_PARAM = "_login_after";
+export const REAUTH_PARAM = "_reauth";
 
 export interface AuthenticationCheck {
   request: AuthorizationRequest;
@@ -51,8 +52,8 @@ export async function whyLoginIsNeeded(check: AuthenticationCheck): Promise<stri
   const expectedSub = hintSub !== undefined ? await hintedSubject(check, hintSub) : undefined;
   if (!signedIn) return "the user is not signed in";
 
-  const loginAfter = Number(request.params.get(LOGIN_AFTER_PARAM) ?? "NaN");
-  const freshlySignedIn = Number.isFinite(loginAfter) && signedIn.session.authTime >= loginAfter;
+  const replaced = request.params.get(REAUTH_PARAM);
+  const freshlySignedIn = replaced !== undefined && replaced !== signedIn.session.sid;
   if (!freshlySignedIn) {
     if (request.prompt.includes("login") || request.prompt.includes("select_account")) return "the client asked the user to sign in again";
     const age = Math.floor(Date.now() / 1000) - signedIn.session.authTime;

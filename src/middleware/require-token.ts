@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from "jose";
+import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
 import { loadKeyRing } from "../tokens/keys";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 
@@ -26,12 +27,6 @@ export type RequireTokenVariables = { accessToken: AccessTokenClaims };
 
 type Env = Record<string, unknown>;
 
-function challenge(realm: string, fields: Record<string, string> = {}): string {
-  const quoted = Object.entries({ realm, ...fields }).map(([k, v]) => `${k}="${v.replace(/["\\]/g, "")}"`);
-  return `Bearer ${quoted.join(", ")}`;
-}
-
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * Protects routes of a resource server with access tokens from this provider (RFC 6750): verifies
@@ -64,7 +59,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
   return async (c, next) => {
     const fail = (status: 400 | 401 | 403, error: string | undefined, description: string, extra: Record<string, string> = {}) => {
       const fields: Record<string, string> = error ? { error, error_description: description, ...extra } : {};
-      c.header("WWW-Authenticate", challenge(realm, fields));
+      c.header("WWW-Authenticate", bearerChallenge(realm, fields));
       c.header("Cache-Control", "no-store");
       return c.json({ error: error ?? "invalid_request", error_description: description }, status);
     };
@@ -73,16 +68,16 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
       return fail(400, "invalid_request", "access tokens are not accepted in the query string; use the Authorization header");
     }
     const header = c.req.header("authorization");
-    if (!header || !/^bearer(\s|$)/i.test(header)) return fail(401, undefined, "an access token is required");
-    const match = BEARER.exec(header);
-    if (!match) return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
+    if (!usesBearerScheme(header)) return fail(401, undefined, "an access token is required");
+    const token = bearerToken(header);
+    if (!token) return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
 
     const env = c.env ?? {};
     const origin = new URL(c.req.url).origin;
     // countStorage, when it runs before, puts a counting view of the KV binding on the context.
     const counted = kvBinding === "KV" ? (c.var as { kv?: KVNamespace }).kv : undefined;
     const kv = kvBinding ? (counted ?? (env[kvBinding] as KVNamespace | undefined)) : undefined;
-    const result = await verifyAccessToken(match[1]!, {
+    const result = await verifyAccessToken(token, {
       keys: await keysFor(env),
       issuer: options.issuer ?? (env.ISSUER as string | undefined) ?? `${origin}/o`,
       audience: options.audience ?? (env.ACCESS_TOKEN_AUDIENCE as string | undefined) ?? origin,

@@ -8,7 +8,7 @@ import {
   type ResponseTarget,
 } from "../authorization/request";
 import { sendAuthorizationError, sendAuthorizationResponse } from "../authorization/response";
-import { LOGIN_AFTER_PARAM, whyLoginIsNeeded } from "../authorization/authentication";
+import { REAUTH_PARAM, whyLoginIsNeeded } from "../authorization/authentication";
 import { signedInAccount } from "../authorization/signed-in";
 import type { Account } from "../accounts";
 import { approvedScopes, saveConsent } from "../db/consents";
@@ -32,9 +32,9 @@ function requestFields(params: Params): Record<string, string> {
   return out;
 }
 
-/** The login page, returning to this request afterwards; only a sign-in after now satisfies it. */
-function loginUrl(c: Ctx, request: AuthorizationRequest): string {
-  const fields = { ...requestFields(request.params), [LOGIN_AFTER_PARAM]: String(Math.floor(Date.now() / 1000)) };
+/** The login page, returning to this request afterwards; only a new session satisfies it. */
+function loginUrl(c: Ctx, request: AuthorizationRequest, currentSession: Session | undefined): string {
+  const fields = { ...requestFields(request.params), [REAUTH_PARAM]: currentSession?.sid ?? "-" };
   const next = `${c.get("basePath")}/authorize/?${new URLSearchParams(fields).toString()}`;
   const query = new URLSearchParams({ next });
   if (request.loginHint) query.set("login_hint", request.loginHint);
@@ -105,7 +105,7 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
     const loginNeeded = await whyLoginIsNeeded({ ...issueContext(c), request, signedIn, secret: settings.SECRET_KEY });
     if (loginNeeded || !signedIn) {
       if (request.prompt.includes("none")) throw new OAuthError("login_required", loginNeeded ?? "the user is not signed in");
-      return c.redirect(loginUrl(c, request), 303);
+      return c.redirect(loginUrl(c, request, signedIn?.session), 303);
     }
     const { account, session } = signedIn;
 

@@ -4,6 +4,7 @@ import { hashSecret } from "../crypto";
 import { findRefreshToken } from "../db/refresh-tokens";
 import { authenticateClient } from "../oauth/client-auth";
 import { invalidClient, OAuthError } from "../oauth/errors";
+import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
 import { readFormBody, type Params } from "../oauth/form";
 import { loadKeyRing } from "../tokens/keys";
 import { areRevoked, isRevoked } from "../tokens/revocation";
@@ -13,21 +14,20 @@ import type { ProviderEnv } from "../types";
 type Ctx = Context<ProviderEnv>;
 
 const INACTIVE = { active: false } as const;
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /** A resource server calling with its own access token: it needs the `introspection` scope (as in DOT). */
 async function bearerCaller(c: Ctx, header: string): Promise<AccessTokenClaims> {
   const fail = (description: string) =>
     new OAuthError("invalid_token", description, 401, {
-      "WWW-Authenticate": `Bearer realm="introspection", error="invalid_token", error_description="${description}"`,
+      "WWW-Authenticate": bearerChallenge("introspection", { error: "invalid_token", error_description: description }),
     });
-  const token = BEARER.exec(header)?.[1];
+  const token = bearerToken(header);
   if (!token) throw fail("the Authorization header is not a valid Bearer token");
   const result = await verifyAccessToken(token, { keys: await loadKeyRing(c.env.SIGNING_KEYS), issuer: c.get("issuer") });
   if (!result.active) throw fail("the caller's access token is not valid");
   if (!result.claims.scope.split(" ").includes("introspection")) {
     throw new OAuthError("insufficient_scope", "the caller's token lacks the introspection scope", 403, {
-      "WWW-Authenticate": `Bearer realm="introspection", error="insufficient_scope", scope="introspection"`,
+      "WWW-Authenticate": bearerChallenge("introspection", { error: "insufficient_scope", scope: "introspection" }),
     });
   }
   return result.claims;
@@ -97,7 +97,7 @@ export async function introspectEndpoint(c: Ctx): Promise<Response> {
   const params: Params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
   const authorization = c.req.header("authorization");
   let caller: AccessTokenClaims | undefined;
-  if (authorization && /^bearer(\s|$)/i.test(authorization)) {
+  if (usesBearerScheme(authorization)) {
     caller = await bearerCaller(c, authorization);
   } else {
     const { client } = await authenticateClient(c.get("db"), settings, authorization, params);

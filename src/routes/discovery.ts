@@ -1,0 +1,60 @@
+import type { Context } from "hono";
+import { RESPONSE_TYPES } from "../authorization/request";
+import { grants } from "../grants/index";
+import { OIDC_SCOPES, SUPPORTED_CLAIMS } from "../oidc/claims";
+import { loadKeyRing } from "../tokens/keys";
+import type { ProviderEnv } from "../types";
+
+type Ctx = Context<ProviderEnv>;
+
+/** What this server supports, from the same tables the endpoints use, so the two cannot drift. */
+async function metadata(c: Ctx): Promise<Record<string, unknown>> {
+  const issuer = c.get("issuer");
+  const settings = c.get("settings");
+  const algorithms = [...new Set((await loadKeyRing(c.env.SIGNING_KEYS)).keys.map((k) => k.alg))];
+  const clientAuth = ["client_secret_basic", "client_secret_post"];
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/authorize/`,
+    token_endpoint: `${issuer}/token/`,
+    userinfo_endpoint: `${issuer}/userinfo/`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    end_session_endpoint: `${issuer}/logout/`,
+    revocation_endpoint: `${issuer}/revoke_token/`,
+    introspection_endpoint: `${issuer}/introspect/`,
+    scopes_supported: [...new Set([...Object.keys(OIDC_SCOPES), ...Object.keys(settings.SCOPES)])],
+    response_types_supported: RESPONSE_TYPES,
+    response_modes_supported: ["query", "fragment", "form_post"],
+    grant_types_supported: [...Object.keys(grants), "implicit"],
+    subject_types_supported: ["public", "pairwise"],
+    id_token_signing_alg_values_supported: algorithms,
+    token_endpoint_auth_methods_supported: [...clientAuth, "none"],
+    revocation_endpoint_auth_methods_supported: [...clientAuth, "none"],
+    introspection_endpoint_auth_methods_supported: [...clientAuth, "bearer"],
+    code_challenge_methods_supported: settings.PKCE_ALLOW_PLAIN ? ["S256", "plain"] : ["S256"],
+    claims_supported: SUPPORTED_CLAIMS,
+    claims_parameter_supported: true,
+    claim_types_supported: ["normal"],
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    require_request_uri_registration: false,
+    prompt_values_supported: ["none", "login", "consent", "select_account"],
+    authorization_response_iss_parameter_supported: true,
+    backchannel_logout_supported: false,
+    frontchannel_logout_supported: false,
+  };
+}
+
+function send(c: Ctx, body: Record<string, unknown>) {
+  return c.json(body, 200, { "Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*" });
+}
+
+/** `GET /o/.well-known/openid-configuration` (OpenID Connect Discovery 1.0). */
+export async function openidConfiguration(c: Ctx): Promise<Response> {
+  return send(c, await metadata(c));
+}
+
+/** `GET /.well-known/oauth-authorization-server/o` and `/o/.well-known/oauth-authorization-server` (RFC 8414). */
+export async function authorizationServerMetadata(c: Ctx): Promise<Response> {
+  return send(c, await metadata(c));
+}

@@ -1,0 +1,74 @@
+import type { Context } from "hono";
+import { findClientCached } from "../db/clients";
+import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
+import { OAuthError } from "../oauth/errors";
+import { readFormBody } from "../oauth/form";
+import { releaseClaims, type ClaimRequest } from "../oidc/claims";
+import { subjectFor } from "../oidc/subject";
+import { loadKeyRing } from "../tokens/keys";
+import { verifyAccessToken } from "../tokens/verify";
+import type { ProviderEnv } from "../types";
+
+type Ctx = Context<ProviderEnv>;
+
+/** RFC 6750 §3 errors, with the challenge in `WWW-Authenticate`. */
+function bearerError(status: 400 | 401 | 403, error: string, description: string, extra: Record<string, string> = {}): OAuthError {
+  return new OAuthError(error, description, status, {
+    "WWW-Authenticate": bearerChallenge("userinfo", { error, error_description: description, ...extra }),
+  });
+}
+
+/** The access token: from the Authorization header, or (POST only) the form body; never the query (RFC 6750 §2). */
+async function presentedToken(c: Ctx): Promise<string> {
+  const header = c.req.header("authorization");
+  if (new URL(c.req.url).searchParams.has("access_token")) {
+    throw bearerError(400, "invalid_request", "access tokens are not accepted in the query string");
+  }
+  let fromBody: string | undefined;
+  if (c.req.method === "POST" && (c.req.header("content-type") ?? "").startsWith("application/x-www-form-urlencoded")) {
+    fromBody = (await readFormBody(c.req.raw, c.get("settings").MAX_BODY_BYTES)).get("access_token");
+  }
+  if (usesBearerScheme(header)) {
+    if (fromBody !== undefined) throw bearerError(400, "invalid_request", "send the access token one way only");
+    const token = bearerToken(header);
+    if (!token) throw bearerError(400, "invalid_request", "the Authorization header is not a valid Bearer token");
+    return token;
+  }
+  if (fromBody !== undefined) return fromBody;
+  throw new OAuthError("invalid_token", "an access token is required", 401, { "WWW-Authenticate": bearerChallenge("userinfo") });
+}
+
+/**
+ * `GET|POST /o/userinfo/` (OIDC Core §5.3): the claims of the granted scopes, and those the
+ * `claims` request parameter asked for, of the token's user; `sub` as that client sees it.
+ */
+export async function userinfoEndpoint(c: Ctx): Promise<Response> {
+  const settings = c.get("settings");
+  const token = await presentedToken(c);
+  const result = await verifyAccessToken(token, {
+    keys: await loadKeyRing(c.env.SIGNING_KEYS),
+    issuer: c.get("issuer"),
+    kv: c.get("kv"),
+  });
+  if (!result.active) throw bearerError(401, "invalid_token", `the access token is ${result.reason}`);
+  const { claims: claims } = result;
+  const scopes = claims.scope.split(" ");
+  if (!scopes.includes("openid") || !claims.gid) {
+    throw bearerError(403, "insufficient_scope", "the access token was not granted the openid scope", { scope: "openid" });
+  }
+  const [client, account] = await Promise.all([
+    findClientCached(c.get("db"), claims.client_id, settings.CLIENT_CACHE_SECONDS),
+    c.get("accounts").findById(c.get("db"), claims.sub),
+  ]);
+  if (!client || !account) throw bearerError(401, "invalid_token", "the token's client or user no longer exists");
+  c.set("clientOrigins", client.allowedOrigins);
+
+  const requested = Array.isArray(claims.userinfo_claims)
+    ? Object.fromEntries((claims.userinfo_claims as unknown[]).filter((n): n is string => typeof n === "string").map((n) => [n, null as ClaimRequest | null]))
+    : undefined;
+  const body = {
+    sub: await subjectFor(client, account.id, settings.SECRET_KEY),
+    ...releaseClaims(account.claims ?? {}, scopes, requested, true),
+  };
+  return c.json(body, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
+}
