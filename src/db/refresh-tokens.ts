@@ -40,7 +40,8 @@ export async function rotateRefreshToken(
       : isNull(refreshTokens.rotatedAt);
   const claim = db
     .update(refreshTokens)
-    .set({ rotatedAt: now, replacedBy: next.id })
+    // The grace period counts from the first rotation: reuses within it do not extend it.
+    .set({ rotatedAt: sql`COALESCE(${refreshTokens.rotatedAt}, ${now})`, replacedBy: next.id })
     .where(and(eq(refreshTokens.id, oldId), isNull(refreshTokens.revokedAt), stillUsable));
   // The new row is selected from the old one only if this request's claim took it.
   const value = (v: string | number | null) => sql`${v}`;
