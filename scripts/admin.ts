@@ -25,6 +25,7 @@ import type { Client, User } from "../src/db/schema";
 import { findUserByUsername, listUsers, setUserActive, setUserPassword } from "../src/db/users";
 import { SIGNING_ALGORITHMS } from "../src/settings";
 import { generateSigningKey, generateSigningKeySet } from "../src/tokens/generate-keys";
+import type { LocalDatabase } from "./lib/local-db";
 import { DEFAULT_STATE_DIR } from "./lib/project";
 import module from "node:module";
 module.enableCompileCache?.();
@@ -482,8 +483,13 @@ const stdio: Output = {
   err: (text) => process.stderr.write(`${text}\n`),
 };
 
+export interface MainOptions {
+  /** Opens the local database of a state directory (default: `openLocalDatabase`); tests share one per directory. */
+  openLocal?: (stateDir: string) => Promise<LocalDatabase>;
+}
+
 /** Runs the CLI; returns the exit code. */
-export async function main(argv: string[], io: Output = stdio): Promise<number> {
+export async function main(argv: string[], io: Output = stdio, options: MainOptions = {}): Promise<number> {
   const allOptions: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS };
   for (const command of Object.values(commands)) Object.assign(allOptions, command.options);
   // First pass, lenient: only to find the command words among the arguments.
@@ -561,8 +567,8 @@ export async function main(argv: string[], io: Output = stdio): Promise<number> 
             io.err("Acting on the REMOTE (deployed) database.");
             return openRemoteDatabase();
           }
-          const { openLocalDatabase } = await import("./lib/local-db");
-          const local = await openLocalDatabase(stateDir);
+          const open = options.openLocal ?? (await import("./lib/local-db")).openLocalDatabase;
+          const local = await open(stateDir);
           dispose = local.dispose;
           return local.db;
         })();

@@ -13,6 +13,7 @@ import { findClient } from "../../src/db/clients";
 import { registerClient } from "../../src/db/registration";
 import { generateSigningKeySet } from "../../src/tokens/generate-keys";
 import { main } from "../../scripts/admin";
+import { openLocalDatabase, type LocalDatabase } from "../../scripts/lib/local-db";
 import { ROOT, WRANGLER_BIN } from "../../scripts/lib/project";
 import { inlineParams, proxyDatabase, sqliteLiteral, wranglerExecutor } from "../../scripts/lib/remote-db";
 
@@ -28,7 +29,16 @@ function tempDir(): string {
   tempDirs.push(dir);
   return dir;
 }
-afterAll(() => {
+/** One local database per state directory for the in-process runs (each open starts workerd). */
+const shared = new Map<string, Promise<LocalDatabase>>();
+function openShared(stateDir: string): Promise<LocalDatabase> {
+  let local = shared.get(stateDir);
+  if (!local) shared.set(stateDir, (local = openLocalDatabase(stateDir)));
+  return local.then(({ db }) => ({ db, dispose: async () => {} }));
+}
+
+afterAll(async () => {
+  await Promise.all([...shared.values()].map(async (local) => (await local).dispose()));
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -58,11 +68,15 @@ function admin(args: string[]): Promise<Run> {
   });
 }
 
-/** The same CLI in this process (its `main`), for the many small cases: no process start per case. */
+/**
+ * The same CLI in this process (its `main`), for the many small cases: no process start per
+ * case, and one database connection per state directory.
+ */
 async function adminHere(args: string[]): Promise<Run> {
   let stdout = "";
   let stderr = "";
-  const code = await main(args, { out: (t) => (stdout += `${t}\n`), err: (t) => (stderr += `${t}\n`) });
+  const io = { out: (t: string) => (stdout += `${t}\n`), err: (t: string) => (stderr += `${t}\n`) };
+  const code = await main(args, io, { openLocal: openShared });
   return { code, stdout, stderr };
 }
 
