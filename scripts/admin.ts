@@ -6,8 +6,9 @@
  * Commands are entries of the `commands` table below: adding a command is adding an entry.
  * Exit codes: 0 success, 1 failure or not found, 2 usage error.
  */
-import { parseArgs } from "node:util";
+import module from "node:module";
 import { resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { hashPassword } from "../src/crypto";
@@ -27,8 +28,6 @@ import { SIGNING_ALGORITHMS } from "../src/settings";
 import { generateSigningKey, generateSigningKeySet } from "../src/tokens/generate-keys";
 import type { LocalDatabase } from "./lib/local-db";
 import { DEFAULT_STATE_DIR } from "./lib/project";
-import module from "node:module";
-module.enableCompileCache?.();
 
 // ---------------------------------------------------------------------------------------------
 // Framework: errors, option specs, the context a command runs with.
@@ -477,6 +476,16 @@ function isGroup(word: string | undefined): boolean {
   return word !== undefined && Object.keys(commands).some((name) => name.startsWith(`${word} `));
 }
 
+/** An error's message and those of its causes (Drizzle wraps driver errors); the stack with DEBUG set. */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e !== undefined && parts.length < 5; e = (e as { cause?: unknown }).cause) {
+    parts.push(e instanceof Error ? (process.env.DEBUG ? (e.stack ?? e.message) : e.message) : String(e));
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join("\n  caused by: ");
+}
+
 export type Output = { out: (text: string) => void; err: (text: string) => void };
 const stdio: Output = {
   out: (text) => process.stdout.write(`${text}\n`),
@@ -594,17 +603,17 @@ export async function main(argv: string[], io: Output = stdio, options: MainOpti
       io.err(`error: ${error.message}`);
       return error.exitCode;
     }
-    if (error instanceof Error && error.name === "MigrationError") {
-      io.err(`error: ${error.message}`);
-      return 1;
-    }
-    throw error;
+    // Anything else (a failed migration, a D1 or wrangler error): its message and causes, exit 1.
+    io.err(`error: ${describeError(error)}`);
+    return 1;
   } finally {
     await dispose?.();
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  // Caches V8's compilation of wrangler's large bundle between runs (Node's own cache directory).
+  module.enableCompileCache?.();
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -14,6 +14,7 @@
  * when set, wrangler gets it as --env-file).
  */
 import { spawn } from "node:child_process";
+import module from "node:module";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants } from "node:os";
@@ -184,6 +185,7 @@ async function main(): Promise<number> {
   return exit;
 }
 
+module.enableCompileCache?.();
 main().then(
   (code) => {
     process.exitCode = code;
