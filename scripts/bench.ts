@@ -15,7 +15,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { probe, runLoad, ScenarioCheckError, stopRunning } from "./bench/load";
+import { probe, runLoad, runPaired, ScenarioCheckError, stopRunning, type LoadSummary } from "./bench/load";
 import { freePort, WorkerProfiler } from "./bench/profile";
 import { formatHeader, formatResults, loadAverage, machineInfo, writeReport, type Report, type RunOptions } from "./bench/report";
 import { fixed, scenarios as allScenarios } from "./bench/scenarios";
@@ -31,6 +31,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --smoke           1 s per scenario: a quick check that the benchmark works
   --only a,b        run only these scenarios (baseline always runs)
   --json FILE       where to write the results (default dist/bench/results.json)
+  --paired          measure each scenario in 1 s slices alternating with the baseline, and take the
+                    ratio to those slices: steadier ratios on a busy machine (twice the time)
   --profile DIR     write a CPU profile of the Worker per scenario's load run (DIR/<name>.cpuprofile);
                     sampling slows the Worker, so use it to see what dominates, not for figures
   --help`;
@@ -58,6 +60,7 @@ function parseOptions() {
       only: { type: "string" },
       json: { type: "string" },
       profile: { type: "string" },
+      paired: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -71,7 +74,7 @@ function parseOptions() {
   const seconds = positive("--seconds", values.seconds ?? process.env.BENCH_SECONDS, smoke ? 1 : 10);
   const connections = Math.round(positive("--connections", values.connections ?? process.env.BENCH_CONNECTIONS, 16));
   const warmupSeconds = positive("--warmup", values.warmup, smoke ? 0.5 : 2, true);
-  const run: RunOptions = { seconds, warmupSeconds, connections, smoke };
+  const run: RunOptions = { seconds, warmupSeconds, connections, smoke, paired: values.paired ?? false };
 
   let selected: Scenario[] = allScenarios;
   if (values.only) {
@@ -94,15 +97,22 @@ function sourceFor(scenario: Scenario, server: Server, plan: LoadPlan): Promise<
   throw new ScenarioCheckError(`scenario "${scenario.name}" has neither request nor prepare()`);
 }
 
+interface Baseline {
+  scenario: Scenario;
+  source: RequestSource;
+  requestsPerSecond: number;
+}
+
 async function runScenario(
   scenario: Scenario,
   server: Server,
   run: RunOptions,
-  baselineRps: number | null,
+  baseline: Baseline | null,
   profiler: { profiler: WorkerProfiler; dir: string } | undefined,
-): Promise<ScenarioResult> {
-  // Upper bound on the requests the source must give; a scenario is not faster than the baseline.
-  const rate = baselineRps ? baselineRps * 1.5 : 20_000;
+): Promise<{ result: ScenarioResult; source: RequestSource }> {
+  // Upper bound on the requests the source must give: a scenario is not faster than the baseline,
+  // with a margin (and a floor) because the baseline's figure is noisy on a busy machine.
+  const rate = baseline ? Math.max(baseline.requestsPerSecond * 1.5, 3_000) : 20_000;
   const plan: LoadPlan = {
     seconds: run.seconds,
     warmupSeconds: run.warmupSeconds,
@@ -111,32 +121,37 @@ async function runScenario(
   };
   const started = Date.now();
   const source = await sourceFor(scenario, server, plan);
-  const prepared = Date.now() - started;
-  if (scenario.prepare) log(`${scenario.name}: prepared in ${(prepared / 1000).toFixed(1)} s`);
+  if (scenario.prepare) log(`${scenario.name}: prepared in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const load = { baseUrl: server.baseUrl, connections: run.connections };
 
   // 1. One request, before anything else: a broken scenario fails here, with its response.
   const first = await probe(server.ctx, scenario, source.next(), "first request");
   // 2. Warm-up (isolate caches: client records, imported keys, JIT).
   if (run.warmupSeconds > 0) {
     log(`${scenario.name}: warm-up ${run.warmupSeconds} s`);
-    await runLoad(scenario, source, {
-      baseUrl: server.baseUrl,
-      seconds: run.warmupSeconds,
-      connections: run.connections,
-      // A pool of single-use inputs is shared in proportion to the durations.
-      poolShare: run.warmupSeconds / (run.warmupSeconds + run.seconds),
-    });
+    // A pool of single-use inputs is shared in proportion to the durations.
+    const poolShare = run.warmupSeconds / (run.warmupSeconds + run.seconds);
+    await runLoad(scenario, source, { ...load, seconds: run.warmupSeconds, poolShare });
   }
   // 3. The per-request storage figure, from a warm request.
   const warm = await probe(server.ctx, scenario, source.next(), "probe after warm-up");
-  // 4. The measured run.
-  log(`${scenario.name}: load ${run.seconds} s, ${run.connections} connections${profiler ? " (profiling)" : ""}`);
+  // 4. The measured run (with --paired, in slices alternating with the baseline's).
+  const paired = run.paired && baseline !== null;
+  log(
+    `${scenario.name}: load ${run.seconds} s, ${run.connections} connections` +
+      (paired ? ", paired with the baseline" : "") +
+      (profiler ? " (profiling)" : ""),
+  );
   await profiler?.profiler.start();
-  const { result, exhausted } = await runLoad(scenario, source, {
-    baseUrl: server.baseUrl,
-    seconds: run.seconds,
-    connections: run.connections,
-  });
+  let summary: LoadSummary;
+  let baselineRps = baseline?.requestsPerSecond ?? null;
+  if (paired) {
+    const both = await runPaired(scenario, source, baseline, { ...load, seconds: run.seconds });
+    summary = both.scenario;
+    baselineRps = both.baseline.requestsPerSecond;
+  } else {
+    summary = await runLoad(scenario, source, { ...load, seconds: run.seconds });
+  }
   if (profiler) {
     const file = path.join(profiler.dir, `${scenario.name}.cpuprofile`);
     await profiler.profiler.stop(file);
@@ -144,40 +159,31 @@ async function runScenario(
   }
 
   const expected = String(scenario.expectStatus ?? 200);
-  const statusCodes: Record<string, number> = {};
-  let unexpectedStatus = 0;
-  for (const [code, { count }] of Object.entries(result.statusCodeStats)) {
-    statusCodes[code] = count;
-    if (code !== expected) unexpectedStatus += count;
+  const unexpectedStatus = Object.entries(summary.statusCodes)
+    .filter(([code]) => code !== expected)
+    .reduce((n, [, count]) => n + count, 0);
+  if (summary.exhausted) log(`${scenario.name}: WARNING the request pool ran out before the end of the run`);
+  if (summary.errors || unexpectedStatus) {
+    log(`${scenario.name}: ${summary.errors} errors (${summary.timeouts} timeouts), status codes ${JSON.stringify(summary.statusCodes)}`);
   }
-  const requests = result.requests.total;
-  const requestsPerSecond = result.duration > 0 ? requests / result.duration : 0;
-  if (exhausted) log(`${scenario.name}: WARNING the request pool ran out after ${result.duration} s`);
-  if (result.errors || unexpectedStatus) {
-    log(`${scenario.name}: ${result.errors} errors (${result.timeouts} timeouts), status codes ${JSON.stringify(statusCodes)}`);
-  }
-  return {
+  const result: ScenarioResult = {
     name: scenario.name,
     description: scenario.description,
-    requestsPerSecond,
-    ratio: baselineRps ? requestsPerSecond / baselineRps : scenario.name === "baseline" ? 1 : null,
-    latencyMs: {
-      average: result.latency.average,
-      p50: result.latency.p50,
-      p90: result.latency.p90,
-      p99: result.latency.p99,
-      max: result.latency.max,
-    },
-    requests,
-    durationSeconds: result.duration,
-    errors: result.errors,
-    timeouts: result.timeouts,
+    requestsPerSecond: summary.requestsPerSecond,
+    ratio: baselineRps ? summary.requestsPerSecond / baselineRps : baseline === null ? 1 : null,
+    pairedBaselineRequestsPerSecond: paired ? baselineRps : null,
+    latencyMs: summary.latencyMs,
+    requests: summary.requests,
+    durationSeconds: summary.durationSeconds,
+    errors: summary.errors,
+    timeouts: summary.timeouts,
     unexpectedStatus,
-    statusCodes,
+    statusCodes: summary.statusCodes,
     storage: warm.storage,
     storageFirstRequest: first.storage,
-    exhausted,
+    exhausted: summary.exhausted,
   };
+  return { result, source };
 }
 
 async function main(): Promise<number> {
@@ -191,7 +197,7 @@ async function main(): Promise<number> {
   const { run, scenarios, jsonFile, profileDir } = options;
 
   // Bounded time whatever happens: setup, per-scenario prepare allowance, the runs themselves.
-  const budgetSeconds = 180 + scenarios.length * (run.seconds + run.warmupSeconds + 90);
+  const budgetSeconds = 180 + scenarios.length * ((run.paired ? 2 : 1) * run.seconds + run.warmupSeconds + 90);
   let server: Server | undefined;
   const abort = (reason: string, code: number) => {
     log(reason);
@@ -222,10 +228,10 @@ async function main(): Promise<number> {
     console.log(formatHeader(machine, bundle, run));
     if (profiler) console.log("Profiling: the Worker runs slower than usual, do not compare these figures");
 
-    let baselineRps: number | null = null;
+    let baseline: Baseline | null = null;
     for (const scenario of scenarios) {
-      const result = await runScenario(scenario, server, run, baselineRps, profiler);
-      if (scenario.name === "baseline") baselineRps = result.requestsPerSecond;
+      const { result, source } = await runScenario(scenario, server, run, baseline, profiler);
+      if (baseline === null) baseline = { scenario, source, requestsPerSecond: result.requestsPerSecond };
       results.push(result);
     }
   } catch (err) {

@@ -34,7 +34,22 @@ declare module "autocannon" {
     maxOverallRequests?: number;
     sampleInt?: number;
     excludeErrorStats?: boolean;
+    /** Hand back the raw result (encoded histograms), to merge several runs with aggregateResult(). */
+    skipAggregateResult?: boolean;
     title?: string;
+  }
+
+  /** What a run with skipAggregateResult hands back. */
+  export interface RawResult {
+    latencies: unknown;
+    requests: unknown;
+    throughput: unknown;
+    totalCompletedRequests: number;
+    totalRequests: number;
+    duration: number;
+    errors: number;
+    timeouts: number;
+    statusCodeStats: Record<string, { count: number }>;
   }
 
   export interface Histogram {
@@ -76,5 +91,9 @@ declare module "autocannon" {
   }
 
   function autocannon(options: Options, callback?: (err: Error | null, result: Result) => void): Instance;
+  namespace autocannon {
+    /** Merges raw results (note: `duration` is the first one's, not the sum). */
+    function aggregateResult(results: RawResult[], options: Partial<Options>): Result;
+  }
   export default autocannon;
 }

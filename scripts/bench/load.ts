@@ -1,4 +1,4 @@
-import autocannon, { type Instance, type Options, type RawRequest, type Result } from "autocannon";
+import autocannon, { type Instance, type Options, type RawRequest, type RawResult } from "autocannon";
 import type { BenchContext, BenchRequest, RequestSource, Scenario, StorageOps } from "./types";
 
 /** `X-Storage-Ops: d1=N, d1_statements=N, kv=N` as numbers; null when absent. */
@@ -70,23 +70,36 @@ export interface LoadOptions {
   poolShare?: number;
 }
 
-export interface LoadRun {
-  result: Result;
+/** One or more autocannon runs of a scenario, merged. */
+export interface LoadSummary {
+  requests: number;
+  durationSeconds: number;
+  requestsPerSecond: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  latencyMs: { average: number; p50: number; p90: number; p99: number; max: number };
   /** The request pool ran dry before the duration was over. */
   exhausted: boolean;
 }
 
+interface RawRun {
+  raw: RawResult;
+  exhausted: boolean;
+}
+
 /**
- * Loads the server with autocannon for `seconds`. A scenario with a fixed request uses autocannon's
- * fast path (request encoded once); a source is asked for every request through `setupRequest`.
+ * Loads the server with autocannon for `seconds`. A source with `fixed` uses autocannon's fast path
+ * (the request is encoded once); any other source is asked for every request through `setupRequest`.
  */
-export async function runLoad(scenario: Scenario, source: RequestSource, options: LoadOptions): Promise<LoadRun> {
+async function runRaw(scenario: Scenario, source: RequestSource, options: LoadOptions): Promise<RawRun> {
   const base: Options = {
     url: options.baseUrl,
     connections: options.connections,
     duration: options.seconds,
     timeout: 10,
     title: scenario.name,
+    skipAggregateResult: true,
   };
   let capped = false;
   if (source.fixed) {
@@ -119,11 +132,66 @@ export async function runLoad(scenario: Scenario, source: RequestSource, options
       },
     ];
   }
-  const result = await new Promise<Result>((resolve, reject) => {
-    running = autocannon(base, (err, res) => (err ? reject(err) : resolve(res)));
+  const raw = await new Promise<RawResult>((resolve, reject) => {
+    running = autocannon(base, (err, res) => (err ? reject(err) : resolve(res as unknown as RawResult)));
   }).finally(() => {
     running = undefined;
   });
-  const exhausted = capped && result.duration < options.seconds * 0.95;
-  return { result, exhausted };
+  return { raw, exhausted: capped && raw.duration < options.seconds * 0.95 };
+}
+
+function summarize(runs: RawRun[], options: LoadOptions): LoadSummary {
+  const requests = runs.reduce((n, r) => n + r.raw.totalCompletedRequests, 0);
+  const durationSeconds = runs.reduce((n, r) => n + r.raw.duration, 0);
+  const merged = autocannon.aggregateResult(
+    runs.map((r) => r.raw),
+    { url: options.baseUrl, connections: options.connections },
+  );
+  const statusCodes: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(merged.statusCodeStats)) statusCodes[code] = count;
+  return {
+    requests,
+    durationSeconds,
+    requestsPerSecond: durationSeconds > 0 ? requests / durationSeconds : 0,
+    errors: merged.errors,
+    timeouts: merged.timeouts,
+    statusCodes,
+    latencyMs: {
+      average: merged.latency.average,
+      p50: merged.latency.p50,
+      p90: merged.latency.p90,
+      p99: merged.latency.p99,
+      max: merged.latency.max,
+    },
+    exhausted: runs.some((r) => r.exhausted),
+  };
+}
+
+/** One load run of `seconds`. */
+export async function runLoad(scenario: Scenario, source: RequestSource, options: LoadOptions): Promise<LoadSummary> {
+  return summarize([await runRaw(scenario, source, options)], options);
+}
+
+/**
+ * `--paired`: the scenario's load run cut into slices of about a second, each followed by a slice of
+ * the baseline, so that both see the same background load; on a busy shared machine the ratio of
+ * the two is far steadier than that of runs made at different times.
+ */
+export async function runPaired(
+  scenario: Scenario,
+  source: RequestSource,
+  baseline: { scenario: Scenario; source: RequestSource },
+  options: LoadOptions,
+): Promise<{ scenario: LoadSummary; baseline: LoadSummary }> {
+  const slices = Math.max(1, Math.round(options.seconds));
+  const sliceOptions = { ...options, seconds: options.seconds / slices };
+  const mine: RawRun[] = [];
+  const theirs: RawRun[] = [];
+  for (let i = 0; i < slices; i++) {
+    const run = await runRaw(scenario, source, { ...sliceOptions, poolShare: 1 / (slices - i) });
+    mine.push(run);
+    theirs.push(await runRaw(baseline.scenario, baseline.source, sliceOptions));
+    if (run.exhausted) break;
+  }
+  return { scenario: summarize(mine, options), baseline: summarize(theirs, options) };
 }

@@ -45,6 +45,8 @@ export interface RunOptions {
   warmupSeconds: number;
   connections: number;
   smoke: boolean;
+  /** Ratios against baseline slices interleaved with the scenario's (`--paired`). */
+  paired: boolean;
 }
 
 export interface Report {
@@ -79,6 +81,7 @@ export function formatHeader(machine: MachineInfo, bundle: Bundle, options: RunO
     `Node ${machine.node}; miniflare ${v.miniflare}, workerd ${v.workerd}, wrangler ${v.wrangler}, autocannon ${v.autocannon}`,
     `Bundle: ${kib(bundle.bytes)} (gzip ${kib(bundle.gzipBytes)}) at ${bundle.script}`,
     `Load: ${options.seconds} s per scenario after a ${options.warmupSeconds} s warm-up, ${options.connections} connections` +
+      (options.paired ? "; each scenario paired with baseline slices (ratio against those)" : "") +
       (options.smoke ? " (smoke run: figures are not meaningful)" : ""),
   ].join("\n");
 }
@@ -100,7 +103,8 @@ export function formatResults(results: ScenarioResult[]): string {
     ]);
   }
   const legend = [
-    "ratio: req/s over the baseline's (same Worker, same run). errors: socket errors and timeouts.",
+    "ratio: req/s over the baseline's (same Worker, same run; with --paired, over baseline slices interleaved",
+    "with the scenario's). errors: socket errors and timeouts.",
     "non-2xx: responses without the expected status. D1 rt / D1 stmts / KV ops: per request, from",
     "X-Storage-Ops of one request sent after the warm-up (D1 round-trips, statements incl. batched, KV calls).",
   ];

@@ -95,6 +95,8 @@ export interface ScenarioResult {
   requestsPerSecond: number;
   /** requestsPerSecond / the baseline's. */
   ratio: number | null;
+  /** With --paired: the baseline's requests/s in the slices interleaved with this scenario's. */
+  pairedBaselineRequestsPerSecond: number | null;
   latencyMs: { average: number; p50: number; p90: number; p99: number; max: number };
   requests: number;
   durationSeconds: number;
