@@ -6,6 +6,7 @@
  * Commands are entries of the `commands` table below: adding a command is adding an entry.
  * Exit codes: 0 success, 1 failure or not found, 2 usage error.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import module from "node:module";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -26,6 +27,9 @@ import type { Client, User } from "../src/db/schema";
 import { findUserByUsername, listUsers, setUserActive, setUserPassword } from "../src/db/users";
 import { SIGNING_ALGORITHMS } from "../src/settings";
 import { generateSigningKey, generateSigningKeySet } from "../src/tokens/generate-keys";
+import { addKey, KeyRotationError, parseKeySet, promoteKey, retireKey, signingKids, type KeySet } from "../src/tokens/key-rotation";
+import { clearExpired } from "../src/cleanup";
+import { parseSettings } from "../src/settings";
 import type { LocalDatabase } from "./lib/local-db";
 import { DEFAULT_STATE_DIR } from "./lib/project";
 
@@ -97,6 +101,15 @@ function list(value: OptionValues[string]): string[] | undefined {
   return parts.flatMap((part) => part.split(",")).map((s) => s.trim()).filter(Boolean);
 }
 
+function parseJsonOption(value: string | undefined, flag: string): unknown {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new UsageError(`invalid ${flag}: not JSON`);
+  }
+}
+
 function str(value: OptionValues[string]): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
@@ -132,8 +145,10 @@ const CLIENT_FLAGS: Record<string, string> = {
   scope: "--scope",
   skipAuthorization: "--skip-consent",
   tokenEndpointAuthMethod: "--auth-method",
+  idTokenSignedResponseAlg: "--id-token-alg",
+  subjectType: "--subject-type",
 };
-const USER_FLAGS: Record<string, string> = { username: "--username", password: "--password", email: "--email" };
+const USER_FLAGS: Record<string, string> = { username: "--username", password: "--password", email: "--email", claims: "--claims" };
 
 const isoTime = (seconds: number) => new Date(seconds * 1000).toISOString();
 
@@ -150,6 +165,8 @@ function clientJson(client: Client, secret?: string | null) {
     scope: client.scope,
     skip_authorization: client.skipAuthorization,
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    subject_type: client.subjectType,
     created_at: isoTime(client.createdAt),
   };
 }
@@ -224,6 +241,12 @@ async function requireUser(ctx: Context, username: string): Promise<User> {
   return user;
 }
 
+const keyStepsHelp =
+  "Rotation is add-then-retire (docs/keys.md): add, deploy, wait for JWKS caches (5 min) and relying\n" +
+  "parties; promote, deploy; after the longest token lifetime, retire, deploy. Deployed:\n" +
+  "  npm run -s admin -- keys add --alg RS256 --file keys.json > next.json\n" +
+  "  npx wrangler secret put SIGNING_KEYS < next.json";
+
 // ---------------------------------------------------------------------------------------------
 // The commands.
 
@@ -233,7 +256,8 @@ export const commands: Record<string, Command> = {
     usage:
       "--name NAME --type confidential|public --grant-types GRANT,... [--redirect-uris URI,...] " +
       '[--scope "read write"] [--allowed-origins ORIGIN,...] [--post-logout-redirect-uris URI,...] ' +
-      "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|none]",
+      "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|none] " +
+      "[--id-token-alg RS256|ES256|EdDSA|PS256|ES384] [--subject-type public|pairwise]",
     details:
       "Grant types: authorization_code, implicit, password, client_credentials, refresh_token.\n" +
       "List options take comma-separated values and may be repeated.",
@@ -247,6 +271,8 @@ export const commands: Record<string, Command> = {
       scope: { type: "string" },
       "skip-consent": { type: "boolean" },
       "auth-method": { type: "string" },
+      "id-token-alg": { type: "string" },
+      "subject-type": { type: "string" },
     },
     async run(ctx) {
       requireOptions(ctx, ["name", "type", "grant-types"]);
@@ -261,6 +287,8 @@ export const commands: Record<string, Command> = {
         scope: str(o.scope),
         skipAuthorization: o["skip-consent"] === true,
         tokenEndpointAuthMethod: str(o["auth-method"]),
+        idTokenSignedResponseAlg: str(o["id-token-alg"]),
+        subjectType: str(o["subject-type"]),
       };
       const checked = clientRegistrationSchema.safeParse(input);
       if (!checked.success) throw validationError(checked.error, input, CLIENT_FLAGS);
@@ -331,11 +359,17 @@ export const commands: Record<string, Command> = {
 
   "user create": {
     summary: "Create a user who can sign in at the authorization endpoint",
-    usage: "--username NAME --password PASS [--email EMAIL]",
-    options: { username: { type: "string" }, password: { type: "string" }, email: { type: "string" } },
+    usage: "--username NAME --password PASS [--email EMAIL] [--claims JSON]",
+    details: 'OpenID Connect claims as JSON, e.g. --claims \'{"name": "Ada Lovelace", "email_verified": true}\'',
+    options: { username: { type: "string" }, password: { type: "string" }, email: { type: "string" }, claims: { type: "string" } },
     async run(ctx) {
       requireOptions(ctx, ["username", "password"]);
-      const input = { username: str(ctx.options.username), password: str(ctx.options.password), email: str(ctx.options.email) };
+      const input = {
+        username: str(ctx.options.username),
+        password: str(ctx.options.password),
+        email: str(ctx.options.email),
+        claims: parseJsonOption(str(ctx.options.claims), "--claims"),
+      };
       const checked = userRegistrationSchema.safeParse(input);
       if (!checked.success) throw validationError(checked.error, input, USER_FLAGS);
       const db = await ctx.db();
@@ -427,10 +461,121 @@ export const commands: Record<string, Command> = {
       if (!ctx.json) ctx.err("Private keys: store them with `npx wrangler secret put SIGNING_KEYS`, never commit them.");
     },
   },
+
+  "keys list": {
+    summary: "Show the keys of a key set (--file, or SIGNING_KEYS in .dev.vars) and which ones sign",
+    usage: "[--file KEYS.json]",
+    options: { file: { type: "string" } },
+    async run(ctx) {
+      const set = readKeySet(ctx);
+      const signing = signingKids(set);
+      const rows = set.keys.map((k) => [k.kid!, k.alg!, signing.includes(k.kid!) ? "signs" : "published"]);
+      ctx.print(table(["KID", "ALG", "ROLE"], rows), rows.map(([kid, alg, role]) => ({ kid, alg, role })));
+    },
+  },
+
+  "keys add": {
+    summary: "Step 1 of a rotation: print the key set with a new key, published but not signing yet",
+    usage: `--alg ${SIGNING_ALGORITHMS.join("|")} [--file KEYS.json] [--write]`,
+    details: keyStepsHelp,
+    options: { file: { type: "string" }, alg: { type: "string" }, write: { type: "boolean" } },
+    async run(ctx) {
+      requireOptions(ctx, ["alg"]);
+      const alg = str(ctx.options.alg)!;
+      if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
+        throw new UsageError(`invalid --alg ${alg}: expected any of ${SIGNING_ALGORITHMS.join(", ")}`);
+      }
+      const { set, kid } = await addKey(readKeySet(ctx), alg);
+      writeKeySet(ctx, set, `Added ${alg} key ${kid}: published now, signing after \`keys promote ${kid}\`.`);
+    },
+  },
+
+  "keys promote": {
+    summary: "Step 2: make a key the signing key of its algorithm",
+    args: ["KID"],
+    usage: "[--file KEYS.json] [--write]",
+    details: keyStepsHelp,
+    options: { file: { type: "string" }, write: { type: "boolean" } },
+    async run(ctx) {
+      const set = keyStep(() => promoteKey(readKeySet(ctx), ctx.args.KID!));
+      writeKeySet(ctx, set, `Key ${ctx.args.KID} signs from the next deploy on.`);
+    },
+  },
+
+  "keys retire": {
+    summary: "Step 3: remove a key that no longer signs, once its tokens have expired",
+    args: ["KID"],
+    usage: "[--file KEYS.json] [--write]",
+    details: keyStepsHelp,
+    options: { file: { type: "string" }, write: { type: "boolean" } },
+    async run(ctx) {
+      const set = keyStep(() => retireKey(readKeySet(ctx), ctx.args.KID!));
+      writeKeySet(ctx, set, `Key ${ctx.args.KID} removed.`);
+    },
+  },
+
+  cleartokens: {
+    summary: "Remove expired refresh tokens, code redemption records and stale throttling rows (DOT's cleartokens)",
+    async run(ctx) {
+      const report = await clearExpired(await ctx.db(), parseSettings(process.env));
+      ctx.print(
+        `Removed ${report.refreshTokens} refresh tokens, ${report.codeRedemptions} code redemptions, ${report.loginThrottle} throttling rows.`,
+        report,
+      );
+    },
+  },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Key sets: read from --file or from SIGNING_KEYS in .dev.vars; printed, or written back with --write.
+
+function devVarsPath(): string {
+  return process.env.EOT_DEV_VARS ?? resolve(".dev.vars");
+}
+
+function readKeySet(ctx: Context): KeySet {
+  const file = str(ctx.options.file);
+  try {
+    if (file) return parseKeySet(readFileSync(file, "utf8"));
+    const line = readFileSync(devVarsPath(), "utf8").split("\n").find((l) => l.startsWith("SIGNING_KEYS="));
+    if (!line) throw new CliError("no SIGNING_KEYS in .dev.vars: pass --file KEYS.json");
+    return parseKeySet(line.slice("SIGNING_KEYS=".length).replace(/^'|'$/g, ""));
+  } catch (error) {
+    if (error instanceof KeyRotationError) throw new CliError(error.message);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new CliError(`cannot read ${file ?? devVarsPath()}`);
+    throw error;
+  }
+}
+
+function keyStep(step: () => KeySet): KeySet {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof KeyRotationError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+function writeKeySet(ctx: Context, set: KeySet, message: string): void {
+  const json = JSON.stringify(set);
+  if (ctx.options.write !== true) {
+    ctx.out(json);
+    ctx.err(message);
+    return;
+  }
+  const file = str(ctx.options.file);
+  if (file) {
+    writeFileSync(file, `${json}\n`, { mode: 0o600 });
+  } else {
+    const lines = readFileSync(devVarsPath(), "utf8").split("\n");
+    const updated = lines.map((l) => (l.startsWith("SIGNING_KEYS=") ? `SIGNING_KEYS='${json}'` : l));
+    writeFileSync(devVarsPath(), updated.join("\n"), { mode: 0o600 });
+  }
+  ctx.print(`${message} Written to ${file ?? devVarsPath()}.`, { written: file ?? devVarsPath(), keys: set.keys.length });
+}
+
 /** Commands that never touch the database (no migrations, no wrangler start). */
-const NO_DATABASE = new Set(["keys generate"]);
+const NO_DATABASE = new Set(["keys generate", "keys list", "keys add", "keys promote", "keys retire"]);
 
 // ---------------------------------------------------------------------------------------------
 // Usage text and the entry point.

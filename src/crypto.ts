@@ -35,14 +35,36 @@ export async function hashSecret(value: string): Promise<string> {
   return base64url(await sha256(value));
 }
 
+function timingSafeEqualBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  const subtle = crypto.subtle as SubtleCrypto & { timingSafeEqual?: (a: Uint8Array, b: Uint8Array) => boolean };
+  if (typeof subtle.timingSafeEqual === "function") return subtle.timingSafeEqual(a, b);
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+function fromBase64url(text: string): Uint8Array {
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+}
+
+/** Whether `secret` hashes to `storedHash` (from `hashSecret`): one digest, compared in constant time. */
+export async function secretMatchesHash(secret: string, storedHash: string): Promise<boolean> {
+  let expected: Uint8Array;
+  try {
+    expected = fromBase64url(storedHash);
+  } catch {
+    return false;
+  }
+  return timingSafeEqualBytes(await sha256(secret), expected);
+}
+
 /** Constant-time comparison of two strings of any length (compares their SHA-256 digests). */
 export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
   const [da, db] = await Promise.all([sha256(a), sha256(b)]);
-  const subtle = crypto.subtle as SubtleCrypto & { timingSafeEqual?: (a: Uint8Array, b: Uint8Array) => boolean };
-  if (typeof subtle.timingSafeEqual === "function") return subtle.timingSafeEqual(da, db);
-  let diff = 0;
-  for (let i = 0; i < da.length; i++) diff |= da[i]! ^ db[i]!;
-  return diff === 0;
+  return timingSafeEqualBytes(da, db);
 }
 
 /** Workers caps PBKDF2 at 100,000 iterations; we use the cap. */

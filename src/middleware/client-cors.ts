@@ -24,12 +24,14 @@ export function clientCors(): MiddlewareHandler<ProviderEnv> {
       });
     }
     await next();
-    c.header("Vary", "Origin", { append: true });
+    // Set on the built response directly: c.header() after next() would copy the response.
+    const headers = c.res.headers;
+    headers.append("Vary", "Origin");
     const clientOrigins = c.get("clientOrigins");
     const allowed = clientOrigins ? origin !== undefined && clientOrigins.includes(origin) : registered;
     if (allowed && origin) {
-      c.header("Access-Control-Allow-Origin", origin);
-      c.header("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce");
+      headers.set("Access-Control-Allow-Origin", origin);
+      headers.set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce");
     }
   };
 }

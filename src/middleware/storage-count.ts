@@ -25,6 +25,6 @@ export function countStorage<E extends { Bindings: Bindings; Variables: StorageC
     c.set("d1", countingD1(c.env.DB, storage));
     c.set("kv", countingKV(c.env.KV, storage));
     await next();
-    if (wantsHeader(c)) c.header("X-Storage-Ops", formatStorageCounts(storage));
+    if (wantsHeader(c)) c.res.headers.set("X-Storage-Ops", formatStorageCounts(storage));
   };
 }

@@ -1,7 +1,7 @@
 import { findClientCached } from "../db/clients";
 import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
-import { constantTimeEqual, hashSecret } from "../crypto";
+import { secretMatchesHash } from "../crypto";
 import type { Settings } from "../settings";
 import { invalidClient, invalidRequest } from "./errors";
 import type { Params } from "./form";
@@ -85,7 +85,7 @@ export async function authenticateClient(
   if (presented.secret === undefined || !client.secretHash) {
     throw invalidClient("this client must authenticate with its client secret", triedBasic);
   }
-  const matches = await constantTimeEqual(await hashSecret(presented.secret), client.secretHash);
+  const matches = await secretMatchesHash(presented.secret, client.secretHash);
   if (!matches) throw invalidClient("client authentication failed", triedBasic);
   return { client, method: presented.method };
 }

@@ -77,6 +77,9 @@ function tooLarge(maxBytes: number): OAuthError {
 
 async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
   if (!request.body) return new Uint8Array();
+  // With a declared length (already checked against the limit) one read is enough; workerd
+  // enforces that the body matches it. Chunked bodies are read piece by piece up to the limit.
+  if (request.headers.has("content-length")) return new Uint8Array(await request.arrayBuffer());
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
