@@ -1,3 +1,9 @@
+import { refreshTokens } from "../../src/db/schema";
+import { challengeFor } from "../../src/oauth/pkce";
+import { parseSettings } from "../../src/settings";
+import { sealCode } from "../../src/tokens/authorization-code";
+import { newGrantId, newRefreshToken } from "../../src/tokens/user-tokens";
+import { BENCH_REDIRECT_URI } from "./server";
 import type { BenchContext, BenchRequest, RequestSource, Scenario } from "./types";
 
 /**
@@ -37,7 +43,93 @@ export const scenarios: Scenario[] = [
     },
     verify: expectAccessToken,
   },
+  {
+    name: "authorization_code",
+    description: "POST /o/token/ grant_type=authorization_code with PKCE (one fresh sealed code per request)",
+    async prepare(ctx, plan) {
+      const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+      const challenge = await challengeFor(verifier, "S256");
+      const expiresAt = Math.floor(Date.now() / 1000) + 3600; // sealed here, so it may outlive the 60 s default
+      const codes = await Promise.all(
+        Array.from({ length: plan.maxRequests }, () =>
+          sealCode(ctx.secretKey, {
+            grantId: newGrantId(),
+            clientId: ctx.client.id,
+            userId: ctx.user.id,
+            redirectUri: BENCH_REDIRECT_URI,
+            redirectUriSent: true,
+            scope: ["read"],
+            codeChallenge: challenge,
+            codeChallengeMethod: "S256",
+            authTime: Math.floor(Date.now() / 1000),
+            expiresAt,
+          }),
+        ),
+      );
+      return pool(codes, (code) =>
+        tokenRequest(ctx, { grant_type: "authorization_code", code, redirect_uri: BENCH_REDIRECT_URI, code_verifier: verifier }),
+      );
+    },
+    verify: expectAccessToken,
+  },
+  {
+    name: "refresh_token",
+    description: "POST /o/token/ grant_type=refresh_token (rotation; one fresh refresh token per request)",
+    async prepare(ctx, plan) {
+      const settings = parseSettings({});
+      const tokens: string[] = [];
+      for (let done = 0; done < plan.maxRequests; done += 200) {
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(200, plan.maxRequests - done) }, () =>
+            newRefreshToken(settings, ctx.client.record, { grantId: newGrantId(), userId: ctx.user.id, scope: ["read"] }),
+          ),
+        );
+        // D1 binds at most 100 parameters per statement: 9 rows of 10 columns each, in one batch.
+        const rows = batch.map((t) => t.row);
+        const inserts = [];
+        for (let i = 0; i < rows.length; i += 9) inserts.push(ctx.db.insert(refreshTokens).values(rows.slice(i, i + 9)));
+        await ctx.db.batch(inserts as [(typeof inserts)[number], ...(typeof inserts)[number][]]);
+        tokens.push(...batch.map((t) => t.token));
+      }
+      return pool(tokens, (refresh_token) => tokenRequest(ctx, { grant_type: "refresh_token", refresh_token }));
+    },
+    verify: expectAccessToken,
+  },
+  {
+    name: "introspection",
+    description: "POST /o/introspect/ of a user's access token, client_secret_basic",
+    async prepare(ctx) {
+      const token = await userAccessToken(ctx);
+      return fixed({
+        method: "POST",
+        path: "/o/introspect/",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: ctx.client.authorization },
+        body: form({ token }),
+      });
+    },
+    verify: (body) => (JSON.parse(body).active === true ? undefined : "the token is not active"),
+  },
+  {
+    name: "protected_route",
+    description: "GET /api/me with a Bearer access token (requireToken: verify + revocation check)",
+    async prepare(ctx) {
+      const token = await userAccessToken(ctx);
+      return fixed({ method: "GET", path: "/api/me", headers: { authorization: `Bearer ${token}` } });
+    },
+  },
 ];
+
+/** An access token of the seeded user, from the password grant. */
+async function userAccessToken(ctx: BenchContext): Promise<string> {
+  const res = await ctx.fetch("/o/token/", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: ctx.client.authorization },
+    body: form({ grant_type: "password", username: ctx.user.username, password: ctx.user.password, scope: "read" }),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`password grant failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
 
 // ---- helpers for scenarios ----
 

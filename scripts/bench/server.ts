@@ -5,7 +5,11 @@ import { gzipSync } from "node:zlib";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_readConfig } from "wrangler";
 import { openDatabase } from "../../src/db/index";
-import { registerClient } from "../../src/db/registration";
+import { registerClient, registerUser } from "../../src/db/registration";
+import { randomToken } from "../../src/crypto";
+
+export const BENCH_REDIRECT_URI = "https://bench.example/callback";
+const BENCH_PASSWORD = "bench password 1";
 import { generateSigningKeySet } from "../../src/tokens/generate-keys";
 import type { BenchContext } from "./types";
 
@@ -120,6 +124,7 @@ export async function startServer(
   extra: { inspectorPort?: number } = {},
 ): Promise<Server> {
   const signingKeys = JSON.stringify(await generateSigningKeySet());
+  const secretKey = randomToken(32);
   // Miniflare 5 takes `workers: [{ config }]`; convertV4MiniflareOptions accepts the classic
   // single-Worker options. No persistence option: D1 and KV live in a temporary directory that
   // dispose() removes, never in the repository's .wrangler/state.
@@ -138,6 +143,7 @@ export async function startServer(
     bindings: {
       ...settings.vars,
       SIGNING_KEYS: signingKeys,
+      SECRET_KEY: secretKey,
       STORAGE_COUNT_HEADER: "true",
     },
   });
@@ -153,9 +159,11 @@ export async function startServer(
     const { client, clientSecret } = await registerClient(db, {
       name: "Benchmark client",
       clientType: "confidential",
-      grantTypes: ["client_credentials"],
+      grantTypes: ["client_credentials", "authorization_code", "refresh_token", "password"],
+      redirectUris: [BENCH_REDIRECT_URI],
       scope: "read write",
     });
+    const user = await registerUser(db, { username: "bench-user", password: BENCH_PASSWORD });
     if (!clientSecret) throw new Error("registerClient returned no secret for a confidential client");
 
     const ctx: BenchContext = {
@@ -164,8 +172,10 @@ export async function startServer(
       db,
       d1,
       kv,
-      client: { id: client.id, secret: clientSecret, authorization: basic(client.id, clientSecret) },
+      client: { id: client.id, secret: clientSecret, authorization: basic(client.id, clientSecret), record: client },
+      user: { id: user.id, username: user.username, password: BENCH_PASSWORD },
       signingKeys,
+      secretKey,
       fetch: (p, init) => fetch(new URL(p, baseUrl), init),
     };
     return { mf, baseUrl, ctx, dispose: () => mf.dispose() };

@@ -1,5 +1,5 @@
 import type { Miniflare } from "miniflare";
-import type { Database } from "../../src/db/index";
+import type { Client, Database } from "../../src/db/index";
 
 /** One HTTP request of a scenario. `path` is relative to the server, e.g. `/o/token/`. */
 export interface BenchRequest {
@@ -44,6 +44,7 @@ export interface SeededClient {
   secret: string;
   /** `Basic ...` header value for client_secret_basic. */
   authorization: string;
+  record: Client;
 }
 
 /** What scenarios may use to set themselves up. */
@@ -57,8 +58,12 @@ export interface BenchContext {
   kv: Awaited<ReturnType<Miniflare["getKVNamespace"]>>;
   /** A confidential client allowed client_credentials (and whatever seed.ts grants), scope "read write". */
   client: SeededClient;
+  /** A user of the built-in store (for codes, refresh tokens and password grants). */
+  user: { id: string; username: string; password: string };
   /** The SIGNING_KEYS secret the Worker runs with (a JWK set, as JSON). */
   signingKeys: string;
+  /** The SECRET_KEY the Worker runs with (seals authorization codes). */
+  secretKey: string;
   /** `fetch` against the running Worker: `ctx.fetch("/o/token/", {...})`. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }

@@ -66,7 +66,7 @@ export async function rotateRefreshToken(
       .where(and(eq(refreshTokens.id, oldId), eq(refreshTokens.replacedBy, next.id))),
   );
   const [, inserted] = await db.batch([claim, insert]);
-  return (inserted as D1Result).meta.changes === 1;
+  return (inserted as { meta: { changes: number } }).meta.changes === 1;
 }
 
 /** Revokes every refresh token of a grant (a family). */
@@ -75,4 +75,14 @@ export function revokeRefreshFamily(db: Database, grantId: string, now: number) 
     .update(refreshTokens)
     .set({ revokedAt: now })
     .where(and(eq(refreshTokens.grantId, grantId), isNull(refreshTokens.revokedAt)));
+}
+
+/** Revokes every live refresh token of a user for one client; returns the grant ids they belonged to. */
+export async function revokeUserClientRefreshTokens(db: Database, userId: string, clientId: string, now: number): Promise<string[]> {
+  const rows = await db
+    .update(refreshTokens)
+    .set({ revokedAt: now })
+    .where(and(eq(refreshTokens.userId, userId), eq(refreshTokens.clientId, clientId), isNull(refreshTokens.revokedAt)))
+    .returning({ grantId: refreshTokens.grantId });
+  return [...new Set(rows.map((row) => row.grantId))];
 }

@@ -18,7 +18,7 @@ function derive(
   secret: string,
   purpose: string,
   algorithm: { name: "AES-GCM"; length: number } | { name: "HMAC"; hash: string; length: number },
-  usages: string[],
+  usages: ("encrypt" | "decrypt" | "sign" | "verify")[],
 ) {
   const id = `${purpose}\u0000${secret}`;
   let key = derived.get(id);
