@@ -1,7 +1,7 @@
 /**
  * `npm start`: a working authorization server on a fresh clone.
  *
- *  1. Puts a development SIGNING_KEYS into .dev.vars if it has none (mode 0600, other lines kept).
+ *  1. Puts development SIGNING_KEYS and SECRET_KEY into .dev.vars if it lacks them (mode 0600, other lines kept).
  *  2. Applies the D1 migrations to the local state.
  *  3. Creates the demo user and the demo confidential client if they are absent (the client's
  *     secret, known only at creation, is kept in .wrangler/demo-client.json).
@@ -14,6 +14,7 @@
  * when set, wrangler gets it as --env-file).
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import module from "node:module";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -41,15 +42,20 @@ const demoClientPath = process.env.EOT_STATE_DIR
 const baseUrl = `http://127.0.0.1:${port}`;
 const show = (path: string) => (path.startsWith(ROOT) ? relative(ROOT, path) : path);
 
-/** Step 1: SIGNING_KEYS in the dev vars file. */
-async function ensureSigningKeys(): Promise<void> {
-  const existing = existsSync(devVarsPath) ? readFileSync(devVarsPath, "utf8") : "";
-  if (/^\s*(export\s+)?SIGNING_KEYS\s*=/m.test(existing)) return;
-  const keys = JSON.stringify(await generateSigningKeySet());
-  const separator = existing && !existing.endsWith("\n") ? "\n" : "";
-  appendFileSync(devVarsPath, `${separator}SIGNING_KEYS='${keys}'\n`, { mode: 0o600 });
-  chmodSync(devVarsPath, 0o600);
-  console.log(`Generated development signing keys in ${show(devVarsPath)}.`);
+/** Step 1: the secrets in the dev vars file: SIGNING_KEYS (JWK set) and SECRET_KEY (sessions, codes). */
+async function ensureDevSecrets(): Promise<void> {
+  const secrets: [string, () => Promise<string>, string][] = [
+    ["SIGNING_KEYS", async () => JSON.stringify(await generateSigningKeySet()), "development signing keys"],
+    ["SECRET_KEY", async () => randomBytes(32).toString("base64url"), "a development SECRET_KEY"],
+  ];
+  for (const [name, generate, what] of secrets) {
+    const existing = existsSync(devVarsPath) ? readFileSync(devVarsPath, "utf8") : "";
+    if (new RegExp(`^\\s*(export\\s+)?${name}\\s*=`, "m").test(existing)) continue;
+    const separator = existing && !existing.endsWith("\n") ? "\n" : "";
+    appendFileSync(devVarsPath, `${separator}${name}='${await generate()}'\n`, { mode: 0o600 });
+    chmodSync(devVarsPath, 0o600);
+    console.log(`Generated ${what} in ${show(devVarsPath)}.`);
+  }
 }
 
 interface DemoClient {
@@ -131,6 +137,14 @@ function banner(demo: DemoClient): string {
     `  Demo client:     ${demo.client_id} (secret in ${show(demoClientPath)})`,
     "  Get an access token:",
     `  curl -s -u ${demo.client_id}:${demo.client_secret} -d grant_type=client_credentials -d scope=read ${baseUrl}/o/token/`,
+    "  Sign in as a user (authorization code flow), open in a browser:",
+    `  ${baseUrl}/o/authorize/?${new URLSearchParams({
+      response_type: "code",
+      client_id: demo.client_id,
+      redirect_uri: `${baseUrl}/demo/callback`,
+      scope: "openid profile read",
+      state: "demo",
+    })}`,
     line,
     "",
   ].join("\n");
@@ -138,7 +152,7 @@ function banner(demo: DemoClient): string {
 
 async function main(): Promise<number> {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
-  await ensureSigningKeys();
+  await ensureDevSecrets();
   await assertPortFree();
 
   console.log(`Preparing the local database in ${show(stateDir)}…`);

@@ -13,7 +13,23 @@ const app = new Hono<{ Bindings: Env; Variables: RequireTokenVariables & Storage
 /** A trivial route: liveness checks, and the benchmark's baseline. */
 app.get("/healthz", (c) => c.text("ok"));
 
+/** Where `npm start`'s demo client lands: shows the code and how to exchange it. */
+app.get("/demo/callback", demoCallback);
+
 /** An example protected API, used by the docs and tests. */
+// Browser clients call it cross-origin with a Bearer token (a preflight): CORS for the origins
+// clients registered, as the token endpoint allows them. No cookies are involved.
+app.use(
+  "/api/*",
+  cors({
+    origin: async (origin, c) =>
+      origin && (await isOriginRegistered(openDatabase(c.env.DB), origin, parseSettings(c.env).CLIENT_CACHE_SECONDS)) ? origin : null,
+    allowMethods: ["GET"],
+    allowHeaders: ["Authorization"],
+    exposeHeaders: ["WWW-Authenticate"],
+    maxAge: 600,
+  }),
+);
 app.use("/api/*", countStorage());
 app.get("/api/me", requireToken({ scopes: ["read"] }), (c) => {
   const token = c.get("accessToken");
