@@ -1,9 +1,12 @@
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { clearExpired } from "./cleanup";
+import { isOriginRegistered } from "./db/clients";
 import { openDatabase } from "./db/index";
 import { requireToken, type RequireTokenVariables } from "./middleware/require-token";
 import { countStorage, type StorageCountVariables } from "./middleware/storage-count";
 import { createProvider } from "./provider";
+import { demoCallback } from "./routes/demo-callback";
 import { parseSettings } from "./settings";
 import type { Env } from "./types";
 
