@@ -56,6 +56,8 @@ export const settingsSchema = z.object({
   ROTATE_REFRESH_TOKEN: booleanString(true),
   /** Revoking an access token also revokes the refresh tokens (and access tokens) of its grant. */
   REVOKE_REFRESH_TOKEN_WITH_ACCESS_TOKEN: booleanString(false),
+  /** Signing out at the logout endpoint (RP-initiated) also revokes the user's refresh tokens of the client that asked. */
+  REVOKE_TOKENS_ON_LOGOUT: booleanString(false),
   /** Scopes and their descriptions, as a JSON object. */
   SCOPES: scopesMap,
   /** Scopes granted when a request names none; `__all__` means every scope the client may have. */

@@ -1,6 +1,5 @@
-import { jwtVerify } from "jose";
 import type { Account } from "../accounts";
-import { invalidRequest } from "../oauth/errors";
+import { verifyIdTokenHint } from "../oidc/id-token-hint";
 import { subjectFor } from "../oidc/subject";
 import type { Session } from "../session";
 import type { KeyRing } from "../tokens/keys";
@@ -23,28 +22,20 @@ export interface AuthenticationCheck {
 
 /** The `sub` of an `id_token_hint`: an ID token we issued to this client; it may have expired (OIDC Core §3.1.2.1). */
 async function hintedSubject(check: AuthenticationCheck, hint: string): Promise<string> {
-  const ring = await check.keys();
-  try {
-    const { payload } = await jwtVerify(
-      hint,
-      (header) => {
-        const key = ring.keys.find((k) => k.kid === header.kid && k.alg === header.alg);
-        if (!key) throw new Error("unknown key");
-        return key.verifyKey;
-      },
-      { issuer: check.issuer, audience: check.request.client.id, clockTolerance: 10 * 365 * 24 * 3600 },
-    );
-    if (typeof payload.sub !== "string") throw new Error("no sub");
-    return payload.sub;
-  } catch {
-    throw invalidRequest("id_token_hint is not an ID token this server issued to this client");
-  }
+  const verified = await verifyIdTokenHint(await check.keys(), check.issuer, hint, check.request.client.id);
+  return verified.sub;
+}
+
+/** OIDC Core §5.5.1: a `sub` value asked for in the ID token means only that user may be answered for. */
+function requestedSubject(request: AuthorizationRequest): string | undefined {
+  const value = request.claims?.id_token?.sub?.value;
+  return typeof value === "string" ? value : undefined;
 }
 
 /**
  * Why the user must (again) sign in before this request can be answered, or undefined:
  * no session, `prompt=login`/`select_account`, an exceeded `max_age`, or an `id_token_hint`
- * naming another user.
+ * (or a `sub` value in the claims parameter) naming another user.
  */
 export async function whyLoginIsNeeded(check: AuthenticationCheck): Promise<string | undefined> {
   const { request, signedIn } = check;
@@ -59,8 +50,10 @@ export async function whyLoginIsNeeded(check: AuthenticationCheck): Promise<stri
     const age = Math.floor(Date.now() / 1000) - signedIn.session.authTime;
     if (request.maxAge !== undefined && age > request.maxAge) return "the sign-in is older than max_age";
   }
-  if (expectedSub !== undefined && expectedSub !== (await subjectFor(request.client, signedIn.account.id, check.secret))) {
-    return "id_token_hint names another user";
-  }
+  const claimedSub = requestedSubject(request);
+  if (expectedSub === undefined && claimedSub === undefined) return undefined;
+  const subject = await subjectFor(request.client, signedIn.account.id, check.secret);
+  if (expectedSub !== undefined && expectedSub !== subject) return "id_token_hint names another user";
+  if (claimedSub !== undefined && claimedSub !== subject) return "the claims parameter asks for another user";
   return undefined;
 }

@@ -1,41 +1,89 @@
 import type { Context } from "hono";
 import { signedInAccount } from "../authorization/signed-in";
 import { OAuthError } from "../oauth/errors";
-import { readFormBody, type Params } from "../oauth/form";
+import { parseParams, readFormBody } from "../oauth/form";
+import { checkLogoutRequest, postLogoutLocation, revokeTokensOnLogout, type LogoutRequest } from "../oidc/logout";
 import { checkCsrf, csrfToken, CSRF_FIELD, endSession } from "../session";
+import { loadKeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
 import type { ProviderEnv } from "../types";
 import { sendPage } from "../views/render";
+import { showErrorPage } from "./authorize";
 
 type Ctx = Context<ProviderEnv>;
 
-async function showLogout(c: Ctx, status: 200 | 400 | 403 = 200) {
+/** The confirm form's own fields: their presence makes a POST the user's decision, which needs the CSRF token. */
+const CONFIRM_FIELDS = [CSRF_FIELD, "logout"];
+
+function logoutContext(c: Ctx) {
+  return { db: c.get("db"), settings: c.get("settings"), keys: () => loadKeyRing(c.env.SIGNING_KEYS), issuer: c.get("issuer") };
+}
+
+/** Asks the user to confirm, naming the client; the form carries the request back. */
+async function showConfirm(c: Ctx, request: LogoutRequest, status: 200 | 403 = 200): Promise<Response> {
   const settings = c.get("settings");
   const token = await csrfToken(c, requireSecretKey(settings.SECRET_KEY), settings.SESSION_COOKIE_AGE_SECONDS);
   const signedIn = await signedInAccount(c);
   const html = c.get("pages").logout(
-    { action: `${c.get("basePath")}/logout/`, hidden: { [CSRF_FIELD]: token }, username: signedIn?.account.username },
+    {
+      action: `${c.get("basePath")}/logout/`,
+      hidden: { ...request.fields, [CSRF_FIELD]: token },
+      username: signedIn?.account.username,
+      clientName: request.client?.name,
+    },
     c,
   );
   return sendPage(c, html, status);
 }
 
-/** `GET /o/logout/`: asks the user to confirm (a GET must not sign anyone out: it could be forged). */
-export function logoutGet(c: Ctx): Promise<Response> {
-  return showLogout(c);
+/** Ends the session (and, when configured, the user's tokens of the client that asked). */
+async function signOut(c: Ctx, request: LogoutRequest): Promise<void> {
+  const settings = c.get("settings");
+  if (settings.REVOKE_TOKENS_ON_LOGOUT && request.client) {
+    const signedIn = await signedInAccount(c);
+    if (signedIn) {
+      const revoked = await revokeTokensOnLogout({ db: c.get("db"), kv: c.get("kv"), settings }, signedIn.account.id, request.client.id);
+      if (revoked > 0) c.get("emit")({ type: "token.revoked", clientId: request.client.id, tokenType: "refresh_token" });
+    }
+  }
+  endSession(c);
 }
 
-/** `POST /o/logout/`: ends the session. */
+/** Back to the client when it asked for it (even if nobody was signed in: the RP needs it), else a message. */
+function afterSignOut(c: Ctx, request: LogoutRequest): Promise<Response> | Response {
+  if (request.postLogoutRedirectUri) {
+    c.header("Cache-Control", "no-store");
+    return c.redirect(postLogoutLocation(request.postLogoutRedirectUri, request.state), 303);
+  }
+  return sendPage(c, c.get("pages").message({ title: "Signed out", message: "You have been signed out." }, c));
+}
+
+function errorPage(c: Ctx, err: unknown): Promise<Response> {
+  if (err instanceof OAuthError) return showErrorPage(c, err);
+  throw err;
+}
+
+/** `GET /o/logout/` (RP-Initiated Logout 1.0 §2): checks the request and asks the user to confirm; a GET never signs anyone out. */
+export async function logoutGet(c: Ctx): Promise<Response> {
+  try {
+    const params = parseParams(new URL(c.req.url).search.slice(1));
+    return await showConfirm(c, await checkLogoutRequest(logoutContext(c), params));
+  } catch (err) {
+    return errorPage(c, err);
+  }
+}
+
+/** `POST /o/logout/`: a logout request POSTed by the RP (confirm first), or the confirm form's decision. */
 export async function logoutPost(c: Ctx): Promise<Response> {
   const settings = c.get("settings");
-  let params: Params;
   try {
-    params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
+    const params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
+    const request = await checkLogoutRequest(logoutContext(c), params);
+    if (!CONFIRM_FIELDS.some((name) => params.has(name))) return await showConfirm(c, request);
+    if (!(await checkCsrf(c, requireSecretKey(settings.SECRET_KEY), params.get(CSRF_FIELD)))) return await showConfirm(c, request, 403);
+    await signOut(c, request);
+    return await afterSignOut(c, request);
   } catch (err) {
-    if (err instanceof OAuthError) return showLogout(c, 400);
-    throw err;
+    return errorPage(c, err);
   }
-  if (!(await checkCsrf(c, requireSecretKey(settings.SECRET_KEY), params.get(CSRF_FIELD)))) return showLogout(c, 403);
-  endSession(c);
-  return sendPage(c, c.get("pages").message({ title: "Signed out", message: "You have been signed out." }, c));
 }
