@@ -494,7 +494,6 @@ export const commands: Record<string, Command> = {
     summary: "Step 2: make a key the signing key of its algorithm",
     args: ["KID"],
     usage: "[--file KEYS.json] [--write]",
-    details: keyStepsHelp,
     options: { file: { type: "string" }, write: { type: "boolean" } },
     async run(ctx) {
       const set = keyStep(() => promoteKey(readKeySet(ctx), ctx.args.KID!));
@@ -506,7 +505,6 @@ export const commands: Record<string, Command> = {
     summary: "Step 3: remove a key that no longer signs, once its tokens have expired",
     args: ["KID"],
     usage: "[--file KEYS.json] [--write]",
-    details: keyStepsHelp,
     options: { file: { type: "string" }, write: { type: "boolean" } },
     async run(ctx) {
       const set = keyStep(() => retireKey(readKeySet(ctx), ctx.args.KID!));

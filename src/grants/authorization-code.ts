@@ -4,13 +4,20 @@ import { insertRefreshToken, revokeRefreshFamily } from "../db/refresh-tokens";
 import { invalidGrant } from "../oauth/errors";
 import { checkCodeVerifier } from "../oauth/pkce";
 import { openCode } from "../tokens/authorization-code";
+import { signingKeyFor } from "../tokens/keys";
 import { revokeGrantAccessTokens } from "../tokens/revocation";
 import { requireSecretKey } from "../tokens/secret-keys";
 import { idTokenForGrant } from "../oidc/grant-id-token";
 import { issuesRefreshTokens, newRefreshToken, userAccessToken, type UserGrant } from "../tokens/user-tokens";
 import type { Grant } from "./types";
 
-const isUniqueViolation = (err: unknown) => /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
+/** D1's unique-constraint error, also when Drizzle wraps it (a DrizzleQueryError with the D1 error as `cause`). */
+function isUniqueViolation(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as Error).cause, depth++) {
+    if (/UNIQUE constraint failed/i.test(String((e as Error).message ?? e))) return true;
+  }
+  return false;
+}
 
 /**
  * RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6). The code is sealed, so checking it needs no
@@ -32,6 +39,8 @@ export const authorizationCode: Grant = {
       throw invalidGrant("redirect_uri does not match the one of the authorization request");
     }
     await checkCodeVerifier(params.get("code_verifier"), grant.codeChallenge, grant.codeChallengeMethod);
+    // Fail on a missing ID token key before the code is spent, so the client may retry once it is fixed.
+    if (grant.scope.includes("openid")) signingKeyFor(ctx.keys, client.idTokenSignedResponseAlg);
 
     const userGrant: UserGrant = {
       grantId: grant.grantId,

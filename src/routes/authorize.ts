@@ -18,6 +18,7 @@ import { describeScope } from "../oauth/scope";
 import { checkCsrf, csrfToken, CSRF_FIELD, type Session } from "../session";
 import { loadKeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
+import { SettingsError } from "../settings";
 import type { ProviderEnv } from "../types";
 import { sendPage } from "../views/render";
 
@@ -119,18 +120,23 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
       }
       const already = await approvedScopes(db, account.id, request.client.id);
       await saveConsent(db, account.id, request.client.id, request.scope, already);
-      return grant(c, request, account, session);
+      return await grant(c, request, account, session);
     }
 
     if (!request.prompt.includes("consent")) {
-      if (request.client.skipAuthorization) return grant(c, request, account, session);
+      if (request.client.skipAuthorization) return await grant(c, request, account, session);
       const already = await approvedScopes(db, account.id, request.client.id);
-      if (request.scope.every((s) => already.includes(s))) return grant(c, request, account, session);
+      if (request.scope.every((s) => already.includes(s))) return await grant(c, request, account, session);
     }
     if (request.prompt.includes("none")) throw new OAuthError("consent_required", "the user has not approved this client");
-    return showConsent(c, request, account);
+    return await showConsent(c, request, account);
   } catch (err) {
     if (err instanceof OAuthError) return sendAuthorizationError(c, target, issuer, err);
+    if (err instanceof SettingsError) {
+      // RFC 6749 §4.1.2.1: once the redirect URI is trusted, even server_error goes to the client.
+      console.error(err.message);
+      return sendAuthorizationError(c, target, issuer, new OAuthError("server_error", "the server is misconfigured", 500));
+    }
     throw err;
   }
 }
