@@ -26,7 +26,11 @@ export const defaultPages: PageRenderers = {
   message: (props) => MessagePage(props) as HtmlContent,
 };
 
-/** Headers of every HTML page: never framed, never cached, no scripts, no referrer. */
+/**
+ * Headers of every HTML page: never framed, never cached, no scripts, no referrer to other sites.
+ * `same-origin`, not `no-referrer`: with `no-referrer` browsers send `Origin: null` on the pages'
+ * own form posts (Fetch, "append a request Origin header"), which the CSRF check must refuse.
+ */
 export function setPageHeaders(c: Context): void {
   c.header("Cache-Control", "no-store");
   c.header("Pragma", "no-cache");
@@ -36,7 +40,7 @@ export function setPageHeaders(c: Context): void {
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
   );
   c.header("X-Content-Type-Options", "nosniff");
-  c.header("Referrer-Policy", "no-referrer");
+  c.header("Referrer-Policy", "same-origin");
 }
 
 export async function sendPage(c: Context, html: HtmlContent, status: ContentfulStatusCode = 200): Promise<Response> {
