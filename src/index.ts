@@ -7,6 +7,7 @@ import { requireToken, type RequireTokenVariables } from "./middleware/require-t
 import { countStorage, type StorageCountVariables } from "./middleware/storage-count";
 import { createProvider } from "./provider";
 import { demoCallback } from "./routes/demo-callback";
+import { home } from "./routes/home";
 import { parseSettings } from "./settings";
 import type { Env } from "./types";
 
@@ -15,6 +16,7 @@ const app = new Hono<{ Bindings: Env; Variables: RequireTokenVariables & Storage
 
 /** A trivial route: liveness checks, and the benchmark's baseline. */
 app.get("/healthz", (c) => c.text("ok"));
+app.get("/", home);
 
 /** Where `npm start`'s demo client lands: shows the code and how to exchange it. */
 app.get("/demo/callback", demoCallback);

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { findAccountCached } from "../accounts";
 import { hashSecret } from "../crypto";
+import { findClientCached } from "../db/clients";
 import { findRefreshToken } from "../db/refresh-tokens";
 import { authenticateClient } from "../oauth/client-auth";
 import { invalidClient, OAuthError } from "../oauth/errors";
@@ -41,14 +42,15 @@ async function introspectAccessToken(c: Ctx, token: string, caller: AccessTokenC
   const [revoked, callerRevoked] = await areRevoked(c.get("kv"), caller ? [claims, caller] : [claims]);
   if (callerRevoked) throw new OAuthError("invalid_token", "the caller's access token has been revoked", 401);
   if (revoked) return INACTIVE;
-  let username: string | undefined;
-  if (claims.gid) {
-    // A user's token (client_credentials tokens have no grant id): report the username.
-    const settings = c.get("settings");
-    const account = await findAccountCached(c.get("accounts"), c.get("db"), claims.sub, settings.CLIENT_CACHE_SECONDS);
-    if (!account) return INACTIVE;
-    username = account.username;
-  }
+  // The token's client and user must still exist (cached per isolate: no query when warm).
+  const settings = c.get("settings");
+  const [client, account] = await Promise.all([
+    findClientCached(c.get("db"), claims.client_id, settings.CLIENT_CACHE_SECONDS),
+    // A user's token has a grant id (client_credentials tokens do not): report the username.
+    claims.gid ? findAccountCached(c.get("accounts"), c.get("db"), claims.sub, settings.CLIENT_CACHE_SECONDS) : undefined,
+  ]);
+  if (!client || account === null) return INACTIVE;
+  const username = account?.username;
   return {
     active: true,
     scope: claims.scope,

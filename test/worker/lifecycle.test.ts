@@ -1,7 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { forgetCachedClient } from "../../src/db/clients";
+import { deleteClient, forgetCachedClient } from "../../src/db/clients";
 import { registerUser } from "../../src/db/registration";
 import { basic, BASE, createClient, db, form, postToken, storageOps } from "./helpers";
 
@@ -114,5 +114,18 @@ describe("revocation, introspection and the protected API", () => {
     const res = await api(token);
     expect(res.status).toBe(200);
     expect(storageOps(res)).toEqual({ d1: 0, d1_statements: 0, kv: 1 });
+  });
+});
+
+describe("introspection of tokens whose client or user is gone", () => {
+  it("a deleted client's tokens introspect as inactive", async () => {
+    const { clientId, clientSecret } = await createClient({ grantTypes: ["password", "refresh_token"] });
+    const resourceServer = await createClient();
+    const rsAuth = { authorization: basic(resourceServer.clientId, resourceServer.clientSecret) };
+    const { access_token } = await passwordTokens(clientId, clientSecret);
+    expect(await (await post("/o/introspect/", { token: access_token }, rsAuth)).json()).toMatchObject({ active: true });
+    await deleteClient(db(), clientId);
+    forgetCachedClient(clientId);
+    expect(await (await post("/o/introspect/", { token: access_token }, rsAuth)).json()).toEqual({ active: false });
   });
 });
