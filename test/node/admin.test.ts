@@ -191,6 +191,51 @@ describe.concurrent("admin CLI", () => {
     expect(defaults.keys.map((k) => k.alg)).toEqual(["ES256", "RS256"]);
   });
 
+  it("rotates signing keys add-then-retire on a key file", async () => {
+    const file = join(tempDir(), "keys.json");
+    writeFileSync(file, (await adminHere(["keys", "generate"])).stdout);
+    const before = parsed<{ kid: string; alg: string; role: string }[]>(await adminHere(["keys", "list", "--file", file, "--json"]), "keys list");
+    expect(before.map((k) => [k.alg, k.role])).toEqual([["ES256", "signs"], ["RS256", "signs"]]);
+    const oldRs = before[1]!.kid;
+
+    expect((await adminHere(["keys", "add", "--alg", "RS256", "--file", file, "--write"])).code).toBe(0);
+    const added = parsed<{ kid: string; role: string }[]>(await adminHere(["keys", "list", "--file", file, "--json"]), "keys list");
+    expect(added.map((k) => k.role)).toEqual(["signs", "signs", "published"]);
+    const newRs = added[2]!.kid;
+
+    const refused = await adminHere(["keys", "retire", oldRs, "--file", file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/promote another RS256 key first/);
+    expect((await adminHere(["keys", "promote", newRs, "--file", file, "--write"])).code).toBe(0);
+    expect((await adminHere(["keys", "retire", oldRs, "--file", file, "--write"])).code).toBe(0);
+    const after = parsed<{ kid: string; alg: string; role: string }[]>(await adminHere(["keys", "list", "--file", file, "--json"]), "keys list");
+    expect(after).toEqual([
+      { kid: newRs, alg: "RS256", role: "signs" },
+      { kid: before[0]!.kid, alg: "ES256", role: "signs" },
+    ]);
+    expect((await adminHere(["keys", "retire", "no-such-kid", "--file", file])).code).toBe(1);
+  });
+
+  it("creates OIDC clients and users with claims, and clears expired tokens", { timeout: 150_000 }, async () => {
+    const state = ["--persist-to", stateCopy()];
+    const client = parsed<Record<string, unknown>>(
+      await adminHere([
+        "client", "create", "--name", "RP", "--type", "confidential", "--grant-types", "authorization_code",
+        "--redirect-uris", "https://rp.example.com/cb", "--id-token-alg", "ES256", "--subject-type", "pairwise", "--json", ...state,
+      ]),
+      "client create",
+    );
+    expect(client).toMatchObject({ id_token_signed_response_alg: "ES256", subject_type: "pairwise" });
+    const badAlg = await adminHere(["client", "create", "--name", "x", "--type", "public", "--grant-types", "authorization_code", "--redirect-uris", "https://a.example/cb", "--id-token-alg", "none", ...state]);
+    expect(badAlg.code).toBe(2);
+    expect(badAlg.stderr).toMatch(/--id-token-alg/);
+    const user = await adminHere(["user", "create", "--username", "claimed", "--password", "a long password", "--claims", '{"name":"Clai Med"}', "--json", ...state]);
+    expect(user.code).toBe(0);
+    expect((await adminHere(["user", "create", "--username", "bad", "--password", "a long password", "--claims", "{nope", ...state])).code).toBe(2);
+    const cleared = parsed<Record<string, number>>(await adminHere(["cleartokens", "--json", ...state]), "cleartokens");
+    expect(cleared).toEqual({ refreshTokens: 0, codeRedemptions: 0, loginThrottle: 0 });
+  });
+
   it("creates, lists, shows and deletes clients", { timeout: 150_000 }, async () => {
     const state = ["--persist-to", stateCopy()];
     const [web, spa] = await Promise.all([
@@ -212,6 +257,8 @@ describe.concurrent("admin CLI", () => {
       scope: "read write",
       skip_authorization: false,
       token_endpoint_auth_method: "client_secret_basic",
+      id_token_signed_response_alg: "RS256",
+      subject_type: "public",
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
     expect(spa).toMatchObject({ client_secret: null, client_type: "public", token_endpoint_auth_method: "none", skip_authorization: true });

@@ -70,7 +70,7 @@ it("npm start bootstraps keys, database, demo data and prints a working curl", {
 
     // Signing keys appended (other lines kept, owner-only), demo client saved for later starts.
     const vars = readFileSync(devVars, "utf8");
-    expect(vars).toMatch(/^OTHER_SETTING=kept\nSIGNING_KEYS='\{"keys":\[.*\]\}'\n$/);
+    expect(vars).toMatch(/^OTHER_SETTING=kept\nSIGNING_KEYS='\{"keys":\[.*\]\}'\nSECRET_KEY='[\w-]{43}'\n$/);
     expect(statSync(devVars).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(join(stateDir, "demo-client.json"), "utf8"))).toEqual({
       client_id: clientId,
