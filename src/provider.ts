@@ -11,6 +11,7 @@ import { introspectEndpoint } from "./routes/introspect";
 import { jwksEndpoint } from "./routes/jwks";
 import { loginGet, loginPost } from "./routes/login";
 import { logoutGet, logoutPost } from "./routes/logout";
+import { openapiEndpoint } from "./routes/openapi";
 import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
@@ -131,6 +132,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.all(path, methodNotAllowed("GET, POST, OPTIONS"));
   }
   o.get("/.well-known/jwks.json", jwksEndpoint);
+  o.get("/openapi.json", openapiEndpoint);
   o.get("/.well-known/openid-configuration", openidConfiguration);
   o.get("/.well-known/oauth-authorization-server", authorizationServerMetadata);
   // RFC 8414 §3: metadata of an issuer with a path lives at /.well-known/oauth-authorization-server{path}.
