@@ -46,7 +46,7 @@ const PROVIDER_ROUTES = [
 ];
 
 /** The ready Worker's own routes (src/index.ts). */
-const WORKER_ROUTES = ["GET /api/me", "OPTIONS /api/me", "GET /healthz", "GET /demo/callback"];
+const WORKER_ROUTES = ["GET /", "GET /api/me", "OPTIONS /api/me", "GET /healthz", "GET /demo/callback"];
 
 function send(method: string, path: string): Promise<Response> {
   const hasBody = method !== "GET" && method !== "HEAD" && method !== "OPTIONS";
