@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +15,7 @@ import { main } from "../../scripts/admin";
 import { openLocalDatabase, type LocalDatabase } from "../../scripts/lib/local-db";
 import { ROOT, WRANGLER_BIN } from "../../scripts/lib/project";
 import { inlineParams, proxyDatabase, sqliteLiteral, wranglerExecutor } from "../../scripts/lib/remote-db";
+import { freePort } from "./support/server";
 
 const env = {
   ...process.env,
@@ -420,16 +420,6 @@ describe("SQLite literals for --remote", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Server {
   child: ChildProcess;

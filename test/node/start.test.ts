@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { main } from "../../scripts/admin";
 import { ROOT } from "../../scripts/lib/project";
+import { freePort } from "./support/server";
 
 const dir = mkdtempSync(join(tmpdir(), "eot-start-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -100,16 +101,6 @@ it("npm start bootstraps keys, database, demo data and prints a working curl", {
   }
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
