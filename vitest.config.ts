@@ -9,6 +9,7 @@ const migrations = await readD1Migrations(new URL("./migrations", import.meta.ur
 
 export default defineConfig({
   test: {
+    reporters: ["default", "./test/summary-reporter.ts"],
     projects: [
       {
         // Integration tests inside workerd, against the real local D1 and KV.
