@@ -29,9 +29,11 @@ import { SIGNING_ALGORITHMS } from "../src/settings";
 import { generateSigningKey, generateSigningKeySet } from "../src/tokens/generate-keys";
 import { addKey, KeyRotationError, parseKeySet, promoteKey, retireKey, signingKids, type KeySet } from "../src/tokens/key-rotation";
 import { clearExpired } from "../src/cleanup";
-import { parseSettings } from "../src/settings";
+import { revokeClientRefreshTokens } from "../src/db/refresh-tokens";
+import { parseSettings, type Settings } from "../src/settings";
+import { revokeClientAccessTokens } from "../src/tokens/revocation";
 import type { LocalDatabase } from "./lib/local-db";
-import { DEFAULT_STATE_DIR } from "./lib/project";
+import { DEFAULT_STATE_DIR, runWrangler, wranglerVars } from "./lib/project";
 
 // ---------------------------------------------------------------------------------------------
 // Framework: errors, option specs, the context a command runs with.
@@ -63,6 +65,10 @@ interface Context {
   json: boolean;
   /** The database (opened on first use, after the command validated its input). */
   db(): Promise<Database>;
+  /** Where revocation notes go: the local KV namespace, or the deployed one through wrangler. */
+  kv(): Promise<Pick<KVNamespace, "put">>;
+  /** The Worker's settings: wrangler.toml's [vars], overridden by the environment. */
+  settings(): Settings;
   /** Prints a result: `human` text, or `data` as JSON with --json. */
   print(human: string, data: unknown): void;
   /** Prints a note for humans (stdout normally, stderr with --json so stdout stays JSON). */
@@ -242,7 +248,7 @@ async function requireUser(ctx: Context, username: string): Promise<User> {
 }
 
 const keyStepsHelp =
-  "Rotation is add-then-retire (docs/keys.md): add, deploy, wait for JWKS caches (5 min) and relying\n" +
+  "Rotation is add-then-retire (docs/keys.md): add, deploy, wait for JWKS caches (6 min) and relying\n" +
   "parties; promote, deploy; after the longest token lifetime, retire, deploy. Deployed:\n" +
   "  npm run -s admin -- keys add --alg RS256 --file keys.json > next.json\n" +
   "  npx wrangler secret put SIGNING_KEYS < next.json";
@@ -332,8 +338,25 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       const clientId = ctx.args.CLIENT_ID!;
       if (!(await deleteClient(await ctx.db(), clientId))) throw new CliError(`client ${clientId} not found`);
+      // Its refresh tokens went with it (foreign key); its access tokens are refused from now on.
+      await revokeClientAccessTokens(await ctx.kv(), clientId, ctx.settings().ACCESS_TOKEN_EXPIRE_SECONDS);
       ctx.print(`Deleted client ${clientId}.`, { client_id: clientId, deleted: true });
       ctx.note(cacheNote("The client stops working"));
+    },
+  },
+
+  "client revoke-tokens": {
+    summary: "Revoke every token a client holds: its refresh tokens, and its access tokens issued until now",
+    args: ["CLIENT_ID"],
+    async run(ctx) {
+      const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
+      const refreshTokens = await revokeClientRefreshTokens(await ctx.db(), client.id, Math.floor(Date.now() / 1000));
+      await revokeClientAccessTokens(await ctx.kv(), client.id, ctx.settings().ACCESS_TOKEN_EXPIRE_SECONDS);
+      ctx.print(
+        `Revoked ${refreshTokens} refresh tokens and every access token of client ${client.id} issued until now.`,
+        { client_id: client.id, refresh_tokens_revoked: refreshTokens, access_tokens_revoked_before: new Date().toISOString() },
+      );
+      ctx.note("Access tokens are refused within about 60 s everywhere (KV propagation, docs/consistency.md).");
     },
   },
 
@@ -486,36 +509,46 @@ export const commands: Record<string, Command> = {
         throw new UsageError(`invalid --alg ${alg}: expected any of ${SIGNING_ALGORITHMS.join(", ")}`);
       }
       const { set, kid } = await addKey(readKeySet(ctx), alg);
-      writeKeySet(ctx, set, `Added ${alg} key ${kid}: published now, signing after \`keys promote ${kid}\`.`);
+      const signsAtOnce = signingKids(set).includes(kid);
+      writeKeySet(
+        ctx,
+        set,
+        signsAtOnce
+          ? `Added ${alg} key ${kid}: the first ${alg} key, so it signs from the next deploy on.`
+          : `Added ${alg} key ${kid}: published now, signing after \`keys promote --kid=${kid}\`.`,
+        { kid },
+      );
     },
   },
 
   "keys promote": {
     summary: "Step 2: make a key the signing key of its algorithm",
-    args: ["KID"],
-    usage: "[--file KEYS.json] [--write]",
-    options: { file: { type: "string" }, write: { type: "boolean" } },
+    usage: "--kid=KID [--file KEYS.json] [--write]",
+    options: { kid: { type: "string" }, file: { type: "string" }, write: { type: "boolean" } },
     async run(ctx) {
-      const set = keyStep(() => promoteKey(readKeySet(ctx), ctx.args.KID!));
-      writeKeySet(ctx, set, `Key ${ctx.args.KID} signs from the next deploy on.`);
+      requireOptions(ctx, ["kid"]);
+      const kid = str(ctx.options.kid)!;
+      const set = keyStep(() => promoteKey(readKeySet(ctx), kid));
+      writeKeySet(ctx, set, `Key ${kid} signs from the next deploy on.`);
     },
   },
 
   "keys retire": {
     summary: "Step 3: remove a key that no longer signs, once its tokens have expired",
-    args: ["KID"],
-    usage: "[--file KEYS.json] [--write]",
-    options: { file: { type: "string" }, write: { type: "boolean" } },
+    usage: "--kid=KID [--file KEYS.json] [--write]",
+    options: { kid: { type: "string" }, file: { type: "string" }, write: { type: "boolean" } },
     async run(ctx) {
-      const set = keyStep(() => retireKey(readKeySet(ctx), ctx.args.KID!));
-      writeKeySet(ctx, set, `Key ${ctx.args.KID} removed.`);
+      requireOptions(ctx, ["kid"]);
+      const kid = str(ctx.options.kid)!;
+      const set = keyStep(() => retireKey(readKeySet(ctx), kid));
+      writeKeySet(ctx, set, `Key ${kid} removed.`);
     },
   },
 
   cleartokens: {
     summary: "Remove expired refresh tokens, code redemption records and stale throttling rows (DOT's cleartokens)",
     async run(ctx) {
-      const report = await clearExpired(await ctx.db(), parseSettings(process.env));
+      const report = await clearExpired(await ctx.db(), ctx.settings());
       ctx.print(
         `Removed ${report.refreshTokens} refresh tokens, ${report.codeRedemptions} code redemptions, ${report.loginThrottle} throttling rows.`,
         report,
@@ -554,7 +587,7 @@ function keyStep(step: () => KeySet): KeySet {
   }
 }
 
-function writeKeySet(ctx: Context, set: KeySet, message: string): void {
+function writeKeySet(ctx: Context, set: KeySet, message: string, extra: Record<string, string> = {}): void {
   const json = JSON.stringify(set);
   if (ctx.options.write !== true) {
     ctx.out(json);
@@ -569,7 +602,7 @@ function writeKeySet(ctx: Context, set: KeySet, message: string): void {
     const updated = lines.map((l) => (l.startsWith("SIGNING_KEYS=") ? `SIGNING_KEYS='${json}'` : l));
     writeFileSync(devVarsPath(), updated.join("\n"), { mode: 0o600 });
   }
-  ctx.print(`${message} Written to ${file ?? devVarsPath()}.`, { written: file ?? devVarsPath(), keys: set.keys.length });
+  ctx.print(`${message} Written to ${file ?? devVarsPath()}.`, { written: file ?? devVarsPath(), keys: set.keys.length, ...extra });
 }
 
 /** Commands that never touch the database (no migrations, no wrangler start). */
@@ -707,6 +740,7 @@ export async function main(argv: string[], io: Output = stdio, options: MainOpti
     const stateDir = resolve(str(values["persist-to"]) ?? DEFAULT_STATE_DIR);
 
     let db: Promise<Database> | undefined;
+    let localKv: KVNamespace | undefined;
     const ctx: Context = {
       options: values,
       args: Object.fromEntries(expected.map((argName, i) => [argName, rest[i]!])),
@@ -722,10 +756,17 @@ export async function main(argv: string[], io: Output = stdio, options: MainOpti
           const open = options.openLocal ?? (await import("./lib/local-db")).openLocalDatabase;
           const local = await open(stateDir);
           dispose = local.dispose;
+          localKv = local.kv;
           return local.db;
         })();
         return db;
       },
+      async kv() {
+        if (values.remote) return remoteKv();
+        await ctx.db();
+        return localKv!;
+      },
+      settings: () => parseSettings({ ...wranglerVars(), ...process.env }),
       print(human, data) {
         io.out(json ? JSON.stringify(data, null, 2) : human);
       },
@@ -766,4 +807,16 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
       process.exitCode = 1;
     },
   );
+}
+
+/** The deployed KV namespace, written through `wrangler kv key put --remote` (needs a Cloudflare login). */
+function remoteKv(): Pick<KVNamespace, "put"> {
+  return {
+    async put(key: string, value: unknown, options?: { expirationTtl?: number }) {
+      const args = ["kv", "key", "put", "--binding", "KV", "--remote", key, String(value)];
+      if (options?.expirationTtl) args.push("--ttl", String(options.expirationTtl));
+      const result = await runWrangler(args);
+      if (result.code !== 0) throw new CliError(`wrangler kv key put failed: ${(result.stderr || result.stdout).trim()}`);
+    },
+  } as Pick<KVNamespace, "put">;
 }

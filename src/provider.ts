@@ -127,7 +127,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.post(path, logoutPost);
   }
   for (const path of both("/userinfo")) {
-    o.use(path, clientCors());
+    o.use(path, clientCors("GET, POST, OPTIONS"));
     o.on(["GET", "POST"], path, userinfoEndpoint);
     o.all(path, methodNotAllowed("GET, POST, OPTIONS"));
   }

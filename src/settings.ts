@@ -72,7 +72,10 @@ export const settingsSchema = z.object({
   ACCESS_TOKEN_AUDIENCE: z.string().min(1).optional(),
   /** How long a client record is cached per isolate; secret rotation and deletion take effect within it. */
   CLIENT_CACHE_SECONDS: nonNegativeSeconds(30),
-  /** Server secret (a Worker secret) for session cookies, CSRF tokens and sealed authorization codes. */
+  /**
+   * Server secret (a Worker secret) for session cookies, CSRF tokens, sealed authorization codes and
+   * pairwise subjects. Changing it signs everyone out, voids codes in flight and changes pairwise `sub`s.
+   */
   SECRET_KEY: z.string().min(32, "must be at least 32 characters of random text").optional(),
   /** How long a sign-in lasts (Django's SESSION_COOKIE_AGE). */
   SESSION_COOKIE_AGE_SECONDS: seconds(14 * 24 * 3600),

@@ -11,6 +11,8 @@ import { CONFIG_PATH, DB_BINDING, runWrangler } from "./project";
 
 export interface LocalDatabase {
   db: Database;
+  /** The KV namespace `wrangler dev` serves (revocation notes). */
+  kv: KVNamespace;
   dispose(): Promise<void>;
 }
 
@@ -79,14 +81,14 @@ export async function openLocalDatabase(stateDir: string): Promise<LocalDatabase
     simple: binding.migrations_pattern === undefined,
   };
 
-  const proxy = await getPlatformProxy<{ DB: D1Database }>({
+  const proxy = await getPlatformProxy<{ DB: D1Database; KV: KVNamespace }>({
     configPath: CONFIG_PATH,
     persist: { path: join(resolve(stateDir), "v3") },
     remoteBindings: false,
   });
   try {
     if (await mayHavePendingMigrations(proxy.env.DB, migrations)) await applyLocalMigrations(stateDir);
-    return { db: openDatabase(proxy.env.DB), dispose: () => proxy.dispose() };
+    return { db: openDatabase(proxy.env.DB), kv: proxy.env.KV, dispose: () => proxy.dispose() };
   } catch (error) {
     await proxy.dispose();
     throw error;

@@ -47,3 +47,9 @@ export function runWrangler(args: string[], env: Record<string, string> = {}): P
     );
   });
 }
+
+/** The `[vars]` of wrangler.toml, so the CLI uses the same settings as the Worker. */
+export function wranglerVars(): Record<string, unknown> {
+  const { unstable_readConfig } = createRequire(import.meta.url)("wrangler") as typeof import("wrangler");
+  return unstable_readConfig({ config: CONFIG_PATH }, { hideWarnings: true }).vars ?? {};
+}

@@ -86,3 +86,13 @@ export async function revokeUserClientRefreshTokens(db: Database, userId: string
     .returning({ grantId: refreshTokens.grantId });
   return [...new Set(rows.map((row) => row.grantId))];
 }
+
+/** Revokes every live refresh token of a client (a compromised client, or a revoke-all by an operator). */
+export async function revokeClientRefreshTokens(db: Database, clientId: string, now: number): Promise<number> {
+  const rows = await db
+    .update(refreshTokens)
+    .set({ revokedAt: now })
+    .where(and(eq(refreshTokens.clientId, clientId), isNull(refreshTokens.revokedAt)))
+    .returning({ id: refreshTokens.id });
+  return rows.length;
+}

@@ -8,7 +8,7 @@ import type { ProviderEnv } from "../types";
  * itself, never `*`; once the route knows the client, only that client's origins count.
  * Other origins get no CORS headers at all.
  */
-export function clientCors(): MiddlewareHandler<ProviderEnv> {
+export function clientCors(methods = "POST, OPTIONS"): MiddlewareHandler<ProviderEnv> {
   return async (c, next) => {
     const origin = c.req.header("origin");
     const settings = c.get("settings");
@@ -18,7 +18,7 @@ export function clientCors(): MiddlewareHandler<ProviderEnv> {
       if (!registered || !origin) return c.body(null, 204);
       return c.body(null, 204, {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Methods": methods,
         "Access-Control-Allow-Headers": "Content-Type, Authorization, DPoP",
         "Access-Control-Max-Age": "600",
       });

@@ -21,7 +21,7 @@ export const OIDC_SCOPES: Record<string, string> = {
   offline_access: "Keep access while you are away",
 };
 
-export const SUPPORTED_CLAIMS = ["sub", "iss", "auth_time", "acr", "amr", "sid", ...Object.values(SCOPE_CLAIMS).flat()];
+export const SUPPORTED_CLAIMS = ["sub", "iss", "auth_time", "amr", "sid", ...Object.values(SCOPE_CLAIMS).flat()];
 
 /** One member of the `claims` request parameter (OIDC Core §5.5.1). */
 export interface ClaimRequest {

@@ -35,7 +35,8 @@ async function presentedToken(c: Ctx): Promise<string> {
     return token;
   }
   if (fromBody !== undefined) return fromBody;
-  throw new OAuthError("invalid_token", "an access token is required", 401, { "WWW-Authenticate": bearerChallenge("userinfo") });
+  // RFC 6750 §3.1: no error code in the challenge when no credentials were sent.
+  throw new OAuthError("invalid_request", "an access token is required", 401, { "WWW-Authenticate": bearerChallenge("userinfo") });
 }
 
 /**

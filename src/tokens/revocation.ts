@@ -21,7 +21,7 @@ export async function revokeGrantAccessTokens(kv: KVNamespace, grantId: string, 
 }
 
 /** Revokes every access token of a client issued before now (e.g. when it is deleted or compromised). */
-export async function revokeClientAccessTokens(kv: KVNamespace, clientId: string, accessTokenLifetime: number): Promise<void> {
+export async function revokeClientAccessTokens(kv: Pick<KVNamespace, "put">, clientId: string, accessTokenLifetime: number): Promise<void> {
   await kv.put(clientNotBeforeKey(clientId), String(Math.floor(Date.now() / 1000)), ttl(accessTokenLifetime));
 }
 

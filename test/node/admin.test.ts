@@ -34,7 +34,7 @@ const shared = new Map<string, Promise<LocalDatabase>>();
 function openShared(stateDir: string): Promise<LocalDatabase> {
   let local = shared.get(stateDir);
   if (!local) shared.set(stateDir, (local = openLocalDatabase(stateDir)));
-  return local.then(({ db }) => ({ db, dispose: async () => {} }));
+  return local.then(({ db, kv }) => ({ db, kv, dispose: async () => {} }));
 }
 
 afterAll(async () => {
@@ -203,17 +203,17 @@ describe.concurrent("admin CLI", () => {
     expect(added.map((k) => k.role)).toEqual(["signs", "signs", "published"]);
     const newRs = added[2]!.kid;
 
-    const refused = await adminHere(["keys", "retire", oldRs, "--file", file]);
+    const refused = await adminHere(["keys", "retire", "--kid", oldRs, "--file", file]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/promote another RS256 key first/);
-    expect((await adminHere(["keys", "promote", newRs, "--file", file, "--write"])).code).toBe(0);
-    expect((await adminHere(["keys", "retire", oldRs, "--file", file, "--write"])).code).toBe(0);
+    expect((await adminHere(["keys", "promote", "--kid", newRs, "--file", file, "--write"])).code).toBe(0);
+    expect((await adminHere(["keys", "retire", "--kid", oldRs, "--file", file, "--write"])).code).toBe(0);
     const after = parsed<{ kid: string; alg: string; role: string }[]>(await adminHere(["keys", "list", "--file", file, "--json"]), "keys list");
     expect(after).toEqual([
       { kid: newRs, alg: "RS256", role: "signs" },
       { kid: before[0]!.kid, alg: "ES256", role: "signs" },
     ]);
-    expect((await adminHere(["keys", "retire", "no-such-kid", "--file", file])).code).toBe(1);
+    expect((await adminHere(["keys", "retire", "--kid", "no-such-kid", "--file", file])).code).toBe(1);
   });
 
   it("creates OIDC clients and users with claims, and clears expired tokens", { timeout: 150_000 }, async () => {
@@ -350,7 +350,15 @@ describe.concurrent("admin CLI", () => {
 
       // CLIENT_CACHE_SECONDS=0: no isolate keeps the old record.
       expect(await token(base, id, oldSecret)).toMatchObject({ status: 401, body: { error: "invalid_client" } });
-      expect(await token(base, id, newSecret)).toMatchObject({ status: 200 });
+      const fresh = await token(base, id, newSecret);
+      expect(fresh).toMatchObject({ status: 200 });
+
+      // client revoke-tokens writes the client's "not before" note into the KV the server reads.
+      const me = () => fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${fresh.body.access_token as string}` } });
+      expect((await me()).status).toBe(200);
+      const revoked = await adminHere(["client", "revoke-tokens", id, "--json", ...state]);
+      expect(parsed(revoked, "client revoke-tokens")).toMatchObject({ client_id: id, refresh_tokens_revoked: 0 });
+      expect((await me()).status).toBe(401);
     } catch (error) {
       throw new Error(`${(error as Error).message}\n--- wrangler dev output ---\n${server.output()}`, { cause: error });
     } finally {

@@ -176,7 +176,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     // connection to the same database (wrangler's local runtime, as the CLI opens it).
     local = applyLocalMigrations(stateDir).then(() => openLocalDatabase(stateDir));
     local.catch(() => {}); // reported where it is awaited
-    const openShared = async () => ({ db: (await local!).db, dispose: async () => {} });
+    const openShared = async () => ({ ...(await local!), dispose: async () => {} });
 
     const admin = async <T>(cliArgs: string[]): Promise<T> => {
       let stdout = "";
