@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Database } from "./index";
 import { refreshTokens, users, type RefreshToken } from "./schema";
 
@@ -22,51 +22,67 @@ export function insertRefreshToken(db: Database, token: NewRefreshToken) {
   return db.insert(refreshTokens).values(token);
 }
 
+export interface RotationClaim {
+  tokenHash: string;
+  clientId: string;
+  now: number;
+  graceSeconds: number;
+  /** Scopes the request names: each must be among the token's (a refresh may narrow, never widen). */
+  scopes: readonly string[];
+  /** Require an active user in the built-in users table (hosts with their own store check it themselves). */
+  activeBuiltinUser: boolean;
+  /** The new token: its id, hash and expiry; everything else is copied from the old one. */
+  next: { id: string; tokenHash: string; expiresAt: number };
+}
+
 /**
- * Rotation in one batch: mark the old token replaced, and insert the new one only if this
- * request is the one that marked it. Of two concurrent rotations exactly one inserts.
- * Returns false when this request lost (the old token was rotated or revoked meanwhile).
+ * A refresh, rotated in one D1 batch (one round-trip, two statements):
+ * 1. claim the presented token: mark it replaced, but only if it is this client's, live, not
+ *    rotated (beyond the grace period), covers the requested scopes, and its user is active;
+ * 2. insert the new token, copied from the old one, only if this request's claim took it.
+ * Of two concurrent rotations exactly one claims. Returns the old row when this request claimed
+ * it, undefined otherwise (then `findRefreshToken` tells why).
  */
-export async function rotateRefreshToken(
-  db: Database,
-  oldId: string,
-  next: NewRefreshToken & { id: string },
-  graceSeconds: number,
-): Promise<boolean> {
-  const now = next.createdAt;
+export async function claimAndRotateRefreshToken(db: Database, r: RotationClaim): Promise<RefreshToken | undefined> {
+  const t = refreshTokens;
   const stillUsable =
-    graceSeconds > 0
-      ? sql`(${refreshTokens.rotatedAt} IS NULL OR ${refreshTokens.rotatedAt} > ${now - graceSeconds})`
-      : isNull(refreshTokens.rotatedAt);
+    r.graceSeconds > 0 ? sql`(${t.rotatedAt} IS NULL OR ${t.rotatedAt} > ${r.now - r.graceSeconds})` : isNull(t.rotatedAt);
+  // instr() on space-padded strings: an exact token match (scope tokens contain no spaces).
+  const hasScopes = r.scopes.map((scope) => sql`instr(' ' || ${t.scope} || ' ', ${` ${scope} `}) > 0`);
+  const activeUser = r.activeBuiltinUser
+    ? [sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${t.userId} AND ${users.isActive} = 1)`]
+    : [];
   const claim = db
-    .update(refreshTokens)
+    .update(t)
     // The grace period counts from the first rotation: reuses within it do not extend it.
-    .set({ rotatedAt: sql`COALESCE(${refreshTokens.rotatedAt}, ${now})`, replacedBy: next.id })
-    .where(and(eq(refreshTokens.id, oldId), isNull(refreshTokens.revokedAt), stillUsable));
-  // The new row is selected from the old one only if this request's claim took it.
+    .set({ rotatedAt: sql`COALESCE(${t.rotatedAt}, ${r.now})`, replacedBy: r.next.id })
+    .where(
+      and(eq(t.tokenHash, r.tokenHash), eq(t.clientId, r.clientId), isNull(t.revokedAt), gt(t.expiresAt, r.now), stillUsable, ...hasScopes, ...activeUser),
+    )
+    .returning();
   const value = (v: string | number | null) => sql`${v}`;
-  const insert = db.insert(refreshTokens).select(
+  const insert = db.insert(t).select(
     db
       .select({
-        id: value(next.id).as("id"),
-        tokenHash: value(next.tokenHash).as("token_hash"),
-        grantId: value(next.grantId).as("grant_id"),
-        clientId: value(next.clientId).as("client_id"),
-        userId: value(next.userId).as("user_id"),
-        scope: value(next.scope).as("scope"),
-        authTime: value(next.authTime ?? null).as("auth_time"),
-        details: value(next.details ? JSON.stringify(next.details) : null).as("details"),
-        createdAt: value(next.createdAt).as("created_at"),
-        expiresAt: value(next.expiresAt).as("expires_at"),
+        id: value(r.next.id).as("id"),
+        tokenHash: value(r.next.tokenHash).as("token_hash"),
+        grantId: t.grantId,
+        clientId: t.clientId,
+        userId: t.userId,
+        scope: t.scope,
+        authTime: t.authTime,
+        details: t.details,
+        createdAt: value(r.now).as("created_at"),
+        expiresAt: value(r.next.expiresAt).as("expires_at"),
         rotatedAt: value(null).as("rotated_at"),
         replacedBy: value(null).as("replaced_by"),
         revokedAt: value(null).as("revoked_at"),
       })
-      .from(refreshTokens)
-      .where(and(eq(refreshTokens.id, oldId), eq(refreshTokens.replacedBy, next.id))),
+      .from(t)
+      .where(and(eq(t.tokenHash, r.tokenHash), eq(t.replacedBy, r.next.id))),
   );
-  const [, inserted] = await db.batch([claim, insert]);
-  return (inserted as { meta: { changes: number } }).meta.changes === 1;
+  const [claimed] = await db.batch([claim, insert]);
+  return claimed[0];
 }
 
 /** Revokes every refresh token of a grant (a family). */

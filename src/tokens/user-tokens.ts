@@ -35,27 +35,30 @@ export function fromDetails(details: Record<string, unknown> | null): Pick<UserG
 
 export const newGrantId = () => randomToken(16);
 
+/** A new refresh token value: random, with the id, hash and expiry its row stores. */
+export async function newRefreshTokenValue(settings: Settings) {
+  const token = randomToken(32);
+  const now = Math.floor(Date.now() / 1000);
+  return { token, id: randomToken(16), tokenHash: await hashSecret(token), createdAt: now, expiresAt: now + settings.REFRESH_TOKEN_EXPIRE_SECONDS };
+}
+
 /** A new refresh token: the value for the client, and the row (with its hash) for D1. */
 export async function newRefreshToken(
   settings: Settings,
   client: Client,
   grant: UserGrant,
 ): Promise<{ token: string; row: NewRefreshToken & { id: string; createdAt: number } }> {
-  const token = randomToken(32);
-  const now = Math.floor(Date.now() / 1000);
+  const { token, ...value } = await newRefreshTokenValue(settings);
   return {
     token,
     row: {
-      id: randomToken(16),
-      tokenHash: await hashSecret(token),
+      ...value,
       grantId: grant.grantId,
       clientId: client.id,
       userId: grant.userId,
       scope: grant.scope.join(" "),
       authTime: grant.authTime ?? null,
       details: grantDetails(grant),
-      createdAt: now,
-      expiresAt: now + settings.REFRESH_TOKEN_EXPIRE_SECONDS,
     },
   };
 }

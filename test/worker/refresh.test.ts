@@ -73,14 +73,16 @@ describe("rotation and reuse", () => {
     await expectTokenError(responses.find((r) => r.status === 400)!, "invalid_grant");
   });
 
-  it("costs at most two D1 round-trips and no KV", async () => {
+  it("costs one D1 round-trip (one batch of two statements) and no KV, narrowed scope included", async () => {
     const client = await confidentialClient();
     const first = await tokensFor(client);
     const res = await refresh(client, first.refresh_token!);
     await expectTokens(res.clone());
-    const ops = storageOps(res);
-    expect(ops.d1).toBeLessThanOrEqual(2);
-    expect(ops.kv).toBe(0);
+    expect(storageOps(res)).toEqual({ d1: 1, d1_statements: 2, kv: 0 });
+    const rotated = (await res.json<{ refresh_token: string }>()).refresh_token;
+    const narrowed = await refresh(client, rotated, { scope: "read" });
+    await expectTokens(narrowed.clone());
+    expect(storageOps(narrowed)).toEqual({ d1: 1, d1_statements: 2, kv: 0 });
   });
 
   it("an unknown or expired refresh token: invalid_grant", async () => {
