@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { verifyPassword } from "./crypto";
 import type { Database } from "./db/index";
+import { IsolateCache } from "./isolate-cache";
 import { loginThrottle, users } from "./db/schema";
 import type { Settings } from "./settings";
 
@@ -88,16 +89,8 @@ export async function clearLoginFailures(db: Database, username: string): Promis
  * `username` (so introspecting an access token needs no D1 query on a warm isolate). A
  * disabled user's tokens introspect as inactive within the cache time.
  */
-const accountCache = new Map<string, { expires: number; account: Promise<Account | null> }>();
+const accountCache = new IsolateCache<Account | null>();
 
 export function findAccountCached(store: AccountStore, db: Database, id: string, ttlSeconds: number): Promise<Account | null> {
-  if (ttlSeconds <= 0) return store.findById(db, id);
-  const now = Date.now();
-  const hit = accountCache.get(id);
-  if (hit && hit.expires > now) return hit.account;
-  if (accountCache.size >= 10_000) accountCache.clear();
-  const account = store.findById(db, id);
-  accountCache.set(id, { expires: now + ttlSeconds * 1000, account });
-  account.catch(() => accountCache.delete(id));
-  return account;
+  return accountCache.get(id, ttlSeconds, () => store.findById(db, id));
 }

@@ -1,4 +1,5 @@
 import { eq, sql } from "drizzle-orm";
+import { IsolateCache } from "../isolate-cache";
 import type { Database } from "./index";
 import { clients, type Client, type NewClient } from "./schema";
 
@@ -34,51 +35,32 @@ export async function updateClientSecretHash(db: Database, clientId: string, sec
  * for `ttlSeconds`. A secret rotation or a deletion therefore takes effect everywhere within that
  * time. Unknown ids are not cached, so a new client works at once. Concurrent misses share one query.
  */
-const cache = new Map<string, { expires: number; client: Promise<Client | undefined> }>();
-const MAX_CACHED_CLIENTS = 10_000;
+const clientCache = new IsolateCache<Client | undefined>((client) => client !== undefined);
 
 export function findClientCached(db: Database, clientId: string, ttlSeconds: number): Promise<Client | undefined> {
-  if (ttlSeconds <= 0) return findClient(db, clientId);
-  const now = Date.now();
-  const hit = cache.get(clientId);
-  if (hit && hit.expires > now) return hit.client;
-  if (cache.size >= MAX_CACHED_CLIENTS) cache.clear();
-  const client = findClient(db, clientId);
-  cache.set(clientId, { expires: now + ttlSeconds * 1000, client });
-  client.then(
-    (found) => found || cache.delete(clientId),
-    () => cache.delete(clientId),
-  );
-  return client;
+  return clientCache.get(clientId, ttlSeconds, () => findClient(db, clientId));
 }
 
 /** Drops this isolate's cached copy (used after changes made through this isolate, and by tests). */
 export function forgetCachedClient(clientId?: string): void {
-  if (clientId === undefined) {
-    cache.clear();
-    originCache.clear();
-  } else cache.delete(clientId);
+  clientCache.forget(clientId);
+  if (clientId === undefined) originCache.forget();
 }
 
 /**
  * Whether any client registered this origin for CORS. Cached per isolate like client records
  * (answers "no" included), so a newly registered origin works within the cache time.
  */
-const originCache = new Map<string, { expires: number; allowed: Promise<boolean> }>();
+const originCache = new IsolateCache<boolean>();
 
 export function isOriginRegistered(db: Database, origin: string, ttlSeconds: number): Promise<boolean> {
-  const now = Date.now();
-  const hit = originCache.get(origin);
-  if (hit && hit.expires > now) return hit.allowed;
-  if (originCache.size >= MAX_CACHED_CLIENTS) originCache.clear();
-  const allowed = db
-    .select({ id: clients.id })
-    .from(clients)
-    .where(sql`EXISTS (SELECT 1 FROM json_each(${clients.allowedOrigins}) WHERE json_each.value = ${origin})`)
-    .limit(1)
-    .get()
-    .then((row) => row !== undefined);
-  if (ttlSeconds > 0) originCache.set(origin, { expires: now + ttlSeconds * 1000, allowed });
-  allowed.catch(() => originCache.delete(origin));
-  return allowed;
+  return originCache.get(origin, ttlSeconds, async () => {
+    const row = await db
+      .select({ id: clients.id })
+      .from(clients)
+      .where(sql`EXISTS (SELECT 1 FROM json_each(${clients.allowedOrigins}) WHERE json_each.value = ${origin})`)
+      .limit(1)
+      .get();
+    return row !== undefined;
+  });
 }
