@@ -87,7 +87,7 @@ export function ConsentPage(props: ConsentPageProps) {
         </div>
       </form>
       <p class="muted">
-        Signed in as {props.user.username}.{" "}
+        Signed in as {props.user.username}. <a href={props.logoutAction}>Not you? Sign out</a>
       </p>
     </Layout>
   );
