@@ -9,6 +9,7 @@ import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer"
 import { readFormBody, type Params } from "../oauth/form";
 import { loadKeyRing } from "../tokens/keys";
 import { areRevoked, isRevoked } from "../tokens/revocation";
+import { userIdOf } from "../tokens/user-tokens";
 import { looksLikeJwt, verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 import type { ProviderEnv } from "../types";
 
@@ -34,6 +35,12 @@ async function bearerCaller(c: Ctx, header: string): Promise<AccessTokenClaims> 
   return result.claims;
 }
 
+async function accountOf(c: Ctx, claims: AccessTokenClaims) {
+  const settings = c.get("settings");
+  const userId = await userIdOf(claims, settings.SECRET_KEY);
+  return userId ? findAccountCached(c.get("accounts"), c.get("db"), userId, settings.CLIENT_CACHE_SECONDS) : null;
+}
+
 async function introspectAccessToken(c: Ctx, token: string, caller: AccessTokenClaims | undefined) {
   const result = await verifyAccessToken(token, { keys: await loadKeyRing(c.env.SIGNING_KEYS), issuer: c.get("issuer") });
   if (!result.active) return INACTIVE;
@@ -47,7 +54,7 @@ async function introspectAccessToken(c: Ctx, token: string, caller: AccessTokenC
   const [client, account] = await Promise.all([
     findClientCached(c.get("db"), claims.client_id, settings.CLIENT_CACHE_SECONDS),
     // A user's token has a grant id (client_credentials tokens do not): report the username.
-    claims.gid ? findAccountCached(c.get("accounts"), c.get("db"), claims.sub, settings.CLIENT_CACHE_SECONDS) : undefined,
+    claims.gid ? accountOf(c, claims) : undefined,
   ]);
   if (!client || account === null) return INACTIVE;
   const username = account?.username;

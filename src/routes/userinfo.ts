@@ -6,6 +6,7 @@ import { readFormBody } from "../oauth/form";
 import { releaseClaims, type ClaimRequest } from "../oidc/claims";
 import { subjectFor } from "../oidc/subject";
 import { loadKeyRing } from "../tokens/keys";
+import { userIdOf } from "../tokens/user-tokens";
 import { verifyAccessToken } from "../tokens/verify";
 import type { ProviderEnv } from "../types";
 
@@ -57,9 +58,10 @@ export async function userinfoEndpoint(c: Ctx): Promise<Response> {
   if (!scopes.includes("openid") || !claims.gid) {
     throw bearerError(403, "insufficient_scope", "the access token was not granted the openid scope", { scope: "openid" });
   }
+  const userId = await userIdOf(claims, settings.SECRET_KEY);
   const [client, account] = await Promise.all([
     findClientCached(c.get("db"), claims.client_id, settings.CLIENT_CACHE_SECONDS),
-    c.get("accounts").findById(c.get("db"), claims.sub),
+    userId ? c.get("accounts").findById(c.get("db"), userId) : null,
   ]);
   if (!client || !account) throw bearerError(401, "invalid_token", "the token's client or user no longer exists");
   c.set("clientOrigins", client.allowedOrigins);

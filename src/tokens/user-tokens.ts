@@ -3,7 +3,10 @@ import type { Client } from "../db/schema";
 import type { NewRefreshToken } from "../db/refresh-tokens";
 import type { ClaimsRequest } from "../oidc/claims";
 import type { Settings } from "../settings";
+import { subjectFor } from "../oidc/subject";
 import { issueAccessToken } from "./access-token";
+import { seal, unseal } from "./sealed";
+import { requireSecretKey } from "./secret-keys";
 import type { KeyRing } from "./keys";
 
 /** What a user authorized a client to do: the grant that access and refresh tokens stand for. */
@@ -66,23 +69,39 @@ export async function newRefreshToken(
 /** Whether the client gets refresh tokens: when it is allowed the refresh_token grant. */
 export const issuesRefreshTokens = (client: Client) => client.grantTypes.includes("refresh_token");
 
-export function userAccessToken(
+/**
+ * A user's access token. For a pairwise client its `sub` is the pairwise one too (RFC 9068 §6),
+ * so the JWT the client can read does not reveal the user's id; the provider's own endpoints
+ * recover that id from `usr`, sealed for them (`userIdOf`).
+ */
+export async function userAccessToken(
   ctx: { keys: KeyRing; settings: Settings; issuer: string; audience: string },
   client: Client,
   grant: UserGrant,
 ) {
+  const pairwise = client.subjectType === "pairwise";
+  const secret = ctx.settings.SECRET_KEY;
   return issueAccessToken(ctx.keys, ctx.settings.ACCESS_TOKEN_SIGNING_ALG, {
     issuer: ctx.issuer,
-    subject: grant.userId,
+    subject: pairwise ? await subjectFor(client, grant.userId, secret) : grant.userId,
     audience: ctx.audience,
     clientId: client.id,
     scope: grant.scope,
     lifetimeSeconds: ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS,
     claims: {
       gid: grant.grantId,
+      ...(pairwise ? { usr: await seal(requireSecretKey(secret), USER_ID_PURPOSE, grant.userId) } : {}),
       ...(grant.authTime ? { auth_time: grant.authTime } : {}),
       // The claims request's userinfo members, for the UserInfo endpoint (which keeps no state).
       ...(grant.claims?.userinfo ? { userinfo_claims: Object.keys(grant.claims.userinfo) } : {}),
     },
   });
+}
+
+const USER_ID_PURPOSE = "access token user id";
+
+/** The user id behind a user's access token: `sub`, or for pairwise clients the sealed `usr`. */
+export async function userIdOf(claims: { sub: string; usr?: unknown }, secret: string | undefined): Promise<string | undefined> {
+  if (claims.usr === undefined) return claims.sub;
+  return typeof claims.usr === "string" ? unseal<string>(requireSecretKey(secret), USER_ID_PURPOSE, claims.usr) : undefined;
 }

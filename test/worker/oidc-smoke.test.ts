@@ -78,4 +78,38 @@ describe("OpenID Connect smoke", () => {
     const back = await browser.get(login.headers.get("location")!);
     expect(redirectParams(back).get("code")).toBeTruthy();
   });
+
+  it("pairwise clients: the access token's sub is pairwise too, and hides the user id (RFC 9068 §6)", async () => {
+    const username = `pw${crypto.randomUUID().slice(0, 8)}`;
+    const user = await registerUser(db(), { username, password: "correct horse battery", claims: { name: "Pia Wise" } });
+    const { clientId, clientSecret } = await createClient({
+      grantTypes: ["authorization_code", "refresh_token"],
+      redirectUris: [REDIRECT],
+      skipAuthorization: true,
+      subjectType: "pairwise",
+    });
+    const browser = await signedInBrowser(username);
+    const q = new URLSearchParams({ response_type: "code", client_id: clientId, redirect_uri: REDIRECT, scope: "openid profile read" });
+    const code = redirectParams(await browser.get(`/o/authorize/?${q}`)).get("code")!;
+    const body = await (
+      await postToken({ grant_type: "authorization_code", code, redirect_uri: REDIRECT }, { authorization: basic(clientId, clientSecret) })
+    ).json<Record<string, string>>();
+    const idSub = decodeJwt(body.id_token!).sub;
+    const accessToken = body.access_token!;
+    expect(idSub).not.toBe(user.id);
+    expect(decodeJwt(accessToken).sub).toBe(idSub);
+    expect(accessToken.split(".")[1]).not.toContain(btoa(user.id).slice(0, 20));
+    expect(JSON.stringify(decodeJwt(accessToken))).not.toContain(user.id);
+
+    const info = await SELF.fetch(`${ISSUER}/userinfo/`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(await info.json()).toMatchObject({ sub: idSub, name: "Pia Wise" });
+    const introspected = await SELF.fetch(`${ISSUER}/introspect/`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(clientId, clientSecret) },
+      body: new URLSearchParams({ token: accessToken }).toString(),
+    });
+    expect(await introspected.json()).toMatchObject({ active: true, sub: idSub, username });
+    const refreshed = await postToken({ grant_type: "refresh_token", refresh_token: body.refresh_token! }, { authorization: basic(clientId, clientSecret) });
+    expect(decodeJwt((await refreshed.json<Record<string, string>>()).access_token!).sub).toBe(idSub);
+  });
 });
