@@ -1,6 +1,9 @@
 const LOOPBACK_IPS = new Set(["127.0.0.1", "[::1]"]);
 
-function isLoopbackIp(url: URL): boolean {
+/** An `http` URI whose host is a loopback IP literal (RFC 8252 §7.3; `localhost` is not one). */
+function isLoopbackIpUri(raw: string): boolean {
+  if (!URL.canParse(raw)) return false;
+  const url = new URL(raw);
   return url.protocol === "http:" && LOOPBACK_IPS.has(url.hostname);
 }
 
@@ -10,24 +13,10 @@ function isLoopbackIp(url: URL): boolean {
  */
 export function matchRedirectUri(requested: string, registered: readonly string[]): boolean {
   if (registered.includes(requested)) return true;
-  let url: URL;
-  try {
-    url = new URL(requested);
-  } catch {
-    return false;
-  }
-  if (!isLoopbackIp(url)) return false;
-  return registered.some((candidate) => {
-    let reg: URL;
-    try {
-      reg = new URL(candidate);
-    } catch {
-      return false;
-    }
-    if (!isLoopbackIp(reg)) return false;
-    // Compare the strings with the ports taken out, so nothing but the port may differ.
-    return withoutLoopbackPort(requested) === withoutLoopbackPort(candidate);
-  });
+  if (!isLoopbackIpUri(requested)) return false;
+  // Compare the strings with the ports taken out, so nothing but the port may differ.
+  const portless = withoutLoopbackPort(requested);
+  return registered.some((candidate) => isLoopbackIpUri(candidate) && withoutLoopbackPort(candidate) === portless);
 }
 
 /** The URI as written, minus the port of a loopback IP authority (even a default one such as `:80`). */
