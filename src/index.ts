@@ -8,10 +8,11 @@ import { countStorage, type StorageCountVariables } from "./middleware/storage-c
 import { createProvider } from "./provider";
 import { demoCallback } from "./routes/demo-callback";
 import { home } from "./routes/home";
-import { parseSettings } from "./settings";
+import { settingsReader } from "./settings";
 import type { Env } from "./types";
 
 /** The ready Worker: the provider with its settings from wrangler vars and secrets. */
+const settingsOf = settingsReader();
 const app = new Hono<{ Bindings: Env; Variables: RequireTokenVariables & StorageCountVariables }>();
 
 /** A trivial route: liveness checks, and the benchmark's baseline. */
@@ -28,7 +29,7 @@ app.use(
   "/api/*",
   cors({
     origin: async (origin, c) =>
-      origin && (await isOriginRegistered(openDatabase(c.env.DB), origin, parseSettings(c.env).CLIENT_CACHE_SECONDS)) ? origin : null,
+      origin && (await isOriginRegistered(openDatabase(c.env.DB), origin, settingsOf(c.env).CLIENT_CACHE_SECONDS)) ? origin : null,
     allowMethods: ["GET"],
     allowHeaders: ["Authorization"],
     exposeHeaders: ["WWW-Authenticate"],
@@ -48,7 +49,7 @@ export default {
   /** Cron Trigger: DOT's `cleartokens`, in bounded batches. */
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
     ctx.waitUntil(
-      clearExpired(openDatabase(env.DB), parseSettings(env)).then((report) => console.log("cleartokens", JSON.stringify(report))),
+      clearExpired(openDatabase(env.DB), settingsOf(env)).then((report) => console.log("cleartokens", JSON.stringify(report))),
     );
   },
 } satisfies ExportedHandler<Env>;

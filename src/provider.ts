@@ -15,7 +15,7 @@ import { openapiEndpoint } from "./routes/openapi";
 import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
-import { parseSettings, SettingsError, type Settings, type SettingsInput } from "./settings";
+import { SettingsError, settingsReader, type SettingsInput } from "./settings";
 import type { ProviderEnv } from "./types";
 import { defaultPages, type PageRenderers } from "./views/render";
 
@@ -30,19 +30,6 @@ export interface ProviderOptions {
   pages?: Partial<PageRenderers>;
   /** Told when tokens are issued, refreshed or revoked and when users grant or deny (DOT's signals). */
   events?: EventHook;
-}
-
-/** Settings parsed once per `env`; one cache per provider, since each may override different settings. */
-function settingsReader(overrides: Partial<SettingsInput> | undefined): (env: object) => Settings {
-  const cache = new WeakMap<object, Settings>();
-  return (env) => {
-    let settings = cache.get(env);
-    if (!settings) {
-      settings = parseSettings({ ...(env as Record<string, unknown>), ...overrides });
-      cache.set(env, settings);
-    }
-    return settings;
-  };
 }
 
 const methodNotAllowed = (allow: string) => () => {

@@ -110,3 +110,19 @@ export function parseSettings(raw: Record<string, unknown>): Settings {
   }
   return result.data;
 }
+
+/**
+ * Settings parsed once per `env` (workerd hands every request of an isolate the same object).
+ * Each reader has its own cache, since each may apply different overrides (`createProvider`).
+ */
+export function settingsReader(overrides: Record<string, unknown> = {}): (env: object) => Settings {
+  const cache = new WeakMap<object, Settings>();
+  return (env) => {
+    let settings = cache.get(env);
+    if (!settings) {
+      settings = parseSettings({ ...(env as Record<string, unknown>), ...overrides });
+      cache.set(env, settings);
+    }
+    return settings;
+  };
+}
