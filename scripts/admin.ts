@@ -463,7 +463,7 @@ export const commands: Record<string, Command> = {
     summary: "Print a new private JWK set for the SIGNING_KEYS secret",
     usage: `[--alg ${SIGNING_ALGORITHMS.join("|")},...]`,
     details:
-      "Default: ES256 (access tokens) and RS256 (ID tokens). Install it with\n" +
+      "Default: ES256 (access tokens), RS256 (ID tokens) and EdDSA (ID tokens of clients that pick it). Install it with\n" +
       "  npm run -s admin -- keys generate | npx wrangler secret put SIGNING_KEYS",
     options: { alg: { type: "string", multiple: true } },
     async run(ctx) {

@@ -10,7 +10,7 @@ export async function generateSigningKey(alg: string): Promise<JWK> {
   return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg, use: "sig" };
 }
 
-/** The default development key set: ES256 for access tokens, RS256 for OpenID Connect ID tokens. */
+/** The default key set: ES256 for access tokens, RS256 for ID tokens (OIDC requires it), EdDSA for clients that pick it. */
 export async function generateSigningKeySet(): Promise<{ keys: JWK[] }> {
-  return { keys: [await generateSigningKey("ES256"), await generateSigningKey("RS256")] };
+  return { keys: [await generateSigningKey("ES256"), await generateSigningKey("RS256"), await generateSigningKey("EdDSA")] };
 }

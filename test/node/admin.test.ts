@@ -188,7 +188,7 @@ describe.concurrent("admin CLI", () => {
     ]);
     expect(run.stderr).toMatch(/wrangler secret put SIGNING_KEYS/);
     const defaults = parsed<{ keys: { alg: string }[] }>(await adminHere(["keys", "generate"]), "keys generate");
-    expect(defaults.keys.map((k) => k.alg)).toEqual(["ES256", "RS256"]);
+    expect(defaults.keys.map((k) => k.alg)).toEqual(["ES256", "RS256", "EdDSA"]);
   });
 
   it("rotates signing keys add-then-retire on a key file", async () => {

@@ -112,4 +112,25 @@ describe("OpenID Connect smoke", () => {
     const refreshed = await postToken({ grant_type: "refresh_token", refresh_token: body.refresh_token! }, { authorization: basic(clientId, clientSecret) });
     expect(decodeJwt((await refreshed.json<Record<string, string>>()).access_token!).sub).toBe(idSub);
   });
+
+  it("a client registered for EdDSA gets Ed25519-signed ID tokens that verify against the JWKS", async () => {
+    const username = `ed${crypto.randomUUID().slice(0, 8)}`;
+    await registerUser(db(), { username, password: "correct horse battery" });
+    const { clientId, clientSecret } = await createClient({
+      grantTypes: ["authorization_code"],
+      redirectUris: [REDIRECT],
+      skipAuthorization: true,
+      idTokenSignedResponseAlg: "EdDSA",
+    });
+    const browser = await signedInBrowser(username);
+    const q = new URLSearchParams({ response_type: "code", client_id: clientId, redirect_uri: REDIRECT, scope: "openid", nonce: "ed" });
+    const code = redirectParams(await browser.get(`/o/authorize/?${q}`)).get("code")!;
+    const body = await (
+      await postToken({ grant_type: "authorization_code", code, redirect_uri: REDIRECT }, { authorization: basic(clientId, clientSecret) })
+    ).json<Record<string, string>>();
+    const jwks = createLocalJWKSet(await (await SELF.fetch(`${ISSUER}/.well-known/jwks.json`)).json());
+    const { payload, protectedHeader } = await jwtVerify(body.id_token!, jwks, { issuer: ISSUER, audience: clientId });
+    expect(protectedHeader.alg).toBe("EdDSA");
+    expect(payload.nonce).toBe("ed");
+  });
 });
