@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { randomToken } from "../crypto";
 import type { OAuthError } from "../oauth/errors";
+import { appendQuery } from "../oauth/redirect-uri";
 import { FormPostPage } from "../views/pages";
 import type { ResponseTarget } from "./request";
 
@@ -27,14 +28,10 @@ export function sendAuthorizationResponse(
     );
     return c.html(FormPostPage({ action: target.redirectUri, fields, nonce }));
   }
-  const encoded = new URLSearchParams(fields).toString();
-  let location: string;
-  if (target.responseMode === "fragment") {
-    location = `${target.redirectUri}#${encoded}`;
-  } else {
-    // Keep the registered URI's own query exactly as it is, and add ours after it.
-    location = `${target.redirectUri}${target.redirectUri.includes("?") ? "&" : "?"}${encoded}`;
-  }
+  const location =
+    target.responseMode === "fragment"
+      ? `${target.redirectUri}#${new URLSearchParams(fields).toString()}`
+      : appendQuery(target.redirectUri, fields);
   // 303: the browser follows with GET, and never re-posts a form (RFC 9700 §4.11).
   return c.redirect(location, 303);
 }

@@ -23,3 +23,8 @@ export function matchRedirectUri(requested: string, registered: readonly string[
 function withoutLoopbackPort(raw: string): string {
   return raw.replace(/^(http:\/\/(?:127\.0\.0\.1|\[::1\]))(?::\d*)?(?=[/?#]|$)/, "$1");
 }
+
+/** Adds parameters to a redirect URI, keeping the registered URI's own query exactly as it is. */
+export function appendQuery(uri: string, params: Record<string, string>): string {
+  return `${uri}${uri.includes("?") ? "&" : "?"}${new URLSearchParams(params).toString()}`;
+}

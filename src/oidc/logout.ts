@@ -4,6 +4,7 @@ import { revokeUserClientRefreshTokens } from "../db/refresh-tokens";
 import type { Client } from "../db/schema";
 import { invalidRequest } from "../oauth/errors";
 import type { Params } from "../oauth/form";
+import { appendQuery } from "../oauth/redirect-uri";
 import type { Settings } from "../settings";
 import type { KeyRing } from "../tokens/keys";
 import { revokeGrantAccessTokens } from "../tokens/revocation";
@@ -76,7 +77,7 @@ export async function checkLogoutRequest(ctx: LogoutContext, params: Params): Pr
 /** Where to send the browser: the registered URI with its own query kept, and `state` added. */
 export function postLogoutLocation(uri: string, state: string | undefined): string {
   if (state === undefined) return uri;
-  return `${uri}${uri.includes("?") ? "&" : "?"}${new URLSearchParams({ state }).toString()}`;
+  return appendQuery(uri, { state });
 }
 
 /**
