@@ -20,6 +20,7 @@ import { loadKeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
 import { SettingsError } from "../settings";
 import type { ProviderEnv } from "../types";
+import { sendErrorPage } from "../views/error-page";
 import { sendPage } from "../views/render";
 
 type Ctx = Context<ProviderEnv>;
@@ -51,10 +52,6 @@ function issueContext(c: Ctx) {
     db: c.get("db"),
     accounts: c.get("accounts"),
   };
-}
-
-export function showErrorPage(c: Ctx, err: OAuthError, status = err.status) {
-  return sendPage(c, c.get("pages").error({ error: err.error, description: err.description }, c), status);
 }
 
 async function grant(c: Ctx, request: AuthorizationRequest, account: Account, session: Session) {
@@ -93,7 +90,7 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
   try {
     trusted = await checkClientAndRedirect(db, settings, params);
   } catch (err) {
-    if (err instanceof OAuthError) return showErrorPage(c, err);
+    if (err instanceof OAuthError) return sendErrorPage(c, err);
     throw err;
   }
 
@@ -112,7 +109,7 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
 
     if (decision) {
       if (!(await checkCsrf(c, requireSecretKey(settings.SECRET_KEY), params.get(CSRF_FIELD)))) {
-        return showErrorPage(c, new OAuthError("invalid_request", "the form has expired or did not come from this site; go back and try again", 403));
+        return sendErrorPage(c, new OAuthError("invalid_request", "the form has expired or did not come from this site; go back and try again", 403));
       }
       if (params.get("allow") === undefined) {
         c.get("emit")({ type: "authorization.denied", clientId: request.client.id, userId: account.id });
@@ -148,7 +145,7 @@ export function authorizeGet(c: Ctx): Promise<Response> {
   try {
     params = parseParams(search);
   } catch (err) {
-    if (err instanceof OAuthError) return showErrorPage(c, err);
+    if (err instanceof OAuthError) return sendErrorPage(c, err);
     throw err;
   }
   return authorize(c, params, false);
@@ -160,7 +157,7 @@ export async function authorizePost(c: Ctx): Promise<Response> {
   try {
     params = await readFormBody(c.req.raw, c.get("settings").MAX_BODY_BYTES);
   } catch (err) {
-    if (err instanceof OAuthError) return showErrorPage(c, err);
+    if (err instanceof OAuthError) return sendErrorPage(c, err);
     throw err;
   }
   // Any consent-form field makes it a decision, which then needs a valid CSRF token.

@@ -7,8 +7,8 @@ import { checkCsrf, csrfToken, CSRF_FIELD, endSession } from "../session";
 import { loadKeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
 import type { ProviderEnv } from "../types";
+import { sendErrorPage } from "../views/error-page";
 import { sendPage } from "../views/render";
-import { showErrorPage } from "./authorize";
 
 type Ctx = Context<ProviderEnv>;
 
@@ -59,7 +59,7 @@ function afterSignOut(c: Ctx, request: LogoutRequest): Promise<Response> | Respo
 }
 
 function errorPage(c: Ctx, err: unknown): Promise<Response> {
-  if (err instanceof OAuthError) return showErrorPage(c, err);
+  if (err instanceof OAuthError) return sendErrorPage(c, err);
   throw err;
 }
 
