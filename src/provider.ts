@@ -6,7 +6,7 @@ import { countStorage } from "./middleware/storage-count";
 import { eventEmitter, type EventHook } from "./events";
 import { errorBody, OAuthError } from "./oauth/errors";
 import { authorizeGet, authorizePost } from "./routes/authorize";
-import { authorizationServerMetadata, openidConfiguration } from "./routes/discovery";
+import { metadataEndpoint } from "./routes/discovery";
 import { introspectEndpoint } from "./routes/introspect";
 import { jwksEndpoint } from "./routes/jwks";
 import { loginGet, loginPost } from "./routes/login";
@@ -120,10 +120,10 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   }
   o.get("/.well-known/jwks.json", jwksEndpoint);
   o.get("/openapi.json", openapiEndpoint);
-  o.get("/.well-known/openid-configuration", openidConfiguration);
-  o.get("/.well-known/oauth-authorization-server", authorizationServerMetadata);
+  o.get("/.well-known/openid-configuration", metadataEndpoint);
+  o.get("/.well-known/oauth-authorization-server", metadataEndpoint);
   // RFC 8414 §3: metadata of an issuer with a path lives at /.well-known/oauth-authorization-server{path}.
-  app.get(`/.well-known/oauth-authorization-server${basePath}`, authorizationServerMetadata);
-  app.get(`/.well-known/openid-configuration${basePath}`, openidConfiguration);
+  app.get(`/.well-known/oauth-authorization-server${basePath}`, metadataEndpoint);
+  app.get(`/.well-known/openid-configuration${basePath}`, metadataEndpoint);
   return app;
 }

@@ -45,16 +45,11 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
   };
 }
 
-function send(c: Ctx, body: Record<string, unknown>) {
-  return c.json(body, 200, { "Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*" });
-}
-
-/** `GET /o/.well-known/openid-configuration` (OpenID Connect Discovery 1.0). */
-export async function openidConfiguration(c: Ctx): Promise<Response> {
-  return send(c, await metadata(c));
-}
-
-/** `GET /.well-known/oauth-authorization-server/o` and `/o/.well-known/oauth-authorization-server` (RFC 8414). */
-export async function authorizationServerMetadata(c: Ctx): Promise<Response> {
-  return send(c, await metadata(c));
+/**
+ * The server's metadata, one document at every address clients look for it: OpenID Connect
+ * Discovery 1.0 (`/o/.well-known/openid-configuration`) and RFC 8414
+ * (`/.well-known/oauth-authorization-server/o`, and the issuer-relative forms).
+ */
+export async function metadataEndpoint(c: Ctx): Promise<Response> {
+  return c.json(await metadata(c), 200, { "Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*" });
 }
