@@ -57,12 +57,12 @@ export const builtinAccounts: AccountStore = {
  * Throttling of password guesses per username, shared by the login form and the password grant:
  * after LOGIN_MAX_FAILURES failures within LOGIN_LOCKOUT_SECONDS the username is locked for that long.
  */
-export async function isLockedOut(db: Database, username: string): Promise<boolean> {
+async function isLockedOut(db: Database, username: string): Promise<boolean> {
   const row = await db.select().from(loginThrottle).where(eq(loginThrottle.username, username)).get();
   return !!row?.lockedUntil && row.lockedUntil > Math.floor(Date.now() / 1000);
 }
 
-export async function recordLoginFailure(db: Database, username: string, settings: Settings): Promise<void> {
+async function recordLoginFailure(db: Database, username: string, settings: Settings): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
   const windowStart = now - settings.LOGIN_LOCKOUT_SECONDS;
   // One statement, so that concurrent failures are all counted.
@@ -80,8 +80,30 @@ export async function recordLoginFailure(db: Database, username: string, setting
     .run();
 }
 
-export async function clearLoginFailures(db: Database, username: string): Promise<void> {
+async function clearLoginFailures(db: Database, username: string): Promise<void> {
   await db.delete(loginThrottle).where(eq(loginThrottle.username, username)).run();
+}
+
+/**
+ * A password sign-in, throttled per username, the same for the login form and the password
+ * grant: "locked" while the username is locked out, "invalid" for wrong credentials (counted),
+ * else the account (and its failures are forgotten).
+ */
+export async function signInWithPassword(
+  store: AccountStore,
+  db: Database,
+  settings: Settings,
+  username: string,
+  password: string,
+): Promise<Account | "locked" | "invalid"> {
+  if (await isLockedOut(db, username)) return "locked";
+  const account = await store.authenticate(db, username, password);
+  if (!account) {
+    await recordLoginFailure(db, username, settings);
+    return "invalid";
+  }
+  await clearLoginFailures(db, username);
+  return account;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { clearLoginFailures, isLockedOut, recordLoginFailure } from "../accounts";
+import { signInWithPassword } from "../accounts";
 import { insertRefreshToken } from "../db/refresh-tokens";
 import { invalidGrant } from "../oauth/errors";
 import { parseScope, resolveScope } from "../oauth/scope";
@@ -17,15 +17,9 @@ export const password: Grant = {
     const username = params.require("username");
     const secret = params.require("password");
     const scope = resolveScope(parseScope(params.get("scope")), client, settings);
-    if (await isLockedOut(db, username)) {
-      throw invalidGrant("too many failed sign-in attempts for this user; try again later");
-    }
-    const account = await ctx.accounts.authenticate(db, username, secret);
-    if (!account) {
-      await recordLoginFailure(db, username, settings);
-      throw invalidGrant("invalid username or password");
-    }
-    await clearLoginFailures(db, username);
+    const account = await signInWithPassword(ctx.accounts, db, settings, username, secret);
+    if (account === "locked") throw invalidGrant("too many failed sign-in attempts for this user; try again later");
+    if (account === "invalid") throw invalidGrant("invalid username or password");
 
     const grant = { grantId: newGrantId(), userId: account.id, scope, authTime: Math.floor(Date.now() / 1000) };
     const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant) : undefined;

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { clearLoginFailures, isLockedOut, recordLoginFailure } from "../accounts";
+import { signInWithPassword } from "../accounts";
 import { OAuthError } from "../oauth/errors";
 import { readFormBody, type Params } from "../oauth/form";
 import { checkCsrf, credentialFingerprint, csrfToken, CSRF_FIELD, startSession } from "../session";
@@ -48,15 +48,11 @@ export async function loginPost(c: Ctx): Promise<Response> {
   const username = params.get("username");
   const password = params.get("password");
   if (!username || !password) return showLogin(c, next, 400, "Enter your username and password.", username);
-  if (await isLockedOut(db, username)) {
+  const account = await signInWithPassword(c.get("accounts"), db, settings, username, password);
+  if (account === "locked") {
     return showLogin(c, next, 429, "Too many failed attempts. Please wait a few minutes and try again.", username);
   }
-  const account = await c.get("accounts").authenticate(db, username, password);
-  if (!account) {
-    await recordLoginFailure(db, username, settings);
-    return showLogin(c, next, 401, "Invalid username or password.", username);
-  }
-  await clearLoginFailures(db, username);
+  if (account === "invalid") return showLogin(c, next, 401, "Invalid username or password.", username);
   await startSession(c, secret, account.id, await credentialFingerprint(secret, account.credentialVersion), settings.SESSION_COOKIE_AGE_SECONDS);
   if (next) return c.redirect(next, 303);
   return sendPage(c, c.get("pages").message({ title: "Signed in", message: `You are signed in as ${account.username}.` }, c));
