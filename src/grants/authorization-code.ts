@@ -1,11 +1,11 @@
 import { hashSecret } from "../crypto";
 import { codeRedemptions } from "../db/schema";
-import { insertRefreshToken, revokeRefreshFamily } from "../db/refresh-tokens";
+import { insertRefreshToken } from "../db/refresh-tokens";
 import { invalidGrant } from "../oauth/errors";
 import { checkCodeVerifier } from "../oauth/pkce";
 import { openCode } from "../tokens/authorization-code";
 import { signingKeyFor } from "../tokens/keys";
-import { revokeGrantAccessTokens } from "../tokens/revocation";
+import { revokeGrant } from "../tokens/revocation";
 import { requireSecretKey } from "../tokens/secret-keys";
 import { idTokenForGrant } from "../oidc/grant-id-token";
 import { issuesRefreshTokens, newRefreshToken, userAccessToken, type UserGrant } from "../tokens/user-tokens";
@@ -65,10 +65,7 @@ export const authorizationCode: Grant = {
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
-      await Promise.all([
-        revokeRefreshFamily(db, grant.grantId, now).run(),
-        revokeGrantAccessTokens(ctx.kv, grant.grantId, settings.ACCESS_TOKEN_EXPIRE_SECONDS),
-      ]);
+      await revokeGrant(ctx, grant.grantId, settings.ACCESS_TOKEN_EXPIRE_SECONDS);
       throw invalidGrant("the authorization code has already been used; the tokens issued from it are revoked");
     }
 

@@ -1,20 +1,15 @@
 import { builtinAccounts } from "../accounts";
 import { hashSecret } from "../crypto";
-import { claimAndRotateRefreshToken, findRefreshToken, revokeRefreshFamily } from "../db/refresh-tokens";
+import { claimAndRotateRefreshToken, findRefreshToken } from "../db/refresh-tokens";
 import type { RefreshToken } from "../db/schema";
 import { invalidGrant, invalidScope, type OAuthError } from "../oauth/errors";
 import { parseScope } from "../oauth/scope";
 import { idTokenForGrant } from "../oidc/grant-id-token";
-import { revokeGrantAccessTokens } from "../tokens/revocation";
+import { revokeGrant } from "../tokens/revocation";
 import { fromDetails, newRefreshTokenValue, userAccessToken, type UserGrant } from "../tokens/user-tokens";
 import type { Grant, GrantContext } from "./types";
 
-async function revokeFamily(ctx: GrantContext, grantId: string, now: number): Promise<void> {
-  await Promise.all([
-    revokeRefreshFamily(ctx.db, grantId, now).run(),
-    revokeGrantAccessTokens(ctx.kv, grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS),
-  ]);
-}
+const revokeFamily = (ctx: GrantContext, grantId: string) => revokeGrant(ctx, grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS);
 
 const REUSED = "the refresh token was already used; every token of this grant is now revoked";
 
@@ -34,7 +29,7 @@ async function refusal(
   if (row.expiresAt <= now) return invalidGrant("the refresh token has expired");
   const grace = ctx.settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS;
   if (row.rotatedAt !== null && (grace === 0 || now - row.rotatedAt >= grace)) {
-    await revokeFamily(ctx, row.grantId, now);
+    await revokeFamily(ctx, row.grantId);
     return invalidGrant(REUSED);
   }
   if (ctx.accounts === builtinAccounts && row.userActive !== true) return invalidGrant("the user is disabled or no longer exists");
@@ -81,13 +76,13 @@ export const refreshToken: Grant = {
       if (error) throw error;
       if (rotate) {
         // Nothing was wrong with it, yet the claim failed: a concurrent request rotated it first.
-        await revokeFamily(ctx, found!.grantId, now);
+        await revokeFamily(ctx, found!.grantId);
         throw invalidGrant(REUSED);
       }
       row = found!;
     }
     if (ctx.accounts !== builtinAccounts && (await ctx.accounts.findById(db, row.userId)) === null) {
-      if (rotate) await revokeFamily(ctx, row.grantId, now);
+      if (rotate) await revokeFamily(ctx, row.grantId);
       throw invalidGrant("the user is disabled or no longer exists");
     }
 

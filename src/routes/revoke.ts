@@ -1,12 +1,12 @@
 import type { Context } from "hono";
 import { hashSecret } from "../crypto";
-import { findRefreshToken, revokeRefreshFamily } from "../db/refresh-tokens";
+import { findRefreshToken } from "../db/refresh-tokens";
 import type { Client } from "../db/schema";
 import { authenticateClient } from "../oauth/client-auth";
 import { invalidRequest, unsupportedTokenType } from "../oauth/errors";
 import { readFormBody } from "../oauth/form";
 import { loadKeyRing } from "../tokens/keys";
-import { revokeAccessToken, revokeGrantAccessTokens } from "../tokens/revocation";
+import { revokeAccessToken, revokeGrant } from "../tokens/revocation";
 import { looksLikeJwt, verifyAccessToken } from "../tokens/verify";
 import type { ProviderEnv } from "../types";
 
@@ -24,8 +24,7 @@ async function revokeJwt(c: Ctx, client: Client, token: string): Promise<boolean
   const kv = c.get("kv");
   await revokeAccessToken(kv, claims.jti, claims.exp);
   if (settings.REVOKE_REFRESH_TOKEN_WITH_ACCESS_TOKEN && claims.gid) {
-    await revokeRefreshFamily(c.get("db"), claims.gid, Math.floor(Date.now() / 1000)).run();
-    await revokeGrantAccessTokens(kv, claims.gid, settings.ACCESS_TOKEN_EXPIRE_SECONDS);
+    await revokeGrant({ db: c.get("db"), kv }, claims.gid, settings.ACCESS_TOKEN_EXPIRE_SECONDS);
   }
   return true;
 }
@@ -36,10 +35,7 @@ async function revokeRefresh(c: Ctx, client: Client, token: string): Promise<boo
   const row = await findRefreshToken(db, await hashSecret(token));
   if (!row || row.revokedAt !== null) return false;
   if (row.clientId !== client.id) throw notYours();
-  await Promise.all([
-    revokeRefreshFamily(db, row.grantId, Math.floor(Date.now() / 1000)).run(),
-    revokeGrantAccessTokens(c.get("kv"), row.grantId, c.get("settings").ACCESS_TOKEN_EXPIRE_SECONDS),
-  ]);
+  await revokeGrant({ db, kv: c.get("kv") }, row.grantId, c.get("settings").ACCESS_TOKEN_EXPIRE_SECONDS);
   return true;
 }
 

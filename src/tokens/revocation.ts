@@ -1,3 +1,6 @@
+import type { Database } from "../db/index";
+import { revokeRefreshFamily } from "../db/refresh-tokens";
+
 /**
  * Access tokens are JWTs, so revoking one is a note in KV that verifiers read. Three kinds of
  * note, each kept only as long as a token it covers can live (KV's smallest TTL is 60 s):
@@ -30,6 +33,22 @@ export interface RevocationSubject {
   gid?: string;
   client_id?: string;
   iat?: number;
+}
+
+/**
+ * Revokes a whole grant: its refresh-token family in D1 (effective at once) and its access
+ * tokens through a KV note (effective as KV propagates). Used on code reuse, refresh-token
+ * reuse, and revocation of a refresh token.
+ */
+export async function revokeGrant(
+  store: { db: Database; kv: KVNamespace },
+  grantId: string,
+  accessTokenLifetime: number,
+): Promise<void> {
+  await Promise.all([
+    revokeRefreshFamily(store.db, grantId, Math.floor(Date.now() / 1000)).run(),
+    revokeGrantAccessTokens(store.kv, grantId, accessTokenLifetime),
+  ]);
 }
 
 /** The KV keys that could revoke this token. */
