@@ -29,7 +29,6 @@ export const unsupportedGrantType = make("unsupported_grant_type");
 export const unsupportedResponseType = make("unsupported_response_type");
 export const unsupportedTokenType = make("unsupported_token_type");
 export const accessDenied = make("access_denied", 403);
-export const serverError = make("server_error", 500);
 
 /** RFC 6749 §5.2: 401, and a `WWW-Authenticate` challenge when the client tried HTTP authentication. */
 export function invalidClient(description: string, triedBasic: boolean): OAuthError {
