@@ -550,7 +550,7 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       const report = await clearExpired(await ctx.db(), ctx.settings());
       ctx.print(
-        `Removed ${report.refreshTokens} refresh tokens, ${report.codeRedemptions} code redemptions, ${report.loginThrottle} throttling rows.`,
+        `Removed ${report.refreshTokens} refresh tokens, ${report.codeRedemptions} code redemptions, ${report.signInThrottle} throttling rows, ${report.sessions} expired sessions.`,
         report,
       );
     },

@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { verifyPassword } from "./crypto";
 import type { Database } from "./db/index";
 import { IsolateCache } from "./isolate-cache";
-import { loginThrottle, users } from "./db/schema";
+import { signInThrottle as loginThrottle, users } from "./db/schema";
 import type { Settings } from "./settings";
 
 /** A user as the provider sees one; hosts with their own user store return this shape. */
@@ -58,7 +58,7 @@ export const builtinAccounts: AccountStore = {
  * after LOGIN_MAX_FAILURES failures within LOGIN_LOCKOUT_SECONDS the username is locked for that long.
  */
 async function isLockedOut(db: Database, username: string): Promise<boolean> {
-  const row = await db.select().from(loginThrottle).where(eq(loginThrottle.username, username)).get();
+  const row = await db.select().from(loginThrottle).where(eq(loginThrottle.key, username)).get();
   return !!row?.lockedUntil && row.lockedUntil > Math.floor(Date.now() / 1000);
 }
 
@@ -68,20 +68,20 @@ async function recordLoginFailure(db: Database, username: string, settings: Sett
   // One statement, so that concurrent failures are all counted.
   await db
     .insert(loginThrottle)
-    .values({ username, failures: 1, windowStartedAt: now })
+    .values({ key: username, attempts: 1, windowStartedAt: now })
     .onConflictDoUpdate({
-      target: loginThrottle.username,
+      target: loginThrottle.key,
       set: {
-        failures: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN 1 ELSE ${loginThrottle.failures} + 1 END`,
+        attempts: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN 1 ELSE ${loginThrottle.attempts} + 1 END`,
         windowStartedAt: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN ${now} ELSE ${loginThrottle.windowStartedAt} END`,
-        lockedUntil: sql`CASE WHEN ${loginThrottle.windowStartedAt} >= ${windowStart} AND ${loginThrottle.failures} + 1 >= ${settings.LOGIN_MAX_FAILURES} THEN ${now + settings.LOGIN_LOCKOUT_SECONDS} ELSE ${loginThrottle.lockedUntil} END`,
+        lockedUntil: sql`CASE WHEN ${loginThrottle.windowStartedAt} >= ${windowStart} AND ${loginThrottle.attempts} + 1 >= ${settings.LOGIN_MAX_FAILURES} THEN ${now + settings.LOGIN_LOCKOUT_SECONDS} ELSE ${loginThrottle.lockedUntil} END`,
       },
     })
     .run();
 }
 
 async function clearLoginFailures(db: Database, username: string): Promise<void> {
-  await db.delete(loginThrottle).where(eq(loginThrottle.username, username)).run();
+  await db.delete(loginThrottle).where(eq(loginThrottle.key, username)).run();
 }
 
 /**

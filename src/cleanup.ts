@@ -8,7 +8,8 @@ export const CLEANUP_BATCH = 500;
 export interface CleanupReport {
   refreshTokens: number;
   codeRedemptions: number;
-  loginThrottle: number;
+  signInThrottle: number;
+  sessions: number;
 }
 
 async function deleteInBatches(db: Database, table: string, where: ReturnType<typeof sql>, maxBatches: number): Promise<number> {
@@ -27,7 +28,7 @@ async function deleteInBatches(db: Database, table: string, where: ReturnType<ty
 /**
  * DOT's `cleartokens`: removes refresh tokens that expired, or were revoked longer ago than an
  * access token lives (rotated ones stay until they expire: reuse detection needs them); redemption
- * records of codes that have expired; and stale sign-in throttling rows. Runs in bounded batches.
+ * records of codes that have expired; stale sign-in throttling rows; and expired sessions. Runs in bounded batches.
  */
 export async function clearExpired(db: Database, settings: Settings, now = Math.floor(Date.now() / 1000), maxBatches = 20): Promise<CleanupReport> {
   const keepUntil = now - Math.max(settings.ACCESS_TOKEN_EXPIRE_SECONDS, settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS);
@@ -38,11 +39,12 @@ export async function clearExpired(db: Database, settings: Settings, now = Math.
     maxBatches,
   );
   const codeRedemptions = await deleteInBatches(db, "code_redemptions", sql`expires_at <= ${now}`, maxBatches);
-  const loginThrottle = await deleteInBatches(
+  const signInThrottle = await deleteInBatches(
     db,
-    "login_throttle",
+    "sign_in_throttle",
     sql`window_started_at <= ${now - settings.LOGIN_LOCKOUT_SECONDS} AND (locked_until IS NULL OR locked_until <= ${now})`,
     maxBatches,
   );
-  return { refreshTokens, codeRedemptions, loginThrottle };
+  const sessions = await deleteInBatches(db, "sessions", sql`expires_at <= ${now}`, maxBatches);
+  return { refreshTokens, codeRedemptions, signInThrottle, sessions };
 }

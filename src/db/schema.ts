@@ -22,6 +22,8 @@ export const CLIENT_TYPES = ["confidential", "public"] as const;
 export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
 export const ID_TOKEN_ALGORITHMS = ["RS256", "ES256", "EdDSA", "PS256", "ES384"] as const;
 export const SUBJECT_TYPES = ["public", "pairwise"] as const;
+/** OIDC Dynamic Client Registration's `application_type`: native apps may use any loopback port (RFC 8252 §7.3). */
+export const APPLICATION_TYPES = ["web", "native"] as const;
 export const GRANT_TYPES = [
   "authorization_code",
   "implicit",
@@ -37,8 +39,12 @@ export const clients = sqliteTable(
     id: text("id").primaryKey(),
     /** base64url(SHA-256(secret)); null for public clients. */
     secretHash: text("secret_hash"),
+    /** The secret before the last rotation, accepted until `previous_secret_expires_at` so a client can switch without a gap. */
+    previousSecretHash: text("previous_secret_hash"),
+    previousSecretExpiresAt: integer("previous_secret_expires_at"),
     name: text("name").notNull(),
     clientType: text("client_type", { enum: CLIENT_TYPES }).notNull(),
+    applicationType: text("application_type", { enum: APPLICATION_TYPES }).notNull().default("web"),
     grantTypes: jsonList("grant_types"),
     redirectUris: jsonList("redirect_uris"),
     postLogoutRedirectUris: jsonList("post_logout_redirect_uris"),
@@ -71,6 +77,10 @@ export const consents = sqliteTable(
     userId: text("user_id").notNull(),
     clientId: text("client_id").notNull().references(() => clients.id, { onDelete: "cascade" }),
     scope: text("scope").notNull(),
+    /** Claims approved beyond those of the scopes (asked for with the `claims` parameter, OIDC Core §5.5). */
+    claims: jsonList("claims"),
+    /** Redirect URIs the user approved: a public client is approved again only for these (RFC 8252 §8.6). */
+    redirectUris: jsonList("redirect_uris"),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
@@ -120,13 +130,36 @@ export const codeRedemptions = sqliteTable(
   (t) => [index("code_redemptions_expires_at").on(t.expiresAt)],
 );
 
-/** Failed sign-ins per username, for throttling the login form and the password grant. */
-export const loginThrottle = sqliteTable("login_throttle", {
-  username: text("username").primaryKey(),
-  failures: integer("failures").notNull(),
+
+export type Consent = typeof consents.$inferSelect;
+export type RefreshToken = typeof refreshTokens.$inferSelect;
+
+/**
+ * Browser sessions, checked on every use so that signing out ends them on the server (a copied
+ * cookie stops working) and "sign out everywhere" exists. The cookie carries the id (`sid`).
+ */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    /** The account's id; not a foreign key, since accounts may come from the host's own store. */
+    userId: text("user_id").notNull(),
+    authTime: integer("auth_time").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("sessions_user_id").on(t.userId), index("sessions_expires_at").on(t.expiresAt)],
+);
+
+/**
+ * Sign-in attempts per throttling key (a username with a client address, or a username alone):
+ * counted before the password is checked, in one atomic statement, so parallel guesses cannot
+ * exceed the limit.
+ */
+export const signInThrottle = sqliteTable("sign_in_throttle", {
+  key: text("key").primaryKey(),
+  attempts: integer("attempts").notNull(),
   windowStartedAt: integer("window_started_at").notNull(),
   lockedUntil: integer("locked_until"),
 });
 
-export type Consent = typeof consents.$inferSelect;
-export type RefreshToken = typeof refreshTokens.$inferSelect;
+export type Session = typeof sessions.$inferSelect;

@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { codeRedemptions, loginThrottle, refreshTokens } from "../../src/db/schema";
+import { codeRedemptions, signInThrottle, refreshTokens } from "../../src/db/schema";
 import { CLEANUP_BATCH, clearExpired } from "../../src/cleanup";
 import worker from "../../src/index";
 import { parseSettings } from "../../src/settings";
@@ -47,10 +47,10 @@ describe("cleartokens (Cron Trigger)", () => {
       ]);
     const names = { stale: `u-${crypto.randomUUID()}`, locked: `u-${crypto.randomUUID()}` };
     await db()
-      .insert(loginThrottle)
+      .insert(signInThrottle)
       .values([
-        { username: names.stale, failures: 2, windowStartedAt: now - 3600 },
-        { username: names.locked, failures: 5, windowStartedAt: now - 10, lockedUntil: now + 890 },
+        { key: names.stale, attempts: 2, windowStartedAt: now - 3600 },
+        { key: names.locked, attempts: 5, windowStartedAt: now - 10, lockedUntil: now + 890 },
       ]);
 
     const ctx = createExecutionContext();
@@ -61,8 +61,8 @@ describe("cleartokens (Cron Trigger)", () => {
     expect(left.map((r) => r.id).sort()).toEqual([ids.live, ids.revokedJustNow, ids.rotated].sort());
     const codesLeft = await db().select().from(codeRedemptions).where(inArray(codeRedemptions.codeHash, Object.values(codes)));
     expect(codesLeft.map((r) => r.codeHash)).toEqual([codes.live]);
-    expect(await db().select().from(loginThrottle).where(eq(loginThrottle.username, names.stale))).toEqual([]);
-    expect(await db().select().from(loginThrottle).where(eq(loginThrottle.username, names.locked))).toHaveLength(1);
+    expect(await db().select().from(signInThrottle).where(eq(signInThrottle.key, names.stale))).toEqual([]);
+    expect(await db().select().from(signInThrottle).where(eq(signInThrottle.key, names.locked))).toHaveLength(1);
   });
 
   it("deletes in bounded batches", async () => {
