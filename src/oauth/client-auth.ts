@@ -21,25 +21,25 @@ function decodeBasicPart(part: string): string {
   try {
     return decodeURIComponent(part.replace(/\+/g, " "));
   } catch {
-    throw invalidClient("the Basic credentials are not correctly form-encoded", true);
+    throw invalidClient("the Basic credentials are not correctly form-encoded");
   }
 }
 
 /** RFC 6749 §2.3.1: `Basic base64(urlencode(client_id) ":" urlencode(secret))`. */
 function parseBasic(header: string): { clientId: string; secret: string } {
   const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
-  if (!match) throw invalidClient("the Authorization header is not valid Basic credentials", true);
+  if (!match) throw invalidClient("the Authorization header is not valid Basic credentials");
   let decoded: string;
   try {
     decoded = atob(match[1]!);
   } catch {
-    throw invalidClient("the Basic credentials are not valid base64", true);
+    throw invalidClient("the Basic credentials are not valid base64");
   }
   const colon = decoded.indexOf(":");
-  if (colon === -1) throw invalidClient("the Basic credentials lack the ':' separator", true);
+  if (colon === -1) throw invalidClient("the Basic credentials lack the ':' separator");
   const clientId = decodeBasicPart(decoded.slice(0, colon));
   const secret = decodeBasicPart(decoded.slice(colon + 1));
-  if (!clientId) throw invalidClient("the Basic credentials have an empty client_id", true);
+  if (!clientId) throw invalidClient("the Basic credentials have an empty client_id");
   return { clientId, secret };
 }
 
@@ -57,15 +57,31 @@ export function presentedCredentials(authorization: string | undefined, params: 
     }
     return { clientId: basic.clientId, secret: basic.secret, method: "client_secret_basic" };
   }
-  if (bodyId === undefined) throw invalidClient("client authentication is required (Basic, or client_id in the body)", false);
+  if (bodyId === undefined) throw invalidClient("client authentication is required (Basic, or client_id in the body)");
   if (bodySecret !== undefined) return { clientId: bodyId, secret: bodySecret, method: "client_secret_post" };
   return { clientId: bodyId, method: "none" };
 }
 
 /**
- * Authenticates the client at the token, revocation and introspection endpoints. Confidential
- * clients use `client_secret_basic` or `client_secret_post` (both accepted, as DOT does); public
- * clients identify with `client_id` alone. Query-string credentials are never read.
+ * A client authenticates only with the method it registered (`token_endpoint_auth_method`,
+ * RFC 7591 §2): a `client_secret_basic` client may not switch to `client_secret_post`, nor back.
+ * Public clients send `client_id` alone; a confidential client always needs its secret.
+ */
+function requireRegisteredMethod(client: Client, presented: PresentedCredentials): void {
+  if (client.clientType === "public") {
+    if (presented.method !== "none") throw invalidClient("a public client must not send a client secret");
+    return;
+  }
+  if (presented.method === "none") throw invalidClient("this client must authenticate with its client secret");
+  if (presented.method !== client.tokenEndpointAuthMethod) {
+    throw invalidClient(`this client is registered for ${client.tokenEndpointAuthMethod} and must authenticate with it`);
+  }
+}
+
+/**
+ * Authenticates the client at the token, revocation and introspection endpoints, with the one
+ * method it registered: `client_secret_basic` or `client_secret_post` for confidential clients,
+ * `client_id` alone (`none`) for public ones. Query-string credentials are never read.
  */
 export async function authenticateClient(
   db: Database,
@@ -74,18 +90,12 @@ export async function authenticateClient(
   params: Params,
 ): Promise<AuthenticatedClient> {
   const presented = presentedCredentials(authorization, params);
-  const triedBasic = presented.method === "client_secret_basic";
   const client = await findClientCached(db, presented.clientId, settings.CLIENT_CACHE_SECONDS);
-  if (!client) throw invalidClient("unknown client", triedBasic);
-
-  if (client.clientType === "public") {
-    if (presented.method !== "none") throw invalidClient("a public client must not send a client secret", triedBasic);
-    return { client, method: "none" };
-  }
-  if (presented.secret === undefined || !client.secretHash) {
-    throw invalidClient("this client must authenticate with its client secret", triedBasic);
-  }
+  if (!client) throw invalidClient("unknown client");
+  requireRegisteredMethod(client, presented);
+  if (client.clientType === "public") return { client, method: "none" };
+  if (presented.secret === undefined || !client.secretHash) throw invalidClient("client authentication failed");
   const matches = await secretMatchesHash(presented.secret, client.secretHash);
-  if (!matches) throw invalidClient("client authentication failed", triedBasic);
+  if (!matches) throw invalidClient("client authentication failed");
   return { client, method: presented.method };
 }

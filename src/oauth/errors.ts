@@ -30,10 +30,13 @@ export const unsupportedResponseType = make("unsupported_response_type");
 export const unsupportedTokenType = make("unsupported_token_type");
 export const accessDenied = make("access_denied", 403);
 
-/** RFC 6749 §5.2: 401, and a `WWW-Authenticate` challenge when the client tried HTTP authentication. */
-export function invalidClient(description: string, triedBasic: boolean): OAuthError {
-  const headers: Record<string, string> = triedBasic ? { "WWW-Authenticate": 'Basic realm="oauth", charset="UTF-8"' } : {};
-  return new OAuthError("invalid_client", description, 401, headers);
+/**
+ * RFC 6749 §5.2: 401 with a Basic challenge. Every 401 carries `WWW-Authenticate` (RFC 9110
+ * §15.5.2), so the challenge is sent whether the client tried Basic, `client_secret_post`, or
+ * nothing. The second argument is no longer used; it stays so existing callers keep compiling.
+ */
+export function invalidClient(description: string, _triedBasic?: boolean): OAuthError {
+  return new OAuthError("invalid_client", description, 401, { "WWW-Authenticate": 'Basic realm="oauth", charset="UTF-8"' });
 }
 
 export function errorBody(err: OAuthError): { error: string; error_description: string } {

@@ -73,19 +73,21 @@ describe("token endpoint errors (RFC 6749 §5.2)", () => {
     expect(res.headers.get("www-authenticate")).toMatch(/^Basic /);
   });
 
-  it("answers a wrong secret with 401 invalid_client (Basic and post)", async () => {
+  it("answers a wrong secret with 401 invalid_client and a challenge (Basic and post)", async () => {
     const { clientId } = await createClient();
     const viaBasic = await postToken({ grant_type: "client_credentials" }, { authorization: basic(clientId, "wrong") });
     await expectError(viaBasic, 401, "invalid_client");
     expect(viaBasic.headers.get("www-authenticate")).toMatch(/^Basic /);
 
-    const viaPost = await postToken({ grant_type: "client_credentials", client_id: clientId, client_secret: "wrong" });
+    // Every 401 carries WWW-Authenticate (RFC 9110 §15.5.2), also for client_secret_post.
+    const { clientId: postClientId } = await createClient({ tokenEndpointAuthMethod: "client_secret_post" });
+    const viaPost = await postToken({ grant_type: "client_credentials", client_id: postClientId, client_secret: "wrong" });
     await expectError(viaPost, 401, "invalid_client");
-    expect(viaPost.headers.get("www-authenticate")).toBeNull();
+    expect(viaPost.headers.get("www-authenticate")).toMatch(/^Basic /);
   });
 
-  it("accepts client_secret_post", async () => {
-    const { clientId, clientSecret } = await createClient();
+  it("accepts client_secret_post from a client registered for it", async () => {
+    const { clientId, clientSecret } = await createClient({ tokenEndpointAuthMethod: "client_secret_post" });
     const res = await postToken({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret });
     expect(res.status).toBe(200);
   });
@@ -123,7 +125,9 @@ describe("token endpoint errors (RFC 6749 §5.2)", () => {
   });
 
   it("requires client authentication", async () => {
-    await expectError(await postToken({ grant_type: "client_credentials" }), 401, "invalid_client");
+    const res = await postToken({ grant_type: "client_credentials" });
+    await expectError(res, 401, "invalid_client");
+    expect(res.headers.get("www-authenticate")).toMatch(/^Basic /);
   });
 
   it("requires the secret of a confidential client", async () => {
