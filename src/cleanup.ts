@@ -1,4 +1,5 @@
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
+import { staleCodeRedemptions } from "./db/code-redemptions";
 import type { Database } from "./db/index";
 import type { Settings } from "./settings";
 
@@ -12,7 +13,7 @@ export interface CleanupReport {
   sessions: number;
 }
 
-async function deleteInBatches(db: Database, table: string, where: ReturnType<typeof sql>, maxBatches: number): Promise<number> {
+async function deleteInBatches(db: Database, table: string, where: SQL, maxBatches: number): Promise<number> {
   let total = 0;
   for (let i = 0; i < maxBatches; i++) {
     const result = await db.run(
@@ -28,7 +29,8 @@ async function deleteInBatches(db: Database, table: string, where: ReturnType<ty
 /**
  * DOT's `cleartokens`: removes refresh tokens that expired, or were revoked longer ago than an
  * access token lives (rotated ones stay until they expire: reuse detection needs them); redemption
- * records of codes that have expired; stale sign-in throttling rows; and expired sessions. Runs in bounded batches.
+ * records no replay could still need (`staleCodeRedemptions`); stale sign-in throttling rows; and
+ * expired sessions. Runs in bounded batches.
  */
 export async function clearExpired(db: Database, settings: Settings, now = Math.floor(Date.now() / 1000), maxBatches = 20): Promise<CleanupReport> {
   const keepUntil = now - Math.max(settings.ACCESS_TOKEN_EXPIRE_SECONDS, settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS);
@@ -38,7 +40,12 @@ export async function clearExpired(db: Database, settings: Settings, now = Math.
     sql`expires_at <= ${now} OR (revoked_at IS NOT NULL AND revoked_at <= ${keepUntil})`,
     maxBatches,
   );
-  const codeRedemptions = await deleteInBatches(db, "code_redemptions", sql`expires_at <= ${now}`, maxBatches);
+  const codeRedemptions = await deleteInBatches(
+    db,
+    "code_redemptions",
+    staleCodeRedemptions(now, settings.ACCESS_TOKEN_EXPIRE_SECONDS),
+    maxBatches,
+  );
   const signInThrottle = await deleteInBatches(
     db,
     "sign_in_throttle",

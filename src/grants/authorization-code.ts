@@ -1,15 +1,17 @@
 import { hashSecret } from "../crypto";
-import { codeRedemptions } from "../db/schema";
+import { findCodeRedemption, insertCodeRedemption } from "../db/code-redemptions";
+import type { Client } from "../db/schema";
 import { insertRefreshToken } from "../db/refresh-tokens";
 import { invalidGrant } from "../oauth/errors";
+import type { Params } from "../oauth/form";
 import { checkCodeVerifier } from "../oauth/pkce";
-import { openCode } from "../tokens/authorization-code";
+import { openCode, type CodeGrant } from "../tokens/authorization-code";
 import { signingKeyFor } from "../tokens/keys";
 import { revokeGrant } from "../tokens/revocation";
 import { requireSecretKey } from "../tokens/secret-keys";
 import { idTokenForGrant } from "../oidc/grant-id-token";
 import { issuesRefreshTokens, newRefreshToken, userAccessToken, type UserGrant } from "../tokens/user-tokens";
-import type { Grant } from "./types";
+import type { Grant, GrantContext } from "./types";
 
 /** D1's unique-constraint error, also when Drizzle wraps it (a DrizzleQueryError with the D1 error as `cause`). */
 function isUniqueViolation(err: unknown): boolean {
@@ -19,10 +21,35 @@ function isUniqueViolation(err: unknown): boolean {
   return false;
 }
 
+const ALREADY_USED = "the authorization code has already been used; the tokens issued from it are revoked";
+
+/** The code's bindings (RFC 6749 §4.1.3, RFC 7636 §4.6): the client, the redirect URI, the PKCE verifier. */
+async function checkCodeBindings(grant: CodeGrant, client: Client, params: Params): Promise<void> {
+  if (grant.clientId !== client.id) throw invalidGrant("the authorization code was issued to another client");
+  const redirectUri = params.get("redirect_uri");
+  if (grant.redirectUriSent ? redirectUri !== grant.redirectUri : redirectUri !== undefined && redirectUri !== grant.redirectUri) {
+    throw invalidGrant("redirect_uri does not match the one of the authorization request");
+  }
+  await checkCodeVerifier(params.get("code_verifier"), grant.codeChallenge, grant.codeChallengeMethod);
+}
+
+/**
+ * An expired code is refused; if it was redeemed before, this is a replay, and the tokens the
+ * first redemption issued are revoked as for any reuse (RFC 6749 §4.1.2). Cleanup keeps the
+ * redemption record while that grant could have live tokens. Costs one D1 read, off the hot path.
+ */
+async function refuseExpiredCode(ctx: GrantContext, code: string): Promise<never> {
+  const redemption = await findCodeRedemption(ctx.db, await hashSecret(code));
+  if (!redemption) throw invalidGrant("the authorization code is invalid or has expired");
+  await revokeGrant(ctx, redemption.grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS);
+  throw invalidGrant(ALREADY_USED);
+}
+
 /**
  * RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6). The code is sealed, so checking it needs no
  * storage; redeeming it is one D1 batch: the unique insert of its hash (single use, decided at
- * the primary) and the new refresh token. A second redemption revokes what the first issued.
+ * the primary) and the new refresh token. A second redemption revokes what the first issued,
+ * also once the code has expired.
  */
 export const authorizationCode: Grant = {
   parameters: ["code", "redirect_uri", "code_verifier"],
@@ -30,15 +57,10 @@ export const authorizationCode: Grant = {
     const { client, params, settings, db } = ctx;
     const code = params.require("code");
     const grant = await openCode(requireSecretKey(settings.SECRET_KEY), code);
+    if (!grant) throw invalidGrant("the authorization code is invalid or has expired");
+    await checkCodeBindings(grant, client, params);
     const now = Math.floor(Date.now() / 1000);
-    if (!grant || grant.expiresAt <= now) throw invalidGrant("the authorization code is invalid or has expired");
-    if (grant.clientId !== client.id) throw invalidGrant("the authorization code was issued to another client");
-
-    const redirectUri = params.get("redirect_uri");
-    if (grant.redirectUriSent ? redirectUri !== grant.redirectUri : redirectUri !== undefined && redirectUri !== grant.redirectUri) {
-      throw invalidGrant("redirect_uri does not match the one of the authorization request");
-    }
-    await checkCodeVerifier(params.get("code_verifier"), grant.codeChallenge, grant.codeChallengeMethod);
+    if (grant.expiresAt <= now) await refuseExpiredCode(ctx, code);
     // Fail on a missing ID token key before the code is spent, so the client may retry once it is fixed.
     if (grant.scope.includes("openid")) signingKeyFor(ctx.keys, client.idTokenSignedResponseAlg);
 
@@ -52,7 +74,7 @@ export const authorizationCode: Grant = {
       claims: grant.claims,
     };
     const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, userGrant) : undefined;
-    const redemption = db.insert(codeRedemptions).values({
+    const redemption = insertCodeRedemption(db, {
       codeHash: await hashSecret(code),
       grantId: grant.grantId,
       clientId: client.id,
@@ -66,7 +88,7 @@ export const authorizationCode: Grant = {
       if (!isUniqueViolation(err)) throw err;
       // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
       await revokeGrant(ctx, grant.grantId, settings.ACCESS_TOKEN_EXPIRE_SECONDS);
-      throw invalidGrant("the authorization code has already been used; the tokens issued from it are revoked");
+      throw invalidGrant(ALREADY_USED);
     }
 
     const access = await userAccessToken(ctx, client, userGrant);

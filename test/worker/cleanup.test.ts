@@ -38,12 +38,29 @@ describe("cleartokens (Cron Trigger)", () => {
         row(ids.revokedJustNow, { revokedAt: now - 5 }),
         row(ids.rotated, { rotatedAt: now - 7200, replacedBy: "x" }),
       ]);
-    const codes = { expired: `c-${crypto.randomUUID()}`, live: `c-${crypto.randomUUID()}` };
+    // A redemption record stays while a replay of its code could still revoke live tokens.
+    const codes = {
+      live: `c-${crypto.randomUUID()}`,
+      expiredGrantDone: `c-${crypto.randomUUID()}`,
+      expiredGrantRevoked: `c-${crypto.randomUUID()}`,
+      expiredRecentAccessTokens: `c-${crypto.randomUUID()}`,
+      expiredLiveRefreshToken: `c-${crypto.randomUUID()}`,
+    };
+    const redemption = (codeHash: string, grantId: string, redeemedAt: number) => ({
+      codeHash,
+      grantId,
+      clientId,
+      redeemedAt,
+      expiresAt: redeemedAt + 60,
+    });
     await db()
       .insert(codeRedemptions)
       .values([
-        { codeHash: codes.expired, grantId: "g", clientId, redeemedAt: now - 100, expiresAt: now - 40 },
-        { codeHash: codes.live, grantId: "g", clientId, redeemedAt: now - 1, expiresAt: now + 59 },
+        redemption(codes.live, `grant-${crypto.randomUUID()}`, now - 1),
+        redemption(codes.expiredGrantDone, `grant-${ids.expired}`, now - 7200),
+        redemption(codes.expiredGrantRevoked, `grant-${ids.revokedJustNow}`, now - 7200),
+        redemption(codes.expiredRecentAccessTokens, `grant-${crypto.randomUUID()}`, now - 100),
+        redemption(codes.expiredLiveRefreshToken, `grant-${ids.live}`, now - 7200),
       ]);
     const names = { stale: `u-${crypto.randomUUID()}`, locked: `u-${crypto.randomUUID()}` };
     await db()
@@ -60,7 +77,7 @@ describe("cleartokens (Cron Trigger)", () => {
     const left = await db().select({ id: refreshTokens.id }).from(refreshTokens).where(inArray(refreshTokens.id, Object.values(ids)));
     expect(left.map((r) => r.id).sort()).toEqual([ids.live, ids.revokedJustNow, ids.rotated].sort());
     const codesLeft = await db().select().from(codeRedemptions).where(inArray(codeRedemptions.codeHash, Object.values(codes)));
-    expect(codesLeft.map((r) => r.codeHash)).toEqual([codes.live]);
+    expect(codesLeft.map((r) => r.codeHash).sort()).toEqual([codes.live, codes.expiredRecentAccessTokens, codes.expiredLiveRefreshToken].sort());
     expect(await db().select().from(signInThrottle).where(eq(signInThrottle.key, names.stale))).toEqual([]);
     expect(await db().select().from(signInThrottle).where(eq(signInThrottle.key, names.locked))).toHaveLength(1);
   });
@@ -72,8 +89,8 @@ describe("cleartokens (Cron Trigger)", () => {
       codeHash: `bulk-${i}-${crypto.randomUUID()}`,
       grantId: "g",
       clientId,
-      redeemedAt: now - 100,
-      expiresAt: now - 50,
+      redeemedAt: now - 7200,
+      expiresAt: now - 7140,
     }));
     for (let i = 0; i < rows.length; i += 10) await db().insert(codeRedemptions).values(rows.slice(i, i + 10));
     const first = await clearExpired(db(), parseSettings({}), now, 1);
