@@ -3,10 +3,12 @@ import { findAccountCached } from "../accounts";
 import { hashSecret } from "../crypto";
 import { findClientCached } from "../db/clients";
 import { findRefreshToken } from "../db/refresh-tokens";
+import type { Client } from "../db/schema";
 import { authenticateClient } from "../oauth/client-auth";
 import { invalidClient, OAuthError } from "../oauth/errors";
 import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
 import { readFormBody, type Params } from "../oauth/form";
+import { subjectFor } from "../oidc/subject";
 import { loadKeyRing } from "../tokens/keys";
 import { areRevoked, isRevoked } from "../tokens/revocation";
 import { userIdOf } from "../tokens/user-tokens";
@@ -17,16 +19,21 @@ type Ctx = Context<ProviderEnv>;
 
 const INACTIVE = { active: false } as const;
 
+/** Who asks: a resource server with its own access token, or an authenticated confidential client. */
+type Caller = { bearer: AccessTokenClaims } | { client: Client };
+
+function callerTokenError(description: string): OAuthError {
+  return new OAuthError("invalid_token", description, 401, {
+    "WWW-Authenticate": bearerChallenge("introspection", { error: "invalid_token", error_description: description }),
+  });
+}
+
 /** A resource server calling with its own access token: it needs the `introspection` scope (as in DOT). */
 async function bearerCaller(c: Ctx, header: string): Promise<AccessTokenClaims> {
-  const fail = (description: string) =>
-    new OAuthError("invalid_token", description, 401, {
-      "WWW-Authenticate": bearerChallenge("introspection", { error: "invalid_token", error_description: description }),
-    });
   const token = bearerToken(header);
-  if (!token) throw fail("the Authorization header is not a valid Bearer token");
+  if (!token) throw callerTokenError("the Authorization header is not a valid Bearer token");
   const result = await verifyAccessToken(token, { keys: await loadKeyRing(c.env.SIGNING_KEYS), issuer: c.get("issuer") });
-  if (!result.active) throw fail("the caller's access token is not valid");
+  if (!result.active) throw callerTokenError("the caller's access token is not valid");
   if (!result.claims.scope.split(" ").includes("introspection")) {
     throw new OAuthError("insufficient_scope", "the caller's token lacks the introspection scope", 403, {
       "WWW-Authenticate": bearerChallenge("introspection", { error: "insufficient_scope", scope: "introspection" }),
@@ -35,29 +42,47 @@ async function bearerCaller(c: Ctx, header: string): Promise<AccessTokenClaims> 
   return result.claims;
 }
 
-async function accountOf(c: Ctx, claims: AccessTokenClaims) {
-  const settings = c.get("settings");
-  const userId = await userIdOf(claims, settings.SECRET_KEY);
-  return userId ? findAccountCached(c.get("accounts"), c.get("db"), userId, settings.CLIENT_CACHE_SECONDS) : null;
+const audiences = (aud: string | string[] | undefined) => (aud === undefined ? [] : Array.isArray(aud) ? aud : [aud]);
+
+/**
+ * RFC 7662 §4: a token's details go only to its own client, a client registered with the
+ * `introspection` scope, or a resource server its audience names (a client whose id is in `aud`).
+ * Bearer callers already proved the `introspection` scope.
+ */
+export function mayIntrospect(caller: Caller, token: { clientId: string; aud?: string | string[] }): boolean {
+  if ("bearer" in caller) return true;
+  const { client } = caller;
+  return (
+    token.clientId === client.id ||
+    client.scope.split(" ").includes("introspection") ||
+    audiences(token.aud).includes(client.id)
+  );
 }
 
-async function introspectAccessToken(c: Ctx, token: string, caller: AccessTokenClaims | undefined) {
+/** OIDC Core §8.1: a pairwise client's tokens never reveal the user's id or username. */
+const hidesUser = (client: Client, claims?: AccessTokenClaims) => client.subjectType === "pairwise" || claims?.usr !== undefined;
+
+async function introspectAccessToken(c: Ctx, token: string, caller: Caller) {
   const result = await verifyAccessToken(token, { keys: await loadKeyRing(c.env.SIGNING_KEYS), issuer: c.get("issuer") });
   if (!result.active) return INACTIVE;
   const claims = result.claims;
+  if (!mayIntrospect(caller, { clientId: claims.client_id, aud: claims.aud })) return INACTIVE;
+  const settings = c.get("settings");
+  // A user's token has a grant id (client_credentials tokens do not).
+  const userId = claims.gid ? await userIdOf(claims, settings.SECRET_KEY) : undefined;
+  if (claims.gid && !userId) return INACTIVE;
   // One KV read covers the token and, for Bearer callers, the caller's own token.
-  const [revoked, callerRevoked] = await areRevoked(c.get("kv"), caller ? [claims, caller] : [claims]);
-  if (callerRevoked) throw new OAuthError("invalid_token", "the caller's access token has been revoked", 401);
+  const callerClaims = "bearer" in caller ? [caller.bearer] : [];
+  const [revoked, callerRevoked] = await areRevoked(c.get("kv"), [claims, ...callerClaims]);
+  if (callerRevoked) throw callerTokenError("the caller's access token has been revoked");
   if (revoked) return INACTIVE;
   // The token's client and user must still exist (cached per isolate: no query when warm).
-  const settings = c.get("settings");
   const [client, account] = await Promise.all([
     findClientCached(c.get("db"), claims.client_id, settings.CLIENT_CACHE_SECONDS),
-    // A user's token has a grant id (client_credentials tokens do not): report the username.
-    claims.gid ? accountOf(c, claims) : undefined,
+    userId ? findAccountCached(c.get("accounts"), c.get("db"), userId, settings.CLIENT_CACHE_SECONDS) : undefined,
   ]);
   if (!client || account === null) return INACTIVE;
-  const username = account?.username;
+  const username = account && !hidesUser(client, claims) ? account.username : undefined;
   return {
     active: true,
     scope: claims.scope,
@@ -67,6 +92,7 @@ async function introspectAccessToken(c: Ctx, token: string, caller: AccessTokenC
     exp: claims.exp,
     iat: claims.iat,
     ...(claims.nbf !== undefined ? { nbf: claims.nbf } : {}),
+    // Already the pairwise subject for pairwise clients (userAccessToken).
     sub: claims.sub,
     aud: claims.aud,
     iss: claims.iss,
@@ -74,56 +100,61 @@ async function introspectAccessToken(c: Ctx, token: string, caller: AccessTokenC
   };
 }
 
-async function introspectRefreshToken(c: Ctx, token: string) {
+async function introspectRefreshToken(c: Ctx, token: string, caller: Caller) {
   const row = await findRefreshToken(c.get("db"), await hashSecret(token));
   const now = Math.floor(Date.now() / 1000);
   if (!row || row.revokedAt !== null || row.expiresAt <= now) return INACTIVE;
-  const grace = c.get("settings").REFRESH_TOKEN_GRACE_PERIOD_SECONDS;
+  if (!mayIntrospect(caller, { clientId: row.clientId })) return INACTIVE;
+  const settings = c.get("settings");
+  const grace = settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS;
   if (row.rotatedAt !== null && (grace === 0 || now - row.rotatedAt >= grace)) return INACTIVE;
-  const account = await c.get("accounts").findById(c.get("db"), row.userId);
-  if (!account) return INACTIVE;
+  const [client, account] = await Promise.all([
+    findClientCached(c.get("db"), row.clientId, settings.CLIENT_CACHE_SECONDS),
+    c.get("accounts").findById(c.get("db"), row.userId),
+  ]);
+  if (!client || !account) return INACTIVE;
   return {
     active: true,
     scope: row.scope,
     client_id: row.clientId,
-    username: account.username,
+    ...(hidesUser(client) ? {} : { username: account.username }),
     token_type: "refresh_token",
     exp: row.expiresAt,
     iat: row.createdAt,
-    sub: row.userId,
+    sub: await subjectFor(client, row.userId, settings.SECRET_KEY),
     iss: c.get("issuer"),
   };
+}
+
+async function authenticateCaller(c: Ctx, params: Params): Promise<Caller> {
+  const authorization = c.req.header("authorization");
+  if (usesBearerScheme(authorization)) return { bearer: await bearerCaller(c, authorization) };
+  const { client } = await authenticateClient(c.get("db"), c.get("settings"), authorization, params);
+  if (client.clientType !== "confidential") {
+    throw invalidClient("public clients cannot use the introspection endpoint", false);
+  }
+  c.set("clientOrigins", client.allowedOrigins);
+  return { client };
 }
 
 /**
  * `POST /o/introspect/` (RFC 7662). The caller is a confidential client (Basic or post) or
  * holds a Bearer token with the `introspection` scope. Anything not active, including tokens of
- * other issuers, is exactly `{"active": false}`. An access token costs no D1 query and one KV
- * read on a warm isolate.
+ * other issuers and tokens the caller may not see (`mayIntrospect`), is exactly
+ * `{"active": false}`. An access token costs no D1 query and one KV read on a warm isolate.
  */
 export async function introspectEndpoint(c: Ctx): Promise<Response> {
-  const settings = c.get("settings");
-  const params: Params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
-  const authorization = c.req.header("authorization");
-  let caller: AccessTokenClaims | undefined;
-  if (usesBearerScheme(authorization)) {
-    caller = await bearerCaller(c, authorization);
-  } else {
-    const { client } = await authenticateClient(c.get("db"), settings, authorization, params);
-    if (client.clientType !== "confidential") {
-      throw invalidClient("public clients cannot use the introspection endpoint", false);
-    }
-    c.set("clientOrigins", client.allowedOrigins);
-  }
+  const params: Params = await readFormBody(c.req.raw, c.get("settings").MAX_BODY_BYTES);
+  const caller = await authenticateCaller(c, params);
   const token = params.require("token");
   let body;
   if (looksLikeJwt(token)) {
     body = await introspectAccessToken(c, token, caller);
   } else {
-    if (caller && (await isRevoked(c.get("kv"), caller))) {
-      throw new OAuthError("invalid_token", "the caller's access token has been revoked", 401);
+    if ("bearer" in caller && (await isRevoked(c.get("kv"), caller.bearer))) {
+      throw callerTokenError("the caller's access token has been revoked");
     }
-    body = await introspectRefreshToken(c, token);
+    body = await introspectRefreshToken(c, token, caller);
   }
   return c.json(body, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
 }

@@ -120,7 +120,8 @@ describe("revocation, introspection and the protected API", () => {
 describe("introspection of tokens whose client or user is gone", () => {
   it("a deleted client's tokens introspect as inactive", async () => {
     const { clientId, clientSecret } = await createClient({ grantTypes: ["password", "refresh_token"] });
-    const resourceServer = await createClient();
+    // A resource server may see other clients' tokens once registered with the introspection scope.
+    const resourceServer = await createClient({ scope: "read introspection" });
     const rsAuth = { authorization: basic(resourceServer.clientId, resourceServer.clientSecret) };
     const { access_token } = await passwordTokens(clientId, clientSecret);
     expect(await (await post("/o/introspect/", { token: access_token }, rsAuth)).json()).toMatchObject({ active: true });

@@ -108,7 +108,11 @@ describe("OpenID Connect smoke", () => {
       headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(clientId, clientSecret) },
       body: new URLSearchParams({ token: accessToken }).toString(),
     });
-    expect(await introspected.json()).toMatchObject({ active: true, sub: idSub, username });
+    // OIDC Core §8.1: introspection too shows the pairwise sub, and neither the user id nor the username.
+    const introspection = await introspected.text();
+    expect(JSON.parse(introspection)).toMatchObject({ active: true, sub: idSub });
+    expect(introspection).not.toContain(user.id);
+    expect(introspection).not.toContain(username);
     const refreshed = await postToken({ grant_type: "refresh_token", refresh_token: body.refresh_token! }, { authorization: basic(clientId, clientSecret) });
     expect(decodeJwt((await refreshed.json<Record<string, string>>()).access_token!).sub).toBe(idSub);
   });
