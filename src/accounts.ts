@@ -1,8 +1,9 @@
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { verifyPassword } from "./crypto";
 import type { Database } from "./db/index";
+import { users } from "./db/schema";
+import { attemptAllowed, countSignInAttempt, recordSignInSuccess } from "./db/throttle";
 import { IsolateCache } from "./isolate-cache";
-import { signInThrottle as loginThrottle, users } from "./db/schema";
 import type { Settings } from "./settings";
 
 /** A user as the provider sees one; hosts with their own user store return this shape. */
@@ -53,41 +54,22 @@ export const builtinAccounts: AccountStore = {
   },
 };
 
-/**
- * Throttling of password guesses per username, shared by the login form and the password grant:
- * after LOGIN_MAX_FAILURES failures within LOGIN_LOCKOUT_SECONDS the username is locked for that long.
- */
-async function isLockedOut(db: Database, username: string): Promise<boolean> {
-  const row = await db.select().from(loginThrottle).where(eq(loginThrottle.key, username)).get();
-  return !!row?.lockedUntil && row.lockedUntil > Math.floor(Date.now() / 1000);
-}
-
-async function recordLoginFailure(db: Database, username: string, settings: Settings): Promise<void> {
-  const now = Math.floor(Date.now() / 1000);
-  const windowStart = now - settings.LOGIN_LOCKOUT_SECONDS;
-  // One statement, so that concurrent failures are all counted.
-  await db
-    .insert(loginThrottle)
-    .values({ key: username, attempts: 1, windowStartedAt: now })
-    .onConflictDoUpdate({
-      target: loginThrottle.key,
-      set: {
-        attempts: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN 1 ELSE ${loginThrottle.attempts} + 1 END`,
-        windowStartedAt: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN ${now} ELSE ${loginThrottle.windowStartedAt} END`,
-        lockedUntil: sql`CASE WHEN ${loginThrottle.windowStartedAt} >= ${windowStart} AND ${loginThrottle.attempts} + 1 >= ${settings.LOGIN_MAX_FAILURES} THEN ${now + settings.LOGIN_LOCKOUT_SECONDS} ELSE ${loginThrottle.lockedUntil} END`,
-      },
-    })
-    .run();
-}
-
-async function clearLoginFailures(db: Database, username: string): Promise<void> {
-  await db.delete(loginThrottle).where(eq(loginThrottle.key, username)).run();
+/** The throttling keys of one sign-in: the username from one client address, and the username alone. */
+function throttleKeys(username: string, address: string) {
+  const user = `user:${encodeURIComponent(username)}`;
+  return { narrow: `${user}|addr:${encodeURIComponent(address)}`, wide: user };
 }
 
 /**
- * A password sign-in, throttled per username, the same for the login form and the password
- * grant: "locked" while the username is locked out, "invalid" for wrong credentials (counted),
- * else the account (and its failures are forgotten).
+ * A password sign-in, the same for the login form and the password grant, throttled before the
+ * password is looked at: each attempt is counted first (one atomic batch), so parallel guesses
+ * cannot pass the limit. LOGIN_MAX_FAILURES attempts per username and client address within
+ * LOGIN_LOCKOUT_SECONDS lock that address out for that username only; the rightful user elsewhere
+ * is not locked out until the username's own ceiling, LOGIN_MAX_FAILURES_PER_USERNAME, is reached.
+ * Unknown usernames are counted the same way, so the lock tells nothing about who exists.
+ *
+ * "locked" while either key is locked (the password is not evaluated), "invalid" for wrong
+ * credentials, else the account.
  */
 export async function signInWithPassword(
   store: AccountStore,
@@ -95,14 +77,18 @@ export async function signInWithPassword(
   settings: Settings,
   username: string,
   password: string,
+  /** The client address (`clientAddress`), or "unknown". */
+  address: string,
 ): Promise<Account | "locked" | "invalid"> {
-  if (await isLockedOut(db, username)) return "locked";
+  const keys = throttleKeys(username, address);
+  const now = Math.floor(Date.now() / 1000);
+  const narrow = { key: keys.narrow, limit: settings.LOGIN_MAX_FAILURES };
+  const wide = { key: keys.wide, limit: settings.LOGIN_MAX_FAILURES_PER_USERNAME };
+  const counted = await countSignInAttempt(db, narrow, wide, { now, windowSeconds: settings.LOGIN_LOCKOUT_SECONDS });
+  if (!attemptAllowed(counted.narrow, narrow.limit, now) || !attemptAllowed(counted.wide, wide.limit, now)) return "locked";
   const account = await store.authenticate(db, username, password);
-  if (!account) {
-    await recordLoginFailure(db, username, settings);
-    return "invalid";
-  }
-  await clearLoginFailures(db, username);
+  if (!account) return "invalid";
+  await recordSignInSuccess(db, keys.narrow, keys.wide);
   return account;
 }
 

@@ -79,9 +79,11 @@ export const settingsSchema = z.object({
   SECRET_KEY: z.string().min(32, "must be at least 32 characters of random text").optional(),
   /** How long a sign-in lasts (Django's SESSION_COOKIE_AGE). */
   SESSION_COOKIE_AGE_SECONDS: seconds(14 * 24 * 3600),
-  /** Failed sign-ins for one username (login form and password grant) before it is locked. */
+  /** Failed sign-ins for one username from one client address (login form and password grant) before that address is locked out of it. */
   LOGIN_MAX_FAILURES: seconds(5),
-  /** How long such a lock, and the window that counts failures, lasts. */
+  /** Failed sign-ins for one username from all addresses together before it is locked everywhere. */
+  LOGIN_MAX_FAILURES_PER_USERNAME: seconds(100),
+  /** How long such a lock, and the window that counts attempts, lasts. */
   LOGIN_LOCKOUT_SECONDS: seconds(15 * 60),
   /** Largest accepted request body, in bytes. */
   MAX_BODY_BYTES: seconds(64 * 1024),

@@ -1,4 +1,5 @@
 import { signInWithPassword } from "../accounts";
+import { UNKNOWN_ADDRESS } from "../client-address";
 import { insertRefreshToken } from "../db/refresh-tokens";
 import { invalidGrant } from "../oauth/errors";
 import { parseScope, resolveScope } from "../oauth/scope";
@@ -8,7 +9,8 @@ import type { Grant } from "./types";
 
 /**
  * RFC 6749 §4.3, kept for DOT parity and off unless a client is allowed it (OAuth 2.1 drops it:
- * the client sees the user's password). Failed attempts per username are throttled.
+ * the client sees the user's password). Attempts share the login form's throttle, per username and
+ * client address (the address of whoever called the token endpoint: the client's server).
  */
 export const password: Grant = {
   parameters: ["username", "password", "scope"],
@@ -17,8 +19,8 @@ export const password: Grant = {
     const username = params.require("username");
     const secret = params.require("password");
     const scope = resolveScope(parseScope(params.get("scope")), client, settings);
-    const account = await signInWithPassword(ctx.accounts, db, settings, username, secret);
-    if (account === "locked") throw invalidGrant("too many failed sign-in attempts for this user; try again later");
+    const account = await signInWithPassword(ctx.accounts, db, settings, username, secret, ctx.clientAddress ?? UNKNOWN_ADDRESS);
+    if (account === "locked") throw invalidGrant("too many sign-in attempts for this user; try again later");
     if (account === "invalid") throw invalidGrant("invalid username or password");
 
     const grant = { grantId: newGrantId(), userId: account.id, scope, authTime: Math.floor(Date.now() / 1000) };

@@ -18,6 +18,8 @@ export interface GrantContext {
   /** The default `aud` of access tokens. */
   audience: string;
   accounts: AccountStore;
+  /** The caller's address (`clientAddress`), for throttling password sign-ins; "unknown" when absent. */
+  clientAddress?: string;
   emit: (event: ProviderEvent) => void;
 }
 

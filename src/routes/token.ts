@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { clientAddress } from "../client-address";
 import { findGrant } from "../grants/index";
 import { authenticateClient } from "../oauth/client-auth";
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from "../oauth/errors";
@@ -33,6 +34,7 @@ export async function tokenEndpoint(c: Context<ProviderEnv>): Promise<Response> 
     issuer: c.get("issuer"),
     audience: c.get("audience"),
     accounts: c.get("accounts"),
+    clientAddress: clientAddress(c.req.raw.headers),
     emit: c.get("emit"),
   });
   return c.json(response, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
