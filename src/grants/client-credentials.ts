@@ -10,7 +10,8 @@ export const clientCredentials: Grant = {
     if (client.clientType !== "confidential") {
       throw unauthorizedClient("only confidential clients may use the client_credentials grant");
     }
-    const scope = resolveScope(parseScope(params.get("scope")), client, settings);
+    // No user: never the OpenID Connect scopes, even when the client registered them.
+    const scope = resolveScope(parseScope(params.get("scope")), client, settings, { forUser: false });
     const issued = await issueAccessToken(keys, settings.ACCESS_TOKEN_SIGNING_ALG, {
       issuer,
       subject: client.id,

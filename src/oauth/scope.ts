@@ -16,13 +16,29 @@ export function parseScope(scope: string | undefined): string[] | undefined {
   return [...new Set(tokens)];
 }
 
+/**
+ * Scopes that stand for a user: OpenID Connect's (`offline_access` included). A token with no user
+ * (client_credentials) never carries them, whatever the client registered.
+ */
+const USER_SCOPES: ReadonlySet<string> = new Set(Object.keys(OIDC_SCOPES));
+
+export interface ScopeOptions {
+  /** False when the token will have no user (client_credentials). Default true. */
+  forUser?: boolean;
+}
+
 /** The scopes a client may be granted, and those it gets when a request names none. */
-export function grantableScopes(client: Pick<Client, "scope" | "grantTypes">, settings: Settings): { allowed: string[]; defaults: string[] } {
+export function grantableScopes(
+  client: Pick<Client, "scope" | "grantTypes">,
+  settings: Settings,
+  { forUser = true }: ScopeOptions = {},
+): { allowed: string[]; defaults: string[] } {
   const registered = client.scope.split(" ").filter(Boolean);
-  const base = registered.length > 0 ? registered : Object.keys(settings.SCOPES);
+  const named = registered.length > 0 ? registered : Object.keys(settings.SCOPES);
+  const base = forUser ? named : named.filter((s) => !USER_SCOPES.has(s));
   // Clients that sign users in may always ask for the OpenID Connect scopes; users consent to them.
   const signsInUsers = client.grantTypes.includes("authorization_code") || client.grantTypes.includes("implicit");
-  const allowed = signsInUsers ? [...new Set([...base, ...Object.keys(OIDC_SCOPES)])] : base;
+  const allowed = forUser && signsInUsers ? [...new Set([...base, ...USER_SCOPES])] : base;
   const defaults = settings.DEFAULT_SCOPES.includes("__all__") ? base : settings.DEFAULT_SCOPES.filter((s) => allowed.includes(s));
   return { allowed, defaults };
 }
@@ -35,19 +51,25 @@ export function describeScope(scope: string, settings: Settings): string {
 
 /**
  * The scopes to grant: the requested ones, each known and allowed for the client; or the
- * DEFAULT_SCOPES setting (limited to what the client may have) when none was requested.
+ * DEFAULT_SCOPES setting (limited to what the client may have) when none was requested. Without a
+ * user (`forUser: false`) the OpenID Connect scopes are never granted, and asking for one is refused.
  */
 export function resolveScope(
   requested: string[] | undefined,
   client: Pick<Client, "scope" | "grantTypes">,
   settings: Settings,
+  options: ScopeOptions = {},
 ): string[] {
-  const { allowed, defaults } = grantableScopes(client, settings);
+  const { allowed, defaults } = grantableScopes(client, settings, options);
   if (requested === undefined) {
     if (defaults.length === 0) throw invalidScope("no scope was requested and the client has no default scope");
     return defaults;
   }
-  const refused = requested.find((s) => !isKnownScope(s, settings) || !allowed.includes(s));
-  if (refused !== undefined) throw invalidScope(`the client may not request the scope "${refused}"`);
+  if (options.forUser === false && requested.some((s) => USER_SCOPES.has(s))) {
+    throw invalidScope("OpenID Connect scopes need a user, and a client_credentials token has none");
+  }
+  if (requested.some((s) => !isKnownScope(s, settings) || !allowed.includes(s))) {
+    throw invalidScope("a requested scope is unknown or not allowed for this client");
+  }
   return requested;
 }
