@@ -1,16 +1,22 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, getSignedCookie, setCookie, setSignedCookie } from "hono/cookie";
 import { base64url, constantTimeEqual, randomToken } from "./crypto";
+import { deleteSession, deleteSessionQuery, insertSession } from "./db/sessions";
+import type { Database } from "./db/index";
 import { macKey } from "./tokens/secret-keys";
 
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
 /**
- * Browser sign-in: a signed, stateless session cookie (HttpOnly, SameSite=Lax, Secure except on
- * http://localhost). It carries a fingerprint of the user's password hash, as Django's session
- * auth hash does, so changing the password ends every session; a disabled user's session is
- * rejected because the user is loaded on each use.
+ * Browser sign-in: a signed session cookie (HttpOnly, SameSite=Lax, Secure except on
+ * http://localhost) naming a session recorded in D1. The record is checked on every use, so
+ * signing out ends the session on the server: a copy of the cookie stops working too. The cookie
+ * carries a fingerprint of the user's password hash, as Django's session auth hash does, so
+ * changing the password ends every session; a disabled user's session is rejected because the
+ * user is loaded on each use.
  */
 export interface Session {
-  /** Session id (OIDC `sid`). */
+  /** Session id (OIDC `sid`), the key of its D1 record. */
   sid: string;
   userId: string;
   /** When the user signed in (unix seconds): OIDC `auth_time`. */
@@ -19,6 +25,11 @@ export interface Session {
   expiresAt: number;
   /** Fingerprint of the credential the user signed in with. */
   fingerprint: string;
+  /**
+   * The sign-in request this session answers (see `LOGIN_REQUEST_PARAM`): proof, inside the
+   * signed cookie, that the user signed in for that authorization request.
+   */
+  signedInFor?: string;
 }
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -34,32 +45,52 @@ function cookieOptions(c: Context, maxAge: number) {
   return { path: "/", httpOnly: true, secure: isSecureContext(c), sameSite: "Lax" as const, maxAge };
 }
 
+/** The session the cookie names, as signed; whether it is still recorded in D1 is the caller's check. */
 export async function readSession(c: Context, secret: string): Promise<Session | undefined> {
   const raw = await getSignedCookie(c, secret, cookieName(c, "eot_session"));
   if (!raw) return undefined;
   try {
     const session = JSON.parse(atob(raw)) as Session;
-    if (typeof session.userId !== "string" || typeof session.expiresAt !== "number") return undefined;
-    return session.expiresAt > Math.floor(Date.now() / 1000) ? session : undefined;
+    if (typeof session.sid !== "string" || typeof session.userId !== "string" || typeof session.expiresAt !== "number") return undefined;
+    return session.expiresAt > nowSeconds() ? session : undefined;
   } catch {
     return undefined;
   }
 }
 
+/**
+ * Starts a new session (a new id, never the old one: no session fixation) and records it in D1;
+ * the browser's previous session, if any, ends on the server too.
+ */
 export async function startSession(
   c: Context,
+  db: Database,
   secret: string,
-  userId: string,
-  fingerprint: string,
+  account: { id: string; fingerprint: string },
   lifetimeSeconds: number,
+  signedInFor?: string,
 ): Promise<Session> {
-  const authTime = Math.floor(Date.now() / 1000);
-  const session: Session = { sid: randomToken(16), userId, authTime, expiresAt: authTime + lifetimeSeconds, fingerprint };
+  const authTime = nowSeconds();
+  const session: Session = {
+    sid: randomToken(16),
+    userId: account.id,
+    authTime,
+    expiresAt: authTime + lifetimeSeconds,
+    fingerprint: account.fingerprint,
+    ...(signedInFor ? { signedInFor } : {}),
+  };
+  const previous = await readSession(c, secret);
+  const insert = insertSession(db, { id: session.sid, userId: session.userId, authTime, expiresAt: session.expiresAt });
+  if (previous) await db.batch([deleteSessionQuery(db, previous.sid), insert]);
+  else await insert.run();
   await setSignedCookie(c, cookieName(c, "eot_session"), btoa(JSON.stringify(session)), secret, cookieOptions(c, lifetimeSeconds));
   return session;
 }
 
-export function endSession(c: Context): void {
+/** Ends this browser's session: its D1 record (so copies of the cookie stop working) and the cookie. */
+export async function endSession(c: Context, db: Database, secret: string): Promise<void> {
+  const session = await readSession(c, secret);
+  if (session) await deleteSession(db, session.sid);
   deleteCookie(c, cookieName(c, "eot_session"), { path: "/", secure: isSecureContext(c) });
 }
 

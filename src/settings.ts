@@ -64,6 +64,12 @@ export const settingsSchema = z.object({
   DEFAULT_SCOPES: spaceList("__all__"),
   /** Who must use PKCE: `public` clients only (OAuth 2.1 minimum) or `all` clients. */
   PKCE_REQUIRED: z.enum(["public", "all"]).default("public"),
+  /**
+   * DOT's approval prompt: `force` shows the consent page on every authorization a page can be
+   * shown for; `auto` skips it when the user already approved what is asked. Requests may pick
+   * with `approval_prompt`.
+   */
+  REQUEST_APPROVAL_PROMPT: z.enum(["force", "auto"]).default("force"),
   /** Allow the `plain` PKCE method (RFC 7636 permits it; RFC 9700 discourages it). */
   PKCE_ALLOW_PLAIN: booleanString(false),
   /** Algorithm of access tokens; a key of that type must be in SIGNING_KEYS. */

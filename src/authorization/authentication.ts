@@ -6,11 +6,21 @@ import type { KeyRing } from "../tokens/keys";
 import type { AuthorizationRequest } from "./request";
 
 /**
- * Internal parameter added to the authorization URL when the user is sent to sign in (again):
- * the id of the session that was not good enough. Any other session, necessarily a newer one
- * since signing in starts a new session, satisfies `prompt=login` and `max_age`.
+ * Internal parameter added to the authorization URL when the user is sent to sign in (again): a
+ * random id for that sign-in. The login form records it in the new session's signed cookie, so
+ * only a session started by that sign-in satisfies `prompt=login` and `max_age`: a client that
+ * writes the parameter into a URL cannot also write the cookie.
  */
-export const REAUTH_PARAM = "_reauth";
+export const LOGIN_REQUEST_PARAM = "_login";
+
+/** How long a sign-in counts as "just now" for the request it answered. */
+const FRESH_SIGN_IN_SECONDS = 300;
+
+/** Whether this session was started by the sign-in the request sent the user to, moments ago. */
+function signedInForThisRequest(request: AuthorizationRequest, session: Session, now: number): boolean {
+  const marker = request.params.get(LOGIN_REQUEST_PARAM);
+  return marker !== undefined && session.signedInFor === marker && now - session.authTime <= FRESH_SIGN_IN_SECONDS;
+}
 
 export interface AuthenticationCheck {
   request: AuthorizationRequest;
@@ -43,11 +53,10 @@ export async function whyLoginIsNeeded(check: AuthenticationCheck): Promise<stri
   const expectedSub = hintSub !== undefined ? await hintedSubject(check, hintSub) : undefined;
   if (!signedIn) return "the user is not signed in";
 
-  const replaced = request.params.get(REAUTH_PARAM);
-  const freshlySignedIn = replaced !== undefined && replaced !== signedIn.session.sid;
-  if (!freshlySignedIn) {
+  const now = Math.floor(Date.now() / 1000);
+  if (!signedInForThisRequest(request, signedIn.session, now)) {
     if (request.prompt.includes("login") || request.prompt.includes("select_account")) return "the client asked the user to sign in again";
-    const age = Math.floor(Date.now() / 1000) - signedIn.session.authTime;
+    const age = now - signedIn.session.authTime;
     if (request.maxAge !== undefined && age > request.maxAge) return "the sign-in is older than max_age";
   }
   const claimedSub = requestedSubject(request);

@@ -38,6 +38,8 @@ export interface AuthorizationRequest extends ResponseTarget {
   prompt: string[];
   maxAge?: number;
   loginHint?: string;
+  /** DOT's per-request `approval_prompt`; the REQUEST_APPROVAL_PROMPT setting when absent. */
+  approvalPrompt?: "force" | "auto";
   /** The request's parameters, carried through the login and consent forms. */
   params: Params;
 }
@@ -78,7 +80,9 @@ export async function checkClientAndRedirect(
     }
     return { client, redirectUri: client.redirectUris[0]!, redirectUriSent: false };
   }
-  if (!matchRedirectUri(requested, client.redirectUris)) {
+  // RFC 8252 §7.3: only a native app may listen on any loopback port; web clients match exactly.
+  const loopbackPortVaries = client.clientType === "public" && client.applicationType === "native";
+  if (!matchRedirectUri(requested, client.redirectUris, loopbackPortVaries)) {
     throw untrusted("redirect_uri is not registered for this client");
   }
   return { client, redirectUri: requested, redirectUriSent: true };
@@ -175,6 +179,10 @@ export function checkAuthorizationRequest(
   }
   const nonce = params.get("nonce");
   if (nonce !== undefined && nonce.length > 512) throw invalidRequest("nonce is too long");
+  const approvalPrompt = params.get("approval_prompt");
+  if (approvalPrompt !== undefined && approvalPrompt !== "force" && approvalPrompt !== "auto") {
+    throw invalidRequest("approval_prompt must be force or auto");
+  }
 
   return {
     ...target,
@@ -189,6 +197,7 @@ export function checkAuthorizationRequest(
     prompt,
     maxAge,
     loginHint: params.get("login_hint"),
+    approvalPrompt,
     params,
   };
 }

@@ -1,16 +1,36 @@
 import type { Context } from "hono";
 import type { Account } from "../accounts";
+import { NOTHING_APPROVED, type Approval } from "../db/consents";
+import { findLiveSession, findLiveSessionWithApproval } from "../db/sessions";
 import { credentialFingerprint, readSession, type Session } from "../session";
 import { requireSecretKey } from "../tokens/secret-keys";
 import type { ProviderEnv } from "../types";
 
-/** The signed-in user of this browser, if the session is valid and the account still active. */
-export async function signedInAccount(c: Context<ProviderEnv>): Promise<{ session: Session; account: Account } | undefined> {
+export interface SignedIn {
+  session: Session;
+  account: Account;
+}
+
+/**
+ * The signed-in user of this browser: the cookie's session must still be recorded (not signed
+ * out), the account active, and its password unchanged since. With `clientId`, the user's
+ * approval of that client comes in the same D1 round-trip as the session check.
+ */
+export async function signedInAccount(c: Context<ProviderEnv>): Promise<SignedIn | undefined>;
+export async function signedInAccount(c: Context<ProviderEnv>, clientId: string): Promise<(SignedIn & { approval: Approval }) | undefined>;
+export async function signedInAccount(c: Context<ProviderEnv>, clientId?: string): Promise<(SignedIn & { approval?: Approval }) | undefined> {
   const secret = requireSecretKey(c.get("settings").SECRET_KEY);
   const session = await readSession(c, secret);
   if (!session) return undefined;
-  const account = await c.get("accounts").findById(c.get("db"), session.userId);
-  if (!account) return undefined;
+  const db = c.get("db");
+  const now = Math.floor(Date.now() / 1000);
+  const [recorded, account] = await Promise.all([
+    clientId === undefined
+      ? findLiveSession(db, session.sid, now).then((row) => ({ session: row, approval: NOTHING_APPROVED }))
+      : findLiveSessionWithApproval(db, session.sid, now, { userId: session.userId, clientId }),
+    c.get("accounts").findById(db, session.userId),
+  ]);
+  if (!recorded.session || recorded.session.userId !== session.userId || !account) return undefined;
   if (session.fingerprint !== (await credentialFingerprint(secret, account.credentialVersion))) return undefined;
-  return { session, account };
+  return { session, account, approval: recorded.approval };
 }

@@ -2,23 +2,37 @@ import { and, eq } from "drizzle-orm";
 import type { Database } from "./index";
 import { consents } from "./schema";
 
-/** The scopes this user already approved for this client. */
-export async function approvedScopes(db: Database, userId: string, clientId: string): Promise<string[]> {
-  const row = await db
-    .select({ scope: consents.scope })
-    .from(consents)
-    .where(and(eq(consents.userId, userId), eq(consents.clientId, clientId)))
-    .get();
-  return row ? row.scope.split(" ").filter(Boolean) : [];
+/** What a user approved for a client: scopes, claims beyond them, and (for public clients) where to. */
+export interface Approval {
+  scopes: string[];
+  claims: string[];
+  redirectUris: string[];
 }
 
-/** Records an approval; the stored scopes grow to include the new ones. */
-export async function saveConsent(db: Database, userId: string, clientId: string, scope: string[], already: string[]) {
-  const merged = [...new Set([...already, ...scope])].join(" ");
+export const NOTHING_APPROVED: Approval = { scopes: [], claims: [], redirectUris: [] };
+
+/** The query for a user's approval of a client, to run alone or inside a batch. */
+export function approvalQuery(db: Database, userId: string, clientId: string) {
+  return db
+    .select({ scope: consents.scope, claims: consents.claims, redirectUris: consents.redirectUris })
+    .from(consents)
+    .where(and(eq(consents.userId, userId), eq(consents.clientId, clientId)));
+}
+
+export function toApproval(row: { scope: string; claims: string[]; redirectUris: string[] } | undefined): Approval {
+  return row ? { scopes: row.scope.split(" ").filter(Boolean), claims: row.claims, redirectUris: row.redirectUris } : NOTHING_APPROVED;
+}
+
+/** Records an approval; what was approved before stays approved, the new scopes, claims and redirect URI join it. */
+export async function saveApproval(db: Database, userId: string, clientId: string, approved: Approval, already: Approval): Promise<void> {
+  const merged = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+  const scope = merged(already.scopes, approved.scopes).join(" ");
+  const claims = merged(already.claims, approved.claims);
+  const redirectUris = merged(already.redirectUris, approved.redirectUris);
   const now = Math.floor(Date.now() / 1000);
   await db
     .insert(consents)
-    .values({ userId, clientId, scope: merged, createdAt: now, updatedAt: now })
-    .onConflictDoUpdate({ target: [consents.userId, consents.clientId], set: { scope: merged, updatedAt: now } })
+    .values({ userId, clientId, scope, claims, redirectUris, createdAt: now, updatedAt: now })
+    .onConflictDoUpdate({ target: [consents.userId, consents.clientId], set: { scope, claims, redirectUris, updatedAt: now } })
     .run();
 }

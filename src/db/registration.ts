@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { hashPassword, hashSecret, randomAlphanumeric, randomToken } from "../crypto";
 import type { Database } from "./index";
-import { insertClient } from "./clients";
+import { insertClient, replaceClientSecretHash } from "./clients";
 import { insertUser } from "./users";
 import {
+  APPLICATION_TYPES,
   CLIENT_TYPES,
   GRANT_TYPES,
   ID_TOKEN_ALGORITHMS,
@@ -50,6 +51,8 @@ export const clientRegistrationSchema = z
   .object({
     name: z.string().min(1).max(200),
     clientType: z.enum(CLIENT_TYPES),
+    /** `native` apps may use any loopback port; inferred from the redirect URIs when not given. */
+    applicationType: z.enum(APPLICATION_TYPES).optional(),
     grantTypes: z.array(z.enum(GRANT_TYPES)).min(1),
     redirectUris: z.array(redirectUriSchema).default([]),
     postLogoutRedirectUris: z.array(redirectUriSchema).default([]),
@@ -83,6 +86,16 @@ export const clientRegistrationSchema = z
 
 export type ClientRegistration = z.input<typeof clientRegistrationSchema>;
 
+/** A public client whose redirect URIs are all loopback IP or custom-scheme URIs is a native app (RFC 8252 §7). */
+function inferApplicationType(clientType: string, redirectUris: readonly string[]): "web" | "native" {
+  if (clientType !== "public" || redirectUris.length === 0) return "web";
+  const nativeUri = (uri: string) => {
+    const url = new URL(uri);
+    return url.protocol === "http:" ? url.hostname === "127.0.0.1" || url.hostname === "[::1]" : url.protocol !== "https:";
+  };
+  return redirectUris.every(nativeUri) ? "native" : "web";
+}
+
 /** Creates a client; the secret (confidential clients) is returned once and stored only as a hash. */
 export async function registerClient(
   db: Database,
@@ -95,6 +108,7 @@ export async function registerClient(
     secretHash: clientSecret ? await hashSecret(clientSecret) : null,
     name: reg.name,
     clientType: reg.clientType,
+    applicationType: reg.applicationType ?? inferApplicationType(reg.clientType, reg.redirectUris),
     grantTypes: [...new Set(reg.grantTypes)],
     redirectUris: reg.redirectUris,
     postLogoutRedirectUris: reg.postLogoutRedirectUris,
@@ -109,10 +123,27 @@ export async function registerClient(
   return { client, clientSecret };
 }
 
-/** A new client secret, returned once; the old one stops working (within the client cache time). */
+/** A new client secret and its hash; the secret is shown once, only the hash is stored. */
 export async function newClientSecret(): Promise<{ secret: string; hash: string }> {
   const secret = randomToken(32);
   return { secret, hash: await hashSecret(secret) };
+}
+
+/**
+ * `client rotate-secret`: a new secret, which works at once in every isolate; the old one stays
+ * valid for `graceSeconds` (0: it stops at once, or within the client cache time in warm isolates),
+ * so clients can switch without a gap. Undefined if the client does not exist.
+ */
+export async function rotateClientSecret(
+  db: Database,
+  clientId: string,
+  graceSeconds: number,
+  now = Math.floor(Date.now() / 1000),
+): Promise<{ secret: string; previousSecretExpiresAt: number | null } | undefined> {
+  const { secret, hash } = await newClientSecret();
+  const previousSecretExpiresAt = graceSeconds > 0 ? now + graceSeconds : null;
+  if (!(await replaceClientSecretHash(db, clientId, hash, previousSecretExpiresAt))) return undefined;
+  return { secret, previousSecretExpiresAt };
 }
 
 export const userRegistrationSchema = z.object({

@@ -8,12 +8,13 @@ function isLoopbackIpUri(raw: string): boolean {
 }
 
 /**
- * Exact string matching of redirect URIs (RFC 9700 §4.1.3). The one exception: a native app's
- * loopback IP redirect URI may use any port (RFC 8252 §7.3), everything else identical.
+ * Exact string matching of redirect URIs (RFC 9700 §4.1.3). The one exception, when
+ * `loopbackPortVaries` (native public clients only): a loopback IP redirect URI may use any port
+ * (RFC 8252 §7.3), everything else identical.
  */
-export function matchRedirectUri(requested: string, registered: readonly string[]): boolean {
+export function matchRedirectUri(requested: string, registered: readonly string[], loopbackPortVaries: boolean): boolean {
   if (registered.includes(requested)) return true;
-  if (!isLoopbackIpUri(requested)) return false;
+  if (!loopbackPortVaries || !isLoopbackIpUri(requested)) return false;
   // Compare the strings with the ports taken out, so nothing but the port may differ.
   const portless = withoutLoopbackPort(requested);
   return registered.some((candidate) => isLoopbackIpUri(candidate) && withoutLoopbackPort(candidate) === portless);

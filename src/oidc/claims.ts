@@ -21,7 +21,39 @@ export const OIDC_SCOPES: Record<string, string> = {
   offline_access: "Keep access while you are away",
 };
 
-export const SUPPORTED_CLAIMS = ["sub", "iss", "auth_time", "amr", "sid", ...Object.values(SCOPE_CLAIMS).flat()];
+/** Claims about the user (as opposed to claims about the sign-in): each needs the user's consent. */
+const USER_CLAIMS: readonly string[] = Object.values(SCOPE_CLAIMS).flat();
+
+export const SUPPORTED_CLAIMS = ["sub", "iss", "auth_time", "amr", "sid", ...USER_CLAIMS];
+
+/**
+ * The user claims a `claims` request asks for (in the ID token or at UserInfo) that its scopes do
+ * not already cover: the user must approve them as well (OIDC Core §5.5), so they are shown on the
+ * consent page and stored with the consent.
+ */
+export function claimsBeyondScopes(claims: ClaimsRequest | undefined, scopes: readonly string[]): string[] {
+  const covered = new Set(scopes.flatMap((scope) => SCOPE_CLAIMS[scope] ?? []));
+  const requested = [...Object.keys(claims?.id_token ?? {}), ...Object.keys(claims?.userinfo ?? {})];
+  return [...new Set(requested.filter((name) => USER_CLAIMS.includes(name) && !covered.has(name)))].sort();
+}
+
+const CLAIM_DESCRIPTIONS: Record<string, string> = {
+  email: "Your email address",
+  email_verified: "Whether your email address is verified",
+  phone_number: "Your phone number",
+  phone_number_verified: "Whether your phone number is verified",
+  address: "Your postal address",
+  birthdate: "Your date of birth",
+  name: "Your name",
+  given_name: "Your given name",
+  family_name: "Your family name",
+  picture: "Your picture",
+};
+
+/** How the consent page names a claim the client asks for beyond its scopes. */
+export function describeClaim(name: string): string {
+  return CLAIM_DESCRIPTIONS[name] ?? `Your ${name.replace(/_/g, " ")}`;
+}
 
 /** One member of the `claims` request parameter (OIDC Core §5.5.1). */
 export interface ClaimRequest {
@@ -57,8 +89,8 @@ export function checkClaimsRequest(claims: unknown): ClaimsRequest {
 }
 
 /**
- * The claims to release: those of the granted scopes (when `withScopes`), plus those named in
- * the `claims` request member, each only when the user has it. A requested `value`/`values`
+ * The claims to release: those of the granted scopes (when `withScopes`), plus the user claims
+ * named in the `claims` request member (approved with the consent), each only when the user has it. A requested `value`/`values`
  * does not filter what is released: the RP checks it (OIDC Core §5.5.1).
  */
 export function releaseClaims(
@@ -69,10 +101,9 @@ export function releaseClaims(
 ): Record<string, unknown> {
   const names = new Set<string>();
   if (withScopes) for (const scope of scopes) for (const name of SCOPE_CLAIMS[scope] ?? []) names.add(name);
-  for (const name of Object.keys(requested ?? {})) if (SUPPORTED_CLAIMS.includes(name)) names.add(name);
+  for (const name of Object.keys(requested ?? {})) if (USER_CLAIMS.includes(name)) names.add(name);
   const out: Record<string, unknown> = {};
   for (const name of names) {
-    if (name === "sub" || name === "iss") continue;
     const value = available[name];
     if (value !== undefined && value !== null && value !== "") out[name] = value;
   }

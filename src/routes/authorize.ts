@@ -8,13 +8,16 @@ import {
   type ResponseTarget,
 } from "../authorization/request";
 import { sendAuthorizationError, sendAuthorizationResponse } from "../authorization/response";
-import { REAUTH_PARAM, whyLoginIsNeeded } from "../authorization/authentication";
+import { LOGIN_REQUEST_PARAM, whyLoginIsNeeded } from "../authorization/authentication";
+import { approvalFor, consentStep } from "../authorization/consent";
 import { signedInAccount } from "../authorization/signed-in";
 import type { Account } from "../accounts";
-import { approvedScopes, saveConsent } from "../db/consents";
+import { randomToken } from "../crypto";
+import { saveApproval } from "../db/consents";
 import { accessDenied, OAuthError } from "../oauth/errors";
 import { parseParams, readFormBody, type Params } from "../oauth/form";
 import { describeScope } from "../oauth/scope";
+import { describeClaim } from "../oidc/claims";
 import { checkCsrf, csrfToken, CSRF_FIELD, type Session } from "../session";
 import { loadKeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
@@ -34,9 +37,12 @@ function requestFields(params: Params): Record<string, string> {
   return out;
 }
 
-/** The login page, returning to this request afterwards; only a new session satisfies it. */
-function loginUrl(c: Ctx, request: AuthorizationRequest, currentSession: Session | undefined): string {
-  const fields = { ...requestFields(request.params), [REAUTH_PARAM]: currentSession?.sid ?? "-" };
+/**
+ * The login page, returning to this request afterwards with a fresh sign-in id: only the session
+ * that sign-in starts (which records the id in its signed cookie) satisfies `prompt=login` and `max_age`.
+ */
+function loginUrl(c: Ctx, request: AuthorizationRequest): string {
+  const fields = { ...requestFields(request.params), [LOGIN_REQUEST_PARAM]: randomToken(16) };
   const next = `${c.get("basePath")}/authorize/?${new URLSearchParams(fields).toString()}`;
   const query = new URLSearchParams({ next });
   if (request.loginHint) query.set("login_hint", request.loginHint);
@@ -70,6 +76,7 @@ async function showConsent(c: Ctx, request: AuthorizationRequest, account: Accou
       client: { id: request.client.id, name: request.client.name },
       user: { id: account.id, username: account.username },
       scopes: request.scope.map((name) => ({ name, description: describeScope(name, settings) })),
+      claims: approvalFor(request).claims.map((name) => ({ name, description: describeClaim(name) })),
       logoutAction: `${c.get("basePath")}/logout/`,
     },
     c,
@@ -99,13 +106,13 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
     if (target.modeError) throw target.modeError;
     const request = checkAuthorizationRequest(params, settings, trusted, target);
 
-    const signedIn = await signedInAccount(c);
+    const signedIn = await signedInAccount(c, request.client.id);
     const loginNeeded = await whyLoginIsNeeded({ ...issueContext(c), request, signedIn, secret: settings.SECRET_KEY });
     if (loginNeeded || !signedIn) {
       if (request.prompt.includes("none")) throw new OAuthError("login_required", loginNeeded ?? "the user is not signed in");
-      return c.redirect(loginUrl(c, request, signedIn?.session), 303);
+      return c.redirect(loginUrl(c, request), 303);
     }
-    const { account, session } = signedIn;
+    const { account, session, approval } = signedIn;
 
     if (decision) {
       if (!(await checkCsrf(c, requireSecretKey(settings.SECRET_KEY), params.get(CSRF_FIELD)))) {
@@ -115,17 +122,13 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
         c.get("emit")({ type: "authorization.denied", clientId: request.client.id, userId: account.id });
         throw accessDenied("the user denied the request");
       }
-      const already = await approvedScopes(db, account.id, request.client.id);
-      await saveConsent(db, account.id, request.client.id, request.scope, already);
+      await saveApproval(db, account.id, request.client.id, approvalFor(request), approval);
       return await grant(c, request, account, session);
     }
 
-    if (!request.prompt.includes("consent")) {
-      if (request.client.skipAuthorization) return await grant(c, request, account, session);
-      const already = await approvedScopes(db, account.id, request.client.id);
-      if (request.scope.every((s) => already.includes(s))) return await grant(c, request, account, session);
-    }
-    if (request.prompt.includes("none")) throw new OAuthError("consent_required", "the user has not approved this client");
+    const step = consentStep(request, approval, settings);
+    if (step === "grant") return await grant(c, request, account, session);
+    if (step === "consent_required") throw new OAuthError("consent_required", "the user has not approved this request");
     return await showConsent(c, request, account);
   } catch (err) {
     if (err instanceof OAuthError) return sendAuthorizationError(c, target, issuer, err);

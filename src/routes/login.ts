@@ -1,7 +1,9 @@
 import type { Context } from "hono";
 import { signInWithPassword } from "../accounts";
+import { clientAddress } from "../client-address";
 import { OAuthError } from "../oauth/errors";
 import { readFormBody, type Params } from "../oauth/form";
+import { LOGIN_REQUEST_PARAM } from "../authorization/authentication";
 import { checkCsrf, credentialFingerprint, csrfToken, CSRF_FIELD, startSession } from "../session";
 import { requireSecretKey } from "../tokens/secret-keys";
 import type { ProviderEnv } from "../types";
@@ -9,10 +11,19 @@ import { sendPage } from "../views/render";
 
 type Ctx = Context<ProviderEnv>;
 
-/** Only our own authorization endpoint is a place to go back to after signing in (no open redirect). */
+/**
+ * Where to go back to after signing in: only the provider's own authorization endpoint, as a
+ * relative path (no open redirect), without control characters or backslashes.
+ */
 function safeNext(c: Ctx, next: string | undefined): string | undefined {
-  const prefix = `${c.get("basePath")}/authorize/?`;
-  return next?.startsWith(prefix) && !/[\\\r\n]/.test(next) ? next : undefined;
+  if (next === undefined || !next.startsWith(`${c.get("basePath")}/authorize/?`)) return undefined;
+  return /[\x00-\x1f\x7f\\]/.test(next) ? undefined : next;
+}
+
+/** The sign-in request id the authorization endpoint put in `next`, for the new session to record. */
+function signInRequestOf(next: string | undefined): string | undefined {
+  if (next === undefined) return undefined;
+  return new URLSearchParams(next.slice(next.indexOf("?") + 1)).get(LOGIN_REQUEST_PARAM) ?? undefined;
 }
 
 async function showLogin(c: Ctx, next: string | undefined, status: 200 | 400 | 401 | 403 | 429 = 200, error?: string, username?: string) {
@@ -48,12 +59,13 @@ export async function loginPost(c: Ctx): Promise<Response> {
   const username = params.get("username");
   const password = params.get("password");
   if (!username || !password) return showLogin(c, next, 400, "Enter your username and password.", username);
-  const account = await signInWithPassword(c.get("accounts"), db, settings, username, password);
+  const account = await signInWithPassword(c.get("accounts"), db, settings, username, password, clientAddress(c.req.raw.headers));
   if (account === "locked") {
     return showLogin(c, next, 429, "Too many failed attempts. Please wait a few minutes and try again.", username);
   }
   if (account === "invalid") return showLogin(c, next, 401, "Invalid username or password.", username);
-  await startSession(c, secret, account.id, await credentialFingerprint(secret, account.credentialVersion), settings.SESSION_COOKIE_AGE_SECONDS);
+  const fingerprint = await credentialFingerprint(secret, account.credentialVersion);
+  await startSession(c, db, secret, { id: account.id, fingerprint }, settings.SESSION_COOKIE_AGE_SECONDS, signInRequestOf(next));
   if (next) return c.redirect(next, 303);
   return sendPage(c, c.get("pages").message({ title: "Signed in", message: `You are signed in as ${account.username}.` }, c));
 }

@@ -46,7 +46,7 @@ async function signOut(c: Ctx, request: LogoutRequest): Promise<void> {
       if (revoked > 0) c.get("emit")({ type: "token.revoked", clientId: request.client.id, tokenType: "refresh_token" });
     }
   }
-  endSession(c);
+  await endSession(c, c.get("db"), requireSecretKey(settings.SECRET_KEY));
 }
 
 /** Back to the client when it asked for it (even if nobody was signed in: the RP needs it), else a message. */

@@ -23,6 +23,8 @@ export interface ConsentPageProps {
   client: { id: string; name: string };
   user: { id: string; username: string };
   scopes: ScopeView[];
+  /** Claims asked for beyond the scopes (the `claims` parameter): the user approves them too. */
+  claims: ScopeView[];
   logoutAction: string;
 }
 
@@ -75,6 +77,18 @@ export function ConsentPage(props: ConsentPageProps) {
           </li>
         ))}
       </ul>
+      {props.claims.length > 0 ? (
+        <>
+          <p>and to see:</p>
+          <ul class="scopes">
+            {props.claims.map((claim) => (
+              <li>
+                {claim.description} <span class="muted">(<code>{claim.name}</code>)</span>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
       <form method="post" action={props.action}>
         <HiddenFields fields={props.hidden} />
         <div class="actions">

@@ -73,8 +73,8 @@ describe("authorization code flow with PKCE", () => {
     if (refreshed.status !== 200) console.log(await refreshed.clone().text());
     expect(refreshed.status).toBe(200);
 
-    // A second visit: consent is remembered.
-    const again = await browser.get(`/o/authorize/?${query}`);
+    // A second visit with DOT's approval_prompt=auto: consent is remembered (the default, force, asks again).
+    const again = await browser.get(`/o/authorize/?${query}&approval_prompt=auto`);
     expect(again.status).toBe(303);
     expect(redirectParams(again).get("code")).toBeTruthy();
   });

@@ -3,7 +3,7 @@ import { Browser, hiddenFields, redirectParams } from "./browser";
 import { createClient, ISSUER } from "./helpers";
 import { authorizeUrl, codeRequest, getCode, isConsentPage, REDIRECT, signedIn } from "./flow";
 
-/** The consent page (DOT's "approval prompt auto"): deny, CSRF, remembered approvals, prompt=consent. */
+/** The consent page: deny, CSRF, remembered approvals (DOT's "approval prompt auto"), prompt=consent. */
 
 async function consentPage(browser: Browser, params: Record<string, string | undefined>) {
   const res = await browser.get(authorizeUrl(params));
@@ -88,41 +88,43 @@ describe("the decision", () => {
   });
 });
 
-describe("remembered approvals", () => {
+describe("remembered approvals (approval_prompt=auto)", () => {
+  const auto = (clientId: string, extra: Record<string, string> = {}) => codeRequest(clientId, { approval_prompt: "auto", ...extra });
+
   it("a second visit answers at once; prompt=consent asks again", async () => {
     const clientId = await newClient();
     const { browser } = await signedIn();
-    await getCode(browser, codeRequest(clientId));
-    await expectCodeAtOnce(browser, codeRequest(clientId));
-    await expectCodeAtOnce(browser, codeRequest(clientId, { scope: "read" }));
-    await consentPage(browser, codeRequest(clientId, { prompt: "consent" }));
+    await getCode(browser, auto(clientId));
+    await expectCodeAtOnce(browser, auto(clientId));
+    await expectCodeAtOnce(browser, auto(clientId, { scope: "read" }));
+    await consentPage(browser, auto(clientId, { prompt: "consent" }));
   });
 
   it("an approval is for one user and one client", async () => {
     const clientId = await newClient();
     const otherClient = await newClient();
     const alice = await signedIn("alice");
-    await getCode(alice.browser, codeRequest(clientId));
-    await consentPage(alice.browser, codeRequest(otherClient));
+    await getCode(alice.browser, auto(clientId));
+    await consentPage(alice.browser, auto(otherClient));
     const bob = await signedIn("bob");
-    await consentPage(bob.browser, codeRequest(clientId));
+    await consentPage(bob.browser, auto(clientId));
   });
 
   it("a scope not approved before asks again; once approved, both are remembered", async () => {
     const clientId = await newClient();
     const { browser } = await signedIn();
-    await getCode(browser, codeRequest(clientId, { scope: "read" }));
-    const html = await consentPage(browser, codeRequest(clientId, { scope: "read write" }));
+    await getCode(browser, auto(clientId, { scope: "read" }));
+    const html = await consentPage(browser, auto(clientId, { scope: "read write" }));
     expect(html).toContain("Change your data");
-    await consentPage(browser, codeRequest(clientId, { scope: "write" }));
-    await getCode(browser, codeRequest(clientId, { scope: "read write" }));
-    await expectCodeAtOnce(browser, codeRequest(clientId, { scope: "write" }));
+    await consentPage(browser, auto(clientId, { scope: "write" }));
+    await getCode(browser, auto(clientId, { scope: "read write" }));
+    await expectCodeAtOnce(browser, auto(clientId, { scope: "write" }));
   });
 
   it("a client with skip_authorization never shows the page", async () => {
     const clientId = await newClient({ skipAuthorization: true });
     const { browser } = await signedIn();
-    await expectCodeAtOnce(browser, codeRequest(clientId));
-    await expectCodeAtOnce(browser, codeRequest(clientId, { state: "again" }));
+    await expectCodeAtOnce(browser, auto(clientId));
+    await expectCodeAtOnce(browser, auto(clientId, { state: "again" }));
   });
 });

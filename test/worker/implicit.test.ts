@@ -46,7 +46,7 @@ describe("response_type=token", () => {
     const clientId = await implicitClient();
     const { browser } = await signedIn();
     await authorizeAndApprove(browser, tokenRequest(clientId));
-    const res = await browser.get(authorizeUrl(tokenRequest(clientId, { state: "again" })));
+    const res = await browser.get(authorizeUrl(tokenRequest(clientId, { state: "again", approval_prompt: "auto" })));
     expect(res.status).toBe(303);
     const params = redirectParams(res);
     expect(params.get("access_token")).toBeTruthy();

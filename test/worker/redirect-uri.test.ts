@@ -140,7 +140,8 @@ describe("the redirect URI the response goes to", () => {
 
     const { browser } = await signedIn();
     const code = await getCode(browser, { response_type: "code", client_id: clientId, redirect_uri: registered, state: "s2" });
-    const location = (await browser.get(authorizeUrl({ response_type: "code", client_id: clientId, redirect_uri: registered, state: "s3" })))
+    const again = { response_type: "code", client_id: clientId, redirect_uri: registered, state: "s3", approval_prompt: "auto" };
+    const location = (await browser.get(authorizeUrl(again)))
       .headers.get("location")!;
     expect(location.startsWith(`${registered}&code=`)).toBe(true);
     const params = new URL(location).searchParams;

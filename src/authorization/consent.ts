@@ -1,0 +1,51 @@
+import type { Approval } from "../db/consents";
+import { matchRedirectUri } from "../oauth/redirect-uri";
+import { claimsBeyondScopes } from "../oidc/claims";
+import type { Settings } from "../settings";
+import type { AuthorizationRequest } from "./request";
+
+/** What answering this request releases, and so what the user approves on the consent page. */
+export function approvalFor(request: AuthorizationRequest): Approval {
+  return {
+    scopes: request.scope,
+    claims: claimsBeyondScopes(request.claims, request.scope),
+    redirectUris: [request.redirectUri],
+  };
+}
+
+/**
+ * Whether an earlier approval covers this request: its scopes and claims; and for a public
+ * client, which anyone can claim to be, the very redirect URI the user approved (RFC 8252 §8.6:
+ * a local program on another loopback port must not be answered without the user).
+ */
+export function isCoveredBy(request: AuthorizationRequest, approval: Approval): boolean {
+  const wanted = approvalFor(request);
+  if (!wanted.scopes.every((s) => approval.scopes.includes(s))) return false;
+  if (!wanted.claims.every((name) => approval.claims.includes(name))) return false;
+  return request.client.clientType !== "public" || approval.redirectUris.includes(request.redirectUri);
+}
+
+/**
+ * A client registered with `skip_authorization` is answered without a consent page; a public
+ * one only on a redirect URI registered exactly as requested (no loopback port variance).
+ */
+function skipsConsent(request: AuthorizationRequest): boolean {
+  if (!request.client.skipAuthorization) return false;
+  return request.client.clientType !== "public" || matchRedirectUri(request.redirectUri, request.client.redirectUris, false);
+}
+
+export type ConsentStep = "grant" | "ask" | "consent_required";
+
+/**
+ * DOT's approval prompt: `force` (its default) shows the consent page whenever a page can be
+ * shown; `auto` skips it when an earlier approval covers the request. `prompt=consent` always
+ * asks; `prompt=none` and `skip_authorization` clients use what was approved before.
+ */
+export function consentStep(request: AuthorizationRequest, approval: Approval, settings: Settings): ConsentStep {
+  if (request.prompt.includes("consent")) return "ask";
+  if (skipsConsent(request)) return "grant";
+  const covered = isCoveredBy(request, approval);
+  if (request.prompt.includes("none")) return covered ? "grant" : "consent_required";
+  const mode = request.approvalPrompt ?? settings.REQUEST_APPROVAL_PROMPT;
+  return mode === "auto" && covered ? "grant" : "ask";
+}
