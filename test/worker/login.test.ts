@@ -98,10 +98,11 @@ describe("credentials", () => {
     }
   });
 
-  it("locks a username after 5 failures (429) even with the right password; 4 failures do not", async () => {
-    const tryLogin = async (username: string, password: string) => {
+  it("locks a username after 5 failures from one address (429) even with the right password; 4 failures do not; other addresses are not locked", async () => {
+    const tryLogin = async (username: string, password: string, address?: string) => {
       const browser = new Browser();
-      return browser.post("/o/login/", { ...(await loginForm(browser)), username, password });
+      const headers: Record<string, string> = address ? { "cf-connecting-ip": address } : {};
+      return browser.post("/o/login/", { ...(await loginForm(browser)), username, password }, headers);
     };
     const fourth = await newUser("four");
     for (let i = 0; i < 4; i++) expect((await tryLogin(fourth.username, "wrong password")).status).toBe(401);
@@ -113,6 +114,8 @@ describe("credentials", () => {
     expect(res.status).toBe(429);
     expect(await res.text()).toContain("Too many failed attempts");
     expect(sessionCookieSet(res)).toBe(false);
+    // The failures came from one address (none: "unknown"); the user elsewhere still signs in.
+    expect((await tryLogin(username, PASSWORD, "192.0.2.10")).status).toBe(200);
   });
 
   it("a disabled user cannot sign in, and a signed-in user who is disabled is signed out", async () => {

@@ -2,7 +2,7 @@ import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { setUserActive } from "../../src/db/users";
 import { Browser, hiddenFields } from "./browser";
-import { createClient, db } from "./helpers";
+import { basic, createClient, db, postToken } from "./helpers";
 import { expectTokenError, expectTokens, newUser, PASSWORD, tokenRequest, type ClientCredentials } from "./flow";
 
 /** RFC 6749 §4.3 (kept for DOT parity): only for clients allowed it, with throttled guesses. */
@@ -67,7 +67,7 @@ describe("password grant", () => {
 });
 
 describe("throttling of password guesses", () => {
-  it("after 5 failures the right password is refused too (invalid_grant); after 4 it is not", async () => {
+  it("after 5 failures from one address the right password is refused too (invalid_grant); after 4 it is not; other addresses are not locked", async () => {
     const client = await passwordClient();
     const four = await newUser("four");
     for (let i = 0; i < 4; i++) await expectTokenError(await passwordGrant(client, four.username, "wrong password"), "invalid_grant");
@@ -76,9 +76,14 @@ describe("throttling of password guesses", () => {
     const { username } = await newUser("locked");
     for (let i = 0; i < 5; i++) await expectTokenError(await passwordGrant(client, username, "wrong password"), "invalid_grant");
     await expectTokenError(await passwordGrant(client, username, PASSWORD), "invalid_grant");
+    const fromElsewhere = await postToken(
+      { grant_type: "password", username, password: PASSWORD },
+      { authorization: basic(client.clientId, client.clientSecret), "cf-connecting-ip": "192.0.2.20" },
+    );
+    await expectTokens(fromElsewhere);
   });
 
-  it("failures count together with the login form's", async () => {
+  it("failures count together with the login form's (from the same address)", async () => {
     const client = await passwordClient();
     const { username } = await newUser("shared");
     for (let i = 0; i < 5; i++) await expectTokenError(await passwordGrant(client, username, "wrong password"), "invalid_grant");
