@@ -2,6 +2,7 @@ import { Hono, type Context } from "hono";
 import { builtinAccounts, type AccountStore } from "./accounts";
 import { openDatabase } from "./db/index";
 import { clientCors } from "./middleware/client-cors";
+import { rateLimit, tooManyRequestsPage } from "./middleware/rate-limit";
 import { countStorage } from "./middleware/storage-count";
 import { eventEmitter, type EventHook } from "./events";
 import { errorBody, OAuthError } from "./oauth/errors";
@@ -89,6 +90,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
 
   for (const path of both("/token")) {
     o.use(path, clientCors());
+    o.use(path, rateLimit("TOKEN_RATE_LIMIT"));
     o.post(path, tokenEndpoint);
     o.all(path, methodNotAllowed("POST, OPTIONS"));
   }
@@ -98,6 +100,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.all(path, methodNotAllowed("POST, OPTIONS"));
   }
   for (const path of both("/introspect")) {
+    o.use(path, rateLimit("INTROSPECT_RATE_LIMIT"));
     o.post(path, introspectEndpoint);
     o.all(path, methodNotAllowed("POST"));
   }
@@ -106,6 +109,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.post(path, authorizePost);
   }
   for (const path of both("/login")) {
+    o.use(path, rateLimit("LOGIN_RATE_LIMIT", tooManyRequestsPage));
     o.get(path, loginGet);
     o.post(path, loginPost);
   }

@@ -11,6 +11,10 @@ export interface Env {
   KV: KVNamespace;
   /** JWK set of private signing keys (a Worker secret; `.dev.vars` locally). */
   SIGNING_KEYS?: string;
+  /** Optional Workers Rate Limiting bindings: per-address limits on the token, login and introspection endpoints. */
+  TOKEN_RATE_LIMIT?: RateLimit;
+  LOGIN_RATE_LIMIT?: RateLimit;
+  INTROSPECT_RATE_LIMIT?: RateLimit;
   [setting: string]: unknown;
 }
 
