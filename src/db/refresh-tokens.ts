@@ -103,6 +103,19 @@ export async function revokeUserClientRefreshTokens(db: Database, userId: string
   return [...new Set(rows.map((row) => row.grantId))];
 }
 
+/**
+ * Revokes every refresh token of a user not revoked yet, of every client (disabled user, new
+ * password); returns how many, and the grants they belonged to.
+ */
+export async function revokeUserRefreshTokens(db: Database, userId: string, now: number): Promise<{ count: number; grantIds: string[] }> {
+  const rows = await db
+    .update(refreshTokens)
+    .set({ revokedAt: now })
+    .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)))
+    .returning({ grantId: refreshTokens.grantId });
+  return { count: rows.length, grantIds: [...new Set(rows.map((row) => row.grantId))] };
+}
+
 /** Revokes every live refresh token of a client (a compromised client, or a revoke-all by an operator). */
 export async function revokeClientRefreshTokens(db: Database, clientId: string, now: number): Promise<number> {
   const rows = await db

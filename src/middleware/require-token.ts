@@ -82,6 +82,8 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
       issuer: options.issuer ?? (env.ISSUER as string | undefined) ?? `${origin}/o`,
       audience: options.audience ?? (env.ACCESS_TOKEN_AUDIENCE as string | undefined) ?? origin,
       kv,
+      // The provider's own Worker can open pairwise tokens' sealed user id, for the user's revocation note.
+      secret: env.SECRET_KEY as string | undefined,
     });
     if (!result.active) {
       const why = { malformed: "the access token is malformed", invalid: "the access token is invalid", expired: "the access token has expired", revoked: "the access token has been revoked" };

@@ -10,7 +10,7 @@ import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer"
 import { readFormBody, type Params } from "../oauth/form";
 import { subjectFor } from "../oidc/subject";
 import { loadKeyRing } from "../tokens/keys";
-import { areRevoked, isRevoked } from "../tokens/revocation";
+import { areRevoked, isRevoked, withUserId } from "../tokens/revocation";
 import { userIdOf } from "../tokens/user-tokens";
 import { looksLikeJwt, verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 import type { ProviderEnv } from "../types";
@@ -71,9 +71,9 @@ async function introspectAccessToken(c: Ctx, token: string, caller: Caller) {
   // A user's token has a grant id (client_credentials tokens do not).
   const userId = claims.gid ? await userIdOf(claims, settings.SECRET_KEY) : undefined;
   if (claims.gid && !userId) return INACTIVE;
-  // One KV read covers the token and, for Bearer callers, the caller's own token.
-  const callerClaims = "bearer" in caller ? [caller.bearer] : [];
-  const [revoked, callerRevoked] = await areRevoked(c.get("kv"), [claims, ...callerClaims]);
+  // One KV read covers the token (its user's note too) and, for Bearer callers, the caller's own token.
+  const callerClaims = "bearer" in caller ? [await withUserId(caller.bearer, settings.SECRET_KEY)] : [];
+  const [revoked, callerRevoked] = await areRevoked(c.get("kv"), [{ ...claims, userId }, ...callerClaims]);
   if (callerRevoked) throw callerTokenError("the caller's access token has been revoked");
   if (revoked) return INACTIVE;
   // The token's client and user must still exist (cached per isolate: no query when warm).
@@ -151,7 +151,7 @@ export async function introspectEndpoint(c: Ctx): Promise<Response> {
   if (looksLikeJwt(token)) {
     body = await introspectAccessToken(c, token, caller);
   } else {
-    if ("bearer" in caller && (await isRevoked(c.get("kv"), caller.bearer))) {
+    if ("bearer" in caller && (await isRevoked(c.get("kv"), await withUserId(caller.bearer, c.get("settings").SECRET_KEY)))) {
       throw callerTokenError("the caller's access token has been revoked");
     }
     body = await introspectRefreshToken(c, token, caller);

@@ -51,6 +51,7 @@ export async function userinfoEndpoint(c: Ctx): Promise<Response> {
     keys: await loadKeyRing(c.env.SIGNING_KEYS),
     issuer: c.get("issuer"),
     kv: c.get("kv"),
+    secret: settings.SECRET_KEY,
   });
   if (!result.active) throw bearerError(401, "invalid_token", `the access token is ${result.reason}`);
   const { claims: claims } = result;

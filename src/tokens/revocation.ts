@@ -1,16 +1,20 @@
 import type { Database } from "../db/index";
-import { revokeRefreshFamily } from "../db/refresh-tokens";
+import { revokeRefreshFamily, revokeUserRefreshTokens } from "../db/refresh-tokens";
+import type { Settings } from "../settings";
+import { userIdOf } from "./user-tokens";
 
 /**
- * Access tokens are JWTs, so revoking one is a note in KV that verifiers read. Three kinds of
+ * Access tokens are JWTs, so revoking one is a note in KV that verifiers read. Four kinds of
  * note, each kept only as long as a token it covers can live (KV's smallest TTL is 60 s):
- * by token id (`jti`), by grant (every token of one authorization, `gid`), and a per-client
- * "not before" (every token of the client issued earlier). A verifier reads all three in one
- * bulk KV read. Writes take up to about 60 s to reach other locations (docs/consistency.md).
+ * by token id (`jti`), by grant (every token of one authorization, `gid`), a per-client
+ * "not before" (every token of the client issued earlier), and a per-user "not before" (every
+ * token of the user issued earlier: disabled user, new password). A verifier reads them all in
+ * one bulk KV read. Writes take up to about 60 s to reach other locations (docs/consistency.md).
  */
 export const revokedTokenKey = (jti: string) => `revoked:jti:${jti}`;
 export const revokedGrantKey = (grantId: string) => `revoked:grant:${grantId}`;
 export const clientNotBeforeKey = (clientId: string) => `revoked:client:${clientId}`;
+export const userNotBeforeKey = (userId: string) => `revoked:user:${userId}`;
 
 const ttl = (seconds: number) => ({ expirationTtl: Math.max(60, Math.ceil(seconds)) });
 
@@ -19,7 +23,7 @@ export async function revokeAccessToken(kv: KVNamespace, jti: string, expiresAt:
   if (remaining > 0) await kv.put(revokedTokenKey(jti), "1", ttl(remaining));
 }
 
-export async function revokeGrantAccessTokens(kv: KVNamespace, grantId: string, accessTokenLifetime: number): Promise<void> {
+export async function revokeGrantAccessTokens(kv: Pick<KVNamespace, "put">, grantId: string, accessTokenLifetime: number): Promise<void> {
   await kv.put(revokedGrantKey(grantId), "1", ttl(accessTokenLifetime));
 }
 
@@ -28,11 +32,42 @@ export async function revokeClientAccessTokens(kv: Pick<KVNamespace, "put">, cli
   await kv.put(clientNotBeforeKey(clientId), String(Math.floor(Date.now() / 1000)), ttl(accessTokenLifetime));
 }
 
+/** Revokes every access token of a user issued before now (disabled user, password change). */
+export async function revokeUserAccessTokens(kv: Pick<KVNamespace, "put">, userId: string, accessTokenLifetime: number): Promise<void> {
+  await kv.put(userNotBeforeKey(userId), String(Math.floor(Date.now() / 1000)), ttl(accessTokenLifetime));
+}
+
 export interface RevocationSubject {
   jti?: string;
   gid?: string;
   client_id?: string;
   iat?: number;
+  sub?: string;
+  /** The sealed user id of a pairwise client's token. */
+  usr?: unknown;
+  /** The user of a user's token, when the verifier opened `usr` (`withUserId`). */
+  userId?: string;
+}
+
+/**
+ * The user whose not-before note covers a token. Only user tokens (with a grant id) have one:
+ * `sub`, unless the token is a pairwise client's, whose `sub` is pairwise and whose user id is
+ * sealed in `usr` (known here only once `withUserId` opened it).
+ */
+function userOf(claims: RevocationSubject): string | undefined {
+  if (!claims.gid) return undefined;
+  return claims.userId ?? (claims.usr === undefined ? claims.sub : undefined);
+}
+
+/**
+ * The token with its user id, opened from `usr` when the verifier has SECRET_KEY (the provider's
+ * own Worker). Without it (a separate resource server) a pairwise token's user note cannot be
+ * found: the grant notes `revokeUserTokens` writes cover those tokens instead.
+ */
+export async function withUserId<T extends RevocationSubject & { sub: string }>(claims: T, secret: string | undefined): Promise<T> {
+  if (!claims.gid || claims.usr === undefined || !secret) return claims;
+  const userId = await userIdOf(claims, secret);
+  return userId ? { ...claims, userId } : claims;
 }
 
 /**
@@ -57,6 +92,8 @@ export function revocationKeys(claims: RevocationSubject): string[] {
   if (claims.jti) keys.push(revokedTokenKey(claims.jti));
   if (claims.gid) keys.push(revokedGrantKey(claims.gid));
   if (claims.client_id) keys.push(clientNotBeforeKey(claims.client_id));
+  const userId = userOf(claims);
+  if (userId) keys.push(userNotBeforeKey(userId));
   return keys;
 }
 
@@ -64,9 +101,13 @@ export function revocationKeys(claims: RevocationSubject): string[] {
 export function revokedBy(found: Map<string, string | null>, claims: RevocationSubject): boolean {
   if (claims.jti && found.get(revokedTokenKey(claims.jti))) return true;
   if (claims.gid && found.get(revokedGrantKey(claims.gid))) return true;
-  const notBefore = claims.client_id ? found.get(clientNotBeforeKey(claims.client_id)) : null;
+  const userId = userOf(claims);
+  const notBefore = [
+    claims.client_id ? found.get(clientNotBeforeKey(claims.client_id)) : null,
+    userId ? found.get(userNotBeforeKey(userId)) : null,
+  ];
   // iat has one-second resolution: a token issued in the same second as the revocation is revoked too.
-  return notBefore != null && (claims.iat ?? 0) <= Number(notBefore);
+  return notBefore.some((time) => time != null && (claims.iat ?? 0) <= Number(time));
 }
 
 /** Reads the revocation notes of several tokens in one bulk KV read; true where a token is revoked. */
@@ -80,4 +121,24 @@ export async function areRevoked(kv: KVNamespace, tokens: RevocationSubject[]): 
 export async function isRevoked(kv: KVNamespace, claims: RevocationSubject): Promise<boolean> {
   const [revoked] = await areRevoked(kv, [claims]);
   return revoked ?? false;
+}
+
+/**
+ * Revokes every token of a user (on disable, password change, "sign out everywhere" with
+ * --revoke-tokens): the refresh tokens in D1 (effective at once), and the access tokens through
+ * one user not-before note in KV that every verifier reads with the other notes. Pairwise
+ * tokens hide their user from a resource server without SECRET_KEY, so each grant found also
+ * gets a grant note (docs/consistency.md has the remaining gap).
+ */
+export async function revokeUserTokens(
+  store: { db: Database; kv: Pick<KVNamespace, "put"> },
+  userId: string,
+  settings: Pick<Settings, "ACCESS_TOKEN_EXPIRE_SECONDS">,
+): Promise<{ refreshTokens: number; grants: number }> {
+  const lifetime = settings.ACCESS_TOKEN_EXPIRE_SECONDS;
+  const revoked = await revokeUserRefreshTokens(store.db, userId, Math.floor(Date.now() / 1000));
+  await revokeUserAccessTokens(store.kv, userId, lifetime);
+  // One at a time: on a deployed namespace each write is a wrangler process.
+  for (const grantId of revoked.grantIds) await revokeGrantAccessTokens(store.kv, grantId, lifetime);
+  return { refreshTokens: revoked.count, grants: revoked.grantIds.length };
 }

@@ -1,5 +1,5 @@
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { isRevoked } from "./revocation";
+import { isRevoked, withUserId } from "./revocation";
 import type { KeyRing } from "./keys";
 
 /** The claims of an access token issued by this server (RFC 9068). */
@@ -40,10 +40,11 @@ export const looksLikeJwt = (token: string) => token.length < 16384 && JWT_SHAPE
 /**
  * Verifies an access token: signature by one of our keys, `typ: at+jwt`, issuer, expiry and,
  * when `audience` is given, audience; then, with `kv`, that it is not revoked (one KV read).
+ * With `secret` (SECRET_KEY) the user notes of pairwise clients' tokens are read too.
  */
 export async function verifyAccessToken(
   token: string,
-  options: { keys: VerificationKeys; issuer: string; audience?: string | string[]; kv?: KVNamespace; algorithms?: string[] },
+  options: { keys: VerificationKeys; issuer: string; audience?: string | string[]; kv?: KVNamespace; secret?: string; algorithms?: string[] },
 ): Promise<TokenCheck> {
   if (!looksLikeJwt(token)) return { active: false, reason: "malformed" };
   let payload: JWTPayload;
@@ -60,6 +61,6 @@ export async function verifyAccessToken(
   }
   const claims = payload as AccessTokenClaims;
   if (typeof claims.scope !== "string") claims.scope = "";
-  if (options.kv && (await isRevoked(options.kv, claims))) return { active: false, reason: "revoked" };
+  if (options.kv && (await isRevoked(options.kv, await withUserId(claims, options.secret)))) return { active: false, reason: "revoked" };
   return { active: true, claims };
 }
