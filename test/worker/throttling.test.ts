@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { clientAddress } from "../../src/client-address";
 import { signInThrottle } from "../../src/db/schema";
 import { hiddenFields } from "./browser";
-import { basic, BASE, createClient, db, form } from "./helpers";
+import { basic, BASE, createClient, db, form, storageOps } from "./helpers";
 import { newUser, PASSWORD, unique } from "./flow";
 
 /**
@@ -20,7 +20,7 @@ const LOCKED_DESCRIPTION = "too many sign-in attempts for this user; try again l
 const RFC6749_DESCRIPTION = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 let nextAddress = 1;
-/** A fresh IPv4 address per call (203.0.113.0/24 and beyond are documentation ranges, never real clients). */
+/** A fresh IPv4 address per call, from 198.18.0.0/15 (reserved for benchmarks, RFC 2544). */
 const newAddress = () => {
   const n = nextAddress++;
   return `198.18.${n >> 8}.${n & 255}`;
@@ -91,7 +91,7 @@ describe("parallel guesses", () => {
     expect((await throttleRow(usernameKey(username)))?.attempts).toBe(MAX_PER_ADDRESS);
     // (Through the password grant: this address has used up its 60 login posts a minute.)
     expect(await grantFrom(await passwordClient(), address, username, PASSWORD)).toBe("locked");
-  });
+  }, 30_000);
 
   it("60 parallel password-grant guesses with the right password among them: at most 5 evaluated", async () => {
     const client = await passwordClient();
@@ -106,7 +106,7 @@ describe("parallel guesses", () => {
     else expect(invalid).toBeLessThanOrEqual(2 * MAX_PER_ADDRESS - 1);
     expect(invalid + signedIn + locked).toBe(60);
     expect(locked).toBeGreaterThanOrEqual(60 - 2 * MAX_PER_ADDRESS);
-  });
+  }, 30_000);
 });
 
 describe("throttling per address, with a ceiling per username", () => {
@@ -129,7 +129,7 @@ describe("throttling per address, with a ceiling per username", () => {
     );
     expect(tally(outcomes).invalid).toBe(MAX_PER_ADDRESS);
     expect(await loginFrom(newAddress(), username, PASSWORD)).toBe("signed in");
-  });
+  }, 30_000);
 
   it(`failures from many addresses reach the username's ceiling (${MAX_PER_USERNAME}): then it is locked everywhere`, async () => {
     const { username } = await newUser("ceiling");
@@ -140,7 +140,7 @@ describe("throttling per address, with a ceiling per username", () => {
     expect(tally(outcomes)).toEqual({ invalid: MAX_PER_USERNAME, locked: 0, signedIn: 0 });
     expect(await loginFrom(newAddress(), username, PASSWORD)).toBe("locked");
     expect(await grantFrom(await passwordClient(), newAddress(), username, PASSWORD)).toBe("locked");
-  });
+  }, 30_000);
 
   it("a success forgets the address's failures, and takes back only its own attempt from the username's count", async () => {
     const { username } = await newUser("reset");
@@ -202,5 +202,26 @@ describe("client address", () => {
     expect(clientAddress(headers(""))).toBe("unknown");
     expect(clientAddress(headers("1.2.3.4|addr:x"))).toBe("unknown");
     expect(clientAddress(headers("not an address"))).toBe("unknown");
+  });
+});
+
+describe("cost", () => {
+  it("password grant on a warm client: 1 D1 round-trip when locked, 2 for a wrong password, 3 for a success", async () => {
+    const authorization = await passwordClient();
+    const { username } = await newUser("cost");
+    const address = newAddress();
+    const attempt = (password: string) =>
+      SELF.fetch(`${BASE}/o/token/`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization, "cf-connecting-ip": address },
+        body: form({ grant_type: "password", username, password }),
+      });
+    await attempt("warms the client cache");
+    // The counting batch (2 statements), then the user's row, then the success batch (2 statements).
+    expect(storageOps(await attempt(PASSWORD))).toMatchObject({ d1: 3, d1_statements: 5, kv: 0 });
+    for (let i = 0; i < MAX_PER_ADDRESS - 1; i++) expect(storageOps(await attempt("wrong"))).toMatchObject({ d1: 2, d1_statements: 3 });
+    expect(storageOps(await attempt("wrong"))).toMatchObject({ d1: 2, d1_statements: 3 });
+    // Locked: only the counting batch; the password is not looked at.
+    expect(storageOps(await attempt(PASSWORD))).toMatchObject({ d1: 1, d1_statements: 2, kv: 0 });
   });
 });
