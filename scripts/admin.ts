@@ -13,13 +13,13 @@ import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { hashPassword } from "../src/crypto";
-import { deleteClient, findClient, listClients, updateClientSecretHash } from "../src/db/clients";
+import { deleteClient, dropPreviousClientSecret, findClient, listClients } from "../src/db/clients";
 import type { Database } from "../src/db/index";
 import {
   clientRegistrationSchema,
-  newClientSecret,
   registerClient,
   registerUser,
+  rotateClientSecret,
   userRegistrationSchema,
   type ClientRegistration,
 } from "../src/db/registration";
@@ -158,6 +158,22 @@ const USER_FLAGS: Record<string, string> = { username: "--username", password: "
 
 const isoTime = (seconds: number) => new Date(seconds * 1000).toISOString();
 
+/** When the previous secret stops being accepted, if a rotation's grace is still running. */
+function graceEnd(client: Client): number | undefined {
+  const end = client.previousSecretExpiresAt;
+  return client.previousSecretHash !== null && end !== null && end > Date.now() / 1000 ? end : undefined;
+}
+
+/** --grace-seconds: whole seconds, 0 to 30 days; default CLIENT_CACHE_SECONDS. */
+function graceSeconds(value: OptionValues[string], fallback: number): number {
+  if (value === undefined) return fallback;
+  const text = typeof value === "string" ? value : "";
+  if (!/^\d{1,7}$/.test(text) || Number(text) > 2_592_000) {
+    throw new UsageError("invalid --grace-seconds: a whole number of seconds from 0 to 2592000 (30 days)");
+  }
+  return Number(text);
+}
+
 function clientJson(client: Client, secret?: string | null) {
   return {
     client_id: client.id,
@@ -173,6 +189,7 @@ function clientJson(client: Client, secret?: string | null) {
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     subject_type: client.subjectType,
+    ...(graceEnd(client) !== undefined ? { previous_secret_expires_at: isoTime(graceEnd(client)!) } : {}),
     created_at: isoTime(client.createdAt),
   };
 }
@@ -217,8 +234,10 @@ function clientText(client: Client, secret?: string | null): string {
     ["scope", client.scope || "(none)"],
     ["skip consent", client.skipAuthorization ? "yes" : "no"],
     ["token endpoint auth", client.tokenEndpointAuthMethod],
-    ["created", isoTime(client.createdAt)],
   );
+  const end = graceEnd(client);
+  if (end !== undefined) rows.push(["previous secret until", isoTime(end)]);
+  rows.push(["created", isoTime(client.createdAt)]);
   return fields(rows);
 }
 
@@ -361,22 +380,40 @@ export const commands: Record<string, Command> = {
   },
 
   "client rotate-secret": {
-    summary: "Give a confidential client a new secret (printed once); the old one stops working",
+    summary: "Give a confidential client a new secret (printed once); the old one stays valid for a grace period",
     args: ["CLIENT_ID"],
+    usage: "[--grace-seconds N]",
+    details:
+      "The new secret works at once. The old one is still accepted for --grace-seconds (default\n" +
+      "CLIENT_CACHE_SECONDS, 30 s; 0 ends it at once), so the client can switch without a gap.\n" +
+      "End the grace early with `client end-secret-grace CLIENT_ID`.",
+    options: { "grace-seconds": { type: "string" } },
     async run(ctx) {
+      const grace = graceSeconds(ctx.options["grace-seconds"], ctx.settings().CLIENT_CACHE_SECONDS);
       const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
       if (client.clientType !== "confidential") {
         throw new CliError(`client ${client.id} is a public client: it has no secret`);
       }
-      const { secret, hash } = await newClientSecret();
-      if (!(await updateClientSecretHash(await ctx.db(), client.id, hash))) {
-        throw new CliError(`client ${client.id} not found`);
-      }
+      const rotated = await rotateClientSecret(await ctx.db(), client.id, grace);
+      if (!rotated) throw new CliError(`client ${client.id} not found`);
+      const until = rotated.previousSecretExpiresAt;
       ctx.print(
-        `New secret for client ${client.id} ("${client.name}"), shown only now:\n  ${secret}`,
-        { client_id: client.id, client_secret: secret },
+        `New secret for client ${client.id} ("${client.name}"), shown only now:\n  ${rotated.secret}\n` +
+          (until !== null ? `The previous secret is accepted until ${isoTime(until)}.` : "The previous secret is no longer accepted."),
+        { client_id: client.id, client_secret: rotated.secret, previous_secret_expires_at: until !== null ? isoTime(until) : null },
       );
-      ctx.note(cacheNote("The old secret stops working"));
+      if (until === null) ctx.note(cacheNote("The old secret stops working"));
+    },
+  },
+
+  "client end-secret-grace": {
+    summary: "Stop accepting a client's previous secret now (ends the grace of `client rotate-secret`)",
+    args: ["CLIENT_ID"],
+    async run(ctx) {
+      const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
+      if (!(await dropPreviousClientSecret(await ctx.db(), client.id))) throw new CliError(`client ${client.id} not found`);
+      ctx.print(`Client ${client.id} no longer accepts its previous secret.`, { client_id: client.id, previous_secret_expires_at: null });
+      ctx.note(cacheNote("The previous secret stops working"));
     },
   },
 

@@ -31,9 +31,43 @@ export async function updateClientSecretHash(db: Database, clientId: string, sec
 }
 
 /**
+ * Gives a client a new secret hash and keeps the current one as the previous secret until
+ * `previousExpiresAt` (null: no grace, the previous secret is dropped). SQLite evaluates every SET
+ * expression against the row as it was, so `previous_secret_hash` gets the hash being replaced.
+ */
+export async function replaceClientSecretHash(
+  db: Database,
+  clientId: string,
+  secretHash: string,
+  previousExpiresAt: number | null,
+): Promise<boolean> {
+  const rows = await db
+    .update(clients)
+    .set({
+      secretHash,
+      previousSecretHash: previousExpiresAt === null ? null : sql`${clients.secretHash}`,
+      previousSecretExpiresAt: previousExpiresAt,
+      updatedAt: Math.floor(Date.now() / 1000),
+    })
+    .where(eq(clients.id, clientId))
+    .returning({ id: clients.id });
+  return rows.length > 0;
+}
+
+/** Ends the grace of the last rotation: the previous secret stops working. */
+export async function dropPreviousClientSecret(db: Database, clientId: string): Promise<boolean> {
+  const rows = await db
+    .update(clients)
+    .set({ previousSecretHash: null, previousSecretExpiresAt: null, updatedAt: Math.floor(Date.now() / 1000) })
+    .where(eq(clients.id, clientId))
+    .returning({ id: clients.id });
+  return rows.length > 0;
+}
+
+/**
  * Client records change rarely and are read on every token request, so each isolate keeps them
- * for `ttlSeconds`. A secret rotation or a deletion therefore takes effect everywhere within that
- * time. Unknown ids are not cached, so a new client works at once. Concurrent misses share one query.
+ * for `ttlSeconds`. A deletion therefore takes effect everywhere within that time; a rotated
+ * secret works at once (`reloadCachedClient`). Unknown ids are not cached, so a new client works at once. Concurrent misses share one query.
  */
 const clientCache = new IsolateCache<Client | undefined>((client) => client !== undefined);
 
@@ -41,10 +75,36 @@ export function findClientCached(db: Database, clientId: string, ttlSeconds: num
   return clientCache.get(clientId, ttlSeconds, () => findClient(db, clientId));
 }
 
+/** At most one reload per client per this many milliseconds, per isolate. */
+export const CLIENT_RELOAD_INTERVAL_MS = 5_000;
+const lastReload = new Map<string, number>();
+
+/**
+ * Reads a client again from D1, replacing this isolate's cached copy, for a secret that did not
+ * match the cached record (it may predate a `client rotate-secret`). Bounded so that a flood of
+ * wrong secrets cannot become one D1 query per request: within CLIENT_RELOAD_INTERVAL_MS of the
+ * last reload this returns the cached record, or the reload in flight, without a query.
+ */
+export function reloadCachedClient(db: Database, clientId: string, ttlSeconds: number): Promise<Client | undefined> {
+  const now = Date.now();
+  const last = lastReload.get(clientId);
+  if (ttlSeconds > 0 && (last === undefined || now - last >= CLIENT_RELOAD_INTERVAL_MS)) {
+    if (lastReload.size >= 10_000) lastReload.clear();
+    lastReload.set(clientId, now);
+    clientCache.forget(clientId);
+  }
+  return findClientCached(db, clientId, ttlSeconds);
+}
+
 /** Drops this isolate's cached copy (used after changes made through this isolate, and by tests). */
 export function forgetCachedClient(clientId?: string): void {
   clientCache.forget(clientId);
-  if (clientId === undefined) originCache.forget();
+  if (clientId === undefined) {
+    originCache.forget();
+    lastReload.clear();
+  } else {
+    lastReload.delete(clientId);
+  }
 }
 
 /**

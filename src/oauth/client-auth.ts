@@ -1,4 +1,4 @@
-import { findClientCached } from "../db/clients";
+import { findClientCached, reloadCachedClient } from "../db/clients";
 import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
 import { secretMatchesHash } from "../crypto";
@@ -79,6 +79,17 @@ function requireRegisteredMethod(client: Client, presented: PresentedCredentials
 }
 
 /**
+ * Whether `secret` is the client's: its current secret, or the previous one until the grace of the
+ * last rotation ends (`previous_secret_expires_at`). Both compared as hashes, in constant time.
+ */
+async function secretAccepted(client: Client, secret: string, now: number): Promise<boolean> {
+  if (client.secretHash !== null && (await secretMatchesHash(secret, client.secretHash))) return true;
+  const { previousSecretHash: previous, previousSecretExpiresAt: graceEnds } = client;
+  if (previous === null || graceEnds === null || now >= graceEnds) return false;
+  return secretMatchesHash(secret, previous);
+}
+
+/**
  * Authenticates the client at the token, revocation and introspection endpoints, with the one
  * method it registered: `client_secret_basic` or `client_secret_post` for confidential clients,
  * `client_id` alone (`none`) for public ones. Query-string credentials are never read.
@@ -94,8 +105,18 @@ export async function authenticateClient(
   if (!client) throw invalidClient("unknown client");
   requireRegisteredMethod(client, presented);
   if (client.clientType === "public") return { client, method: "none" };
-  if (presented.secret === undefined || !client.secretHash) throw invalidClient("client authentication failed");
-  const matches = await secretMatchesHash(presented.secret, client.secretHash);
-  if (!matches) throw invalidClient("client authentication failed");
-  return { client, method: presented.method };
+  const secret = presented.secret;
+  if (secret === undefined) throw invalidClient("this client must authenticate with its client secret");
+  const now = Math.floor(Date.now() / 1000);
+  if (await secretAccepted(client, secret, now)) return { client, method: presented.method };
+
+  // The cached record may predate a `client rotate-secret`: read it again before refusing, so a
+  // new secret works at once. reloadCachedClient allows one D1 read per client every few seconds
+  // per isolate, so a flood of wrong secrets costs no more than that.
+  const reloaded = await reloadCachedClient(db, client.id, settings.CLIENT_CACHE_SECONDS);
+  if (reloaded && reloaded !== client) {
+    requireRegisteredMethod(reloaded, presented);
+    if (await secretAccepted(reloaded, secret, now)) return { client: reloaded, method: presented.method };
+  }
+  throw invalidClient("client authentication failed");
 }

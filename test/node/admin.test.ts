@@ -343,9 +343,10 @@ describe.concurrent("admin CLI", () => {
       const oldSecret = created.client_secret as string;
       expect(await token(base, id, oldSecret)).toMatchObject({ status: 200, body: { token_type: "Bearer", scope: "read" } });
 
-      const rotated = await admin(["client", "rotate-secret", id, "--json", ...state]);
+      // No grace (the default is CLIENT_CACHE_SECONDS; test/node/admin-secrets.test.ts): the old secret stops now.
+      const rotated = await admin(["client", "rotate-secret", id, "--grace-seconds", "0", "--json", ...state]);
       expect(rotated.stderr).toMatch(/old secret stops working within CLIENT_CACHE_SECONDS \(default 30 s\)/);
-      expect(parsed(rotated, "rotate-secret")).toEqual({ client_id: id, client_secret: expect.any(String) });
+      expect(parsed(rotated, "rotate-secret")).toEqual({ client_id: id, client_secret: expect.any(String), previous_secret_expires_at: null });
       const newSecret = parsed(rotated, "rotate-secret").client_secret as string;
       expect(newSecret).not.toBe(oldSecret);
 
