@@ -1,6 +1,7 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from "jose";
 import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
+import { SettingsError } from "../settings";
 import { loadKeyRing } from "../tokens/keys";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 
@@ -17,7 +18,11 @@ export interface RequireTokenOptions {
   jwksUrl?: string;
   /** In a separate Worker with a service binding to the provider: the binding's name (used to fetch `jwksUrl`). */
   service?: string;
-  /** The KV binding holding revocation notes (shared with the provider); `false` skips the check. Default `"KV"`. */
+  /**
+   * The KV binding holding revocation notes (shared with the provider). Default `"KV"`. A missing
+   * binding is a configuration error (500 to callers, details logged), never a silent pass;
+   * `false` turns the revocation check off explicitly.
+   */
   revocation?: string | false;
   /** `realm` of the `WWW-Authenticate` challenge. */
   realm?: string;
@@ -27,6 +32,21 @@ export type RequireTokenVariables = { accessToken: AccessTokenClaims };
 
 type Env = Record<string, unknown>;
 
+/**
+ * A resource server that cannot check tokens as configured answers 500 server_error, with no
+ * setting or binding named to the caller; the operator reads why in the log.
+ */
+function misconfigured(c: Context, detail: string): Response {
+  console.error(`requireToken is misconfigured: ${detail}`);
+  c.header("Cache-Control", "no-store");
+  return c.json({ error: "server_error", error_description: "the server is misconfigured" }, 500);
+}
+
+/** The KV namespace of revocation notes; countStorage, when it runs before, puts a counting view of KV on the context. */
+function revocationNotes(c: Context, env: Env, binding: string): KVNamespace | undefined {
+  const counted = binding === "KV" ? (c.var as { kv?: KVNamespace }).kv : undefined;
+  return counted ?? (env[binding] as KVNamespace | undefined);
+}
 
 /**
  * Protects routes of a resource server with access tokens from this provider (RFC 6750): verifies
@@ -57,6 +77,11 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
   };
 
   return async (c, next) => {
+    const env = c.env ?? {};
+    const kv = kvBinding ? revocationNotes(c, env, kvBinding) : undefined;
+    if (kvBinding && !kv) {
+      return misconfigured(c, `no KV binding "${kvBinding}" holds the revocation notes: bind the provider's KV namespace, or pass revocation: false to skip the revocation check`);
+    }
     const fail = (status: 400 | 401 | 403, error: string | undefined, description: string, extra: Record<string, string> = {}) => {
       const fields: Record<string, string> = error ? { error, error_description: description, ...extra } : {};
       c.header("WWW-Authenticate", bearerChallenge(realm, fields));
@@ -72,13 +97,16 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     const token = bearerToken(header);
     if (!token) return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
 
-    const env = c.env ?? {};
     const origin = new URL(c.req.url).origin;
-    // countStorage, when it runs before, puts a counting view of the KV binding on the context.
-    const counted = kvBinding === "KV" ? (c.var as { kv?: KVNamespace }).kv : undefined;
-    const kv = kvBinding ? (counted ?? (env[kvBinding] as KVNamespace | undefined)) : undefined;
+    let keys;
+    try {
+      keys = await keysFor(env);
+    } catch (err) {
+      if (err instanceof SettingsError) return misconfigured(c, err.message);
+      throw err;
+    }
     const result = await verifyAccessToken(token, {
-      keys: await keysFor(env),
+      keys,
       issuer: options.issuer ?? (env.ISSUER as string | undefined) ?? `${origin}/o`,
       audience: options.audience ?? (env.ACCESS_TOKEN_AUDIENCE as string | undefined) ?? origin,
       kv,
