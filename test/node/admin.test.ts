@@ -307,7 +307,8 @@ describe.concurrent("admin CLI", () => {
     expect(JSON.stringify(alice)).not.toMatch(/pbkdf2|password/);
 
     const disabled = await adminHereJson(["user", "disable", "alice", ...state]);
-    expect(disabled).toEqual({ username: "alice", is_active: false });
+    // Disabling also ends sessions and revokes tokens (test/node/admin-users.test.ts); alice has none.
+    expect(disabled).toEqual({ username: "alice", is_active: false, sessions_ended: 0, refresh_tokens_revoked: 0, access_tokens_revoked_before: expect.any(String) });
     const listed = await adminHere(["user", "list", ...state]);
     expect(listed.stdout).toMatch(/^USERNAME\s+ACTIVE\s+EMAIL\s+ID\nalice\s+no\s+alice@example.com/);
 
@@ -321,7 +322,7 @@ describe.concurrent("admin CLI", () => {
     const enabled = await adminHereJson(["user", "enable", "alice", ...state]);
     expect(enabled).toEqual({ username: "alice", is_active: true });
     const changed = await adminHereJson(["user", "set-password", "alice", "--password", "battery staple", ...state]);
-    expect(changed).toEqual({ username: "alice", password_changed: true });
+    expect(changed).toEqual({ username: "alice", password_changed: true, sessions_ended: 0, refresh_tokens_revoked: 0, access_tokens_revoked_before: expect.any(String) });
     const listedJson = parsed<Record<string, unknown>[]>(await adminHere(["user", "list", "--json", ...state]), "user list");
     expect(listedJson).toEqual([alice]);
   });
