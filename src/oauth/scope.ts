@@ -11,7 +11,7 @@ export function parseScope(scope: string | undefined): string[] | undefined {
   const tokens = scope.split(" ").filter((t) => t !== "");
   if (tokens.length === 0) return undefined;
   for (const token of tokens) {
-    if (!SCOPE_TOKEN.test(token)) throw invalidScope("the scope parameter has characters RFC 6749 §3.3 does not allow");
+    if (!SCOPE_TOKEN.test(token)) throw invalidScope("the scope parameter has characters RFC 6749 section 3.3 does not allow");
   }
   return [...new Set(tokens)];
 }

@@ -47,10 +47,12 @@ describe("client_credentials and the scopes that need a user", () => {
     }
   });
 
-  it("a refused scope is not quoted back in error_description", async () => {
+  it("a refused scope is not quoted back in error_description, and bad syntax gets RFC 6749 characters only", async () => {
     const client = await createClient({ scope: "read" });
     const body = await expectTokenError(await clientCredentials(client, "zz-not-a-scope"), "invalid_scope");
     expect(body.error_description).not.toContain("zz-not-a-scope");
     expect(body.error_description).toMatch(RFC6749_DESCRIPTION);
+    const badSyntax = await expectTokenError(await clientCredentials(client, 'read "x"'), "invalid_scope");
+    expect(badSyntax.error_description).toMatch(RFC6749_DESCRIPTION);
   });
 });
