@@ -22,6 +22,8 @@ export default defineConfig({
                 SIGNING_KEYS: signingKeys,
                 SECRET_KEY: secretKey,
                 STORAGE_COUNT_HEADER: "true",
+                // The hosts the tests use; with neither ISSUER nor ALLOWED_HOSTS only loopback is answered.
+                ALLOWED_HOSTS: "auth.example.com localhost",
               },
             },
           }),

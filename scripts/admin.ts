@@ -31,7 +31,8 @@ import { addKey, KeyRotationError, parseKeySet, promoteKey, retireKey, signingKi
 import { clearExpired } from "../src/cleanup";
 import { revokeClientRefreshTokens } from "../src/db/refresh-tokens";
 import { parseSettings, type Settings } from "../src/settings";
-import { revokeClientAccessTokens } from "../src/tokens/revocation";
+import { revokeClientAccessTokens, revokeUserTokens } from "../src/tokens/revocation";
+import { deleteUserSessions } from "../src/db/sessions";
 import type { LocalDatabase } from "./lib/local-db";
 import { DEFAULT_STATE_DIR, runWrangler, wranglerVars } from "./lib/project";
 
@@ -144,6 +145,7 @@ function validationError(error: z.ZodError, input: object, flags: Record<string,
 const CLIENT_FLAGS: Record<string, string> = {
   name: "--name",
   clientType: "--type",
+  applicationType: "--application-type",
   grantTypes: "--grant-types",
   redirectUris: "--redirect-uris",
   postLogoutRedirectUris: "--post-logout-redirect-uris",
@@ -180,6 +182,7 @@ function clientJson(client: Client, secret?: string | null) {
     ...(secret !== undefined ? { client_secret: secret } : {}),
     name: client.name,
     client_type: client.clientType,
+    application_type: client.applicationType,
     grant_types: client.grantTypes,
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
@@ -226,7 +229,7 @@ function clientText(client: Client, secret?: string | null): string {
   if (secret) rows.push(["client_secret", secret]);
   rows.push(
     ["name", client.name],
-    ["type", client.clientType],
+    ["type", `${client.clientType} (${client.applicationType})`],
     ["grant types", client.grantTypes],
     ["redirect URIs", client.redirectUris],
     ["post-logout redirect URIs", client.postLogoutRedirectUris],
@@ -266,6 +269,23 @@ async function requireUser(ctx: Context, username: string): Promise<User> {
   return user;
 }
 
+/**
+ * Ends what a user holds: every browser session (at once) and, with `tokens`, every refresh token
+ * (at once) and access token (through KV, within about 60 s elsewhere).
+ */
+async function endUserAccess(ctx: Context, user: User, tokens: boolean) {
+  const db = await ctx.db();
+  const sessions = await deleteUserSessions(db, user.id);
+  if (!tokens) return { human: `Ended ${sessions} browser sessions.`, data: { sessions_ended: sessions } };
+  const revoked = await revokeUserTokens({ db, kv: await ctx.kv() }, user.id, ctx.settings());
+  return {
+    human: `Ended ${sessions} browser sessions; revoked ${revoked.refreshTokens} refresh tokens and every access token issued until now.`,
+    data: { sessions_ended: sessions, refresh_tokens_revoked: revoked.refreshTokens, access_tokens_revoked_before: new Date().toISOString() },
+  };
+}
+
+const accessTokenWindowNote = "Access tokens are refused within about 60 s everywhere (KV propagation, docs/consistency.md).";
+
 const keyStepsHelp =
   "Rotation is add-then-retire (docs/keys.md): add, deploy, wait for JWKS caches (6 min) and relying\n" +
   "parties; promote, deploy; after the longest token lifetime, retire, deploy. Deployed:\n" +
@@ -279,16 +299,18 @@ export const commands: Record<string, Command> = {
   "client create": {
     summary: "Register a client (application); prints its secret, which is shown only here",
     usage:
-      "--name NAME --type confidential|public --grant-types GRANT,... [--redirect-uris URI,...] " +
+      "--name NAME --type confidential|public --grant-types GRANT,... [--redirect-uris URI,...] [--application-type web|native] " +
       '[--scope "read write"] [--allowed-origins ORIGIN,...] [--post-logout-redirect-uris URI,...] ' +
       "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|none] " +
       "[--id-token-alg RS256|ES256|EdDSA|PS256|ES384] [--subject-type public|pairwise]",
     details:
       "Grant types: authorization_code, implicit, password, client_credentials, refresh_token.\n" +
-      "List options take comma-separated values and may be repeated.",
+      "List options take comma-separated values and may be repeated. --application-type native (any loopback port,\n" +
+      "RFC 8252) is inferred for public clients whose redirect URIs are all loopback IP or custom-scheme URIs.",
     options: {
       name: { type: "string" },
       type: { type: "string" },
+      "application-type": { type: "string" },
       "grant-types": { type: "string", multiple: true },
       "redirect-uris": { type: "string", multiple: true },
       "post-logout-redirect-uris": { type: "string", multiple: true },
@@ -305,6 +327,7 @@ export const commands: Record<string, Command> = {
       const input = {
         name: str(o.name),
         clientType: str(o.type),
+        applicationType: str(o["application-type"]),
         grantTypes: list(o["grant-types"]),
         redirectUris: list(o["redirect-uris"]),
         postLogoutRedirectUris: list(o["post-logout-redirect-uris"]),
@@ -458,12 +481,15 @@ export const commands: Record<string, Command> = {
   },
 
   "user disable": {
-    summary: "Stop a user from signing in",
+    summary: "Stop a user from signing in; ends their sessions and revokes their tokens",
     args: ["USERNAME"],
     async run(ctx) {
       const username = ctx.args.USERNAME!;
+      const user = await requireUser(ctx, username);
       if (!(await setUserActive(await ctx.db(), username, false))) throw new CliError(`user ${username} not found`);
-      ctx.print(`Disabled user ${username}.`, { username, is_active: false });
+      const ended = await endUserAccess(ctx, user, true);
+      ctx.print(`Disabled user ${username}. ${ended.human}`, { username, is_active: false, ...ended.data });
+      ctx.note(accessTokenWindowNote);
     },
   },
 
@@ -478,7 +504,7 @@ export const commands: Record<string, Command> = {
   },
 
   "user set-password": {
-    summary: "Set a user's password",
+    summary: "Set a user's password; ends their sessions and revokes their tokens",
     args: ["USERNAME"],
     usage: "--password PASS",
     options: { password: { type: "string" } },
@@ -488,11 +514,28 @@ export const commands: Record<string, Command> = {
       const checked = userRegistrationSchema.shape.password.safeParse(password);
       if (!checked.success) throw validationError(checked.error, { password }, { "": "--password" });
       const username = ctx.args.USERNAME!;
-      await requireUser(ctx, username);
+      const user = await requireUser(ctx, username);
       if (!(await setUserPassword(await ctx.db(), username, await hashPassword(checked.data)))) {
         throw new CliError(`user ${username} not found`);
       }
-      ctx.print(`Password of ${username} changed.`, { username, password_changed: true });
+      const ended = await endUserAccess(ctx, user, true);
+      ctx.print(`Password of ${username} changed. ${ended.human}`, { username, password_changed: true, ...ended.data });
+      ctx.note(accessTokenWindowNote);
+    },
+  },
+
+  "user signout": {
+    summary: "Sign a user out everywhere: end every browser session; --revoke-tokens also revokes their tokens",
+    args: ["USERNAME"],
+    usage: "[--revoke-tokens]",
+    options: { "revoke-tokens": { type: "boolean" } },
+    async run(ctx) {
+      const username = ctx.args.USERNAME!;
+      const user = await requireUser(ctx, username);
+      const tokens = ctx.options["revoke-tokens"] === true;
+      const ended = await endUserAccess(ctx, user, tokens);
+      ctx.print(`Signed ${username} out everywhere. ${ended.human}`, { username, ...ended.data });
+      if (tokens) ctx.note(accessTokenWindowNote);
     },
   },
 

@@ -4,19 +4,53 @@ import { clearExpired } from "./cleanup";
 import { isOriginRegistered } from "./db/clients";
 import { openDatabase } from "./db/index";
 import { requireToken, type RequireTokenVariables } from "./middleware/require-token";
+import { siteReader } from "./middleware/allowed-host";
+import { securityHeaders } from "./middleware/security-headers";
 import { countStorage, type StorageCountVariables } from "./middleware/storage-count";
 import { createProvider } from "./provider";
 import { demoCallback } from "./routes/demo-callback";
 import { home } from "./routes/home";
-import { settingsReader } from "./settings";
+import { SettingsError, settingsReader } from "./settings";
 import type { Env } from "./types";
 
 /** The ready Worker: the provider with its settings from wrangler vars and secrets. */
 const settingsOf = settingsReader();
+const siteOf = siteReader("/o");
 const app = new Hono<{ Bindings: Env; Variables: RequireTokenVariables & StorageCountVariables }>();
 
-/** A trivial route: liveness checks, and the benchmark's baseline. */
-app.get("/healthz", (c) => c.text("ok"));
+/**
+ * The names in a SettingsError's message ("Invalid setting NAME: why; OTHER: why", or "Missing
+ * setting NAME: ..."): what /healthz may tell, without the values or the reasons.
+ */
+function settingNames(err: SettingsError): string[] {
+  const names = [...err.message.matchAll(/(?:^(?:Invalid|Missing) setting |; )([A-Z][A-Z0-9_]*)[^:;]*:/g)].map((m) => m[1]!);
+  return names.length > 0 ? [...new Set(names)] : ["settings"];
+}
+
+/** Why the settings of this env are unusable, or undefined (parsed once per env: no cost when warm). */
+function invalidSettings(env: Env): string | undefined {
+  try {
+    settingsOf(env);
+    return undefined;
+  } catch (err) {
+    if (err instanceof SettingsError) return settingNames(err).join(", ");
+    throw err;
+  }
+}
+
+/** A trivial route: liveness and the operator's configuration check, and the benchmark's baseline. */
+app.get("/healthz", (c) => {
+  const invalid = invalidSettings(c.env);
+  return invalid ? c.text(`settings invalid: ${invalid}`, 503) : c.text("ok");
+});
+// The provider checks the host for its own routes; these do the same for the ready Worker's.
+app.use("*", securityHeaders());
+app.use("*", async (c, next) => {
+  if (!siteOf(settingsOf(c.env)).allows(new URL(c.req.url).host)) {
+    return c.json({ error: "invalid_request", error_description: "this server does not answer for this host (see ALLOWED_HOSTS)" }, 400);
+  }
+  await next();
+});
 app.get("/", home);
 
 /** Where `npm start`'s demo client lands: shows the code and how to exchange it. */

@@ -3,6 +3,8 @@ import { builtinAccounts, type AccountStore } from "./accounts";
 import { openDatabase } from "./db/index";
 import { clientCors } from "./middleware/client-cors";
 import { rateLimit, tooManyRequestsPage } from "./middleware/rate-limit";
+import { siteReader } from "./middleware/allowed-host";
+import { securityHeaders } from "./middleware/security-headers";
 import { countStorage } from "./middleware/storage-count";
 import { eventEmitter, type EventHook } from "./events";
 import { errorBody, OAuthError } from "./oauth/errors";
@@ -42,8 +44,9 @@ function renderError(err: Error, c: Context<ProviderEnv>): Response {
     return c.json(errorBody(err), err.status, { ...err.headers, "Cache-Control": "no-store" });
   }
   if (err instanceof SettingsError) {
-    console.error(err.message);
-    return c.json({ error: "server_error", error_description: `the server is misconfigured: ${err.message}` }, 500, {
+    // The operator reads the setting's name in the log and at /healthz; callers learn only that much.
+    console.error("server misconfigured:", err.message);
+    return c.json({ error: "server_error", error_description: "the server is misconfigured" }, 500, {
       "Cache-Control": "no-store",
     });
   }
@@ -66,16 +69,24 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   const accounts = options.accounts ?? builtinAccounts;
   const pages: PageRenderers = { ...defaultPages, ...options.pages };
   const settingsFor = settingsReader(options.settings);
+  const siteFor = siteReader(basePath);
   const app = new Hono<ProviderEnv>();
   app.onError(renderError);
 
+  app.use("*", securityHeaders());
   app.use("*", countStorage<ProviderEnv>({ header: (c) => c.var.settings?.STORAGE_COUNT_HEADER === true }));
   app.use("*", async (c, next) => {
     const settings = settingsFor(c.env);
-    const origin = new URL(c.req.url).origin;
+    const site = siteFor(settings);
+    const url = new URL(c.req.url);
+    if (!site.allows(url.host)) {
+      throw new OAuthError("invalid_request", "this server does not answer for this host (see ALLOWED_HOSTS)", 400);
+    }
+    const origin = url.origin;
     c.set("settings", settings);
     c.set("db", openDatabase(c.var.d1));
-    c.set("issuer", settings.ISSUER ?? `${origin}${basePath}`);
+    c.set("issuer", site.issuer ?? `${origin}${basePath}`);
+    c.set("endpointBase", site.endpointBase ?? `${origin}${basePath}`);
     c.set("audience", settings.ACCESS_TOKEN_AUDIENCE ?? origin);
     c.set("basePath", basePath);
     c.set("accounts", accounts);

@@ -45,8 +45,17 @@ const spaceList = (fallback: string) =>
 export const SIGNING_ALGORITHMS = ["ES256", "RS256", "EdDSA", "PS256", "ES384"] as const;
 
 export const settingsSchema = z.object({
-  /** Issuer URL; derived from the request (origin + base path) when empty. */
+  /** Issuer URL; derived from the request (origin + base path) when empty, for ALLOWED_HOSTS only. */
   ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * Hosts the provider answers for besides ISSUER's (Django's ALLOWED_HOSTS): `auth.example.com`,
+   * `.example.com` (a domain and its subdomains), `*` (any). Other hosts get 400. With neither this
+   * nor ISSUER set, only loopback hosts are answered (local development).
+   */
+  ALLOWED_HOSTS: z
+    .union([z.string(), z.array(z.string())])
+    .default("")
+    .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,]+/).filter(Boolean))),
   ACCESS_TOKEN_EXPIRE_SECONDS: seconds(3600),
   AUTHORIZATION_CODE_EXPIRE_SECONDS: seconds(60),
   /** Lifetime of OpenID Connect ID tokens. */

@@ -28,6 +28,8 @@ export interface ProviderVariables {
   d1: D1Database;
   /** The issuer URL (`iss`), e.g. `https://auth.example.com/o`. */
   issuer: string;
+  /** Where the endpoints are advertised: the issuer's origin plus the mount path. */
+  endpointBase: string;
   /** Default audience of access tokens. */
   audience: string;
   /** Where the OAuth endpoints are mounted, e.g. `/o`. */

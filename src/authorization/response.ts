@@ -3,6 +3,7 @@ import { randomToken } from "../crypto";
 import type { OAuthError } from "../oauth/errors";
 import { appendQuery } from "../oauth/redirect-uri";
 import { FormPostPage } from "../views/pages";
+import { withDoctype } from "../views/render";
 import type { ResponseTarget } from "./request";
 
 /**
@@ -26,7 +27,7 @@ export function sendAuthorizationResponse(
       "Content-Security-Policy",
       `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(target.redirectUri).origin}; frame-ancestors 'none'; base-uri 'none'`,
     );
-    return c.html(FormPostPage({ action: target.redirectUri, fields, nonce }));
+    return c.html(withDoctype(String(FormPostPage({ action: target.redirectUri, fields, nonce }))));
   }
   const location =
     target.responseMode === "fragment"

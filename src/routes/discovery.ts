@@ -10,18 +10,19 @@ type Ctx = Context<ProviderEnv>;
 /** What this server supports, from the same tables the endpoints use, so the two cannot drift. */
 async function metadata(c: Ctx): Promise<Record<string, unknown>> {
   const issuer = c.get("issuer");
+  const base = c.get("endpointBase");
   const settings = c.get("settings");
   const algorithms = [...new Set((await loadKeyRing(c.env.SIGNING_KEYS)).keys.map((k) => k.alg))];
   const clientAuth = ["client_secret_basic", "client_secret_post"];
   return {
     issuer,
-    authorization_endpoint: `${issuer}/authorize/`,
-    token_endpoint: `${issuer}/token/`,
-    userinfo_endpoint: `${issuer}/userinfo/`,
-    jwks_uri: `${issuer}/.well-known/jwks.json`,
-    end_session_endpoint: `${issuer}/logout/`,
-    revocation_endpoint: `${issuer}/revoke_token/`,
-    introspection_endpoint: `${issuer}/introspect/`,
+    authorization_endpoint: `${base}/authorize/`,
+    token_endpoint: `${base}/token/`,
+    userinfo_endpoint: `${base}/userinfo/`,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    end_session_endpoint: `${base}/logout/`,
+    revocation_endpoint: `${base}/revoke_token/`,
+    introspection_endpoint: `${base}/introspect/`,
     scopes_supported: [...new Set([...Object.keys(OIDC_SCOPES), ...Object.keys(settings.SCOPES)])],
     response_types_supported: RESPONSE_TYPES,
     response_modes_supported: ["query", "fragment", "form_post"],

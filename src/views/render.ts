@@ -43,7 +43,12 @@ export function setPageHeaders(c: Context): void {
   c.header("Referrer-Policy", "same-origin");
 }
 
+/** Every page starts with a doctype, also those of custom renderers: without one browsers use quirks mode. */
+export function withDoctype(html: string): string {
+  return /^\s*<!doctype html>/i.test(html) ? html : `<!doctype html>${html}`;
+}
+
 export async function sendPage(c: Context, html: HtmlContent, status: ContentfulStatusCode = 200): Promise<Response> {
   setPageHeaders(c);
-  return c.html(await html, status);
+  return c.html(withDoctype(String(await html)), status);
 }
