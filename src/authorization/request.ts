@@ -101,7 +101,7 @@ export function responseTarget(params: Params, redirectUri: string): ResponseTar
   const mode = params.get("response_mode");
   if (mode === undefined) return { redirectUri, responseMode: fallback, state };
   if (mode !== "query" && mode !== "fragment" && mode !== "form_post") {
-    return { redirectUri, responseMode: fallback, state, modeError: invalidRequest(`response_mode "${mode}" is not supported`) };
+    return { redirectUri, responseMode: fallback, state, modeError: invalidRequest("this response_mode is not supported; use query, fragment or form_post") };
   }
   if (mode === "query" && isTokenBearing(types)) {
     return { redirectUri, responseMode: fallback, state, modeError: invalidRequest("tokens must not be returned in the query: use fragment or form_post") };
@@ -126,10 +126,10 @@ export function checkAuthorizationRequest(
   if (!responseTypes || responseTypes.length === 0) throw invalidRequest('missing required parameter "response_type"');
   const key = responseTypes.join(" ");
   if (!RESPONSE_TYPES.includes(key)) {
-    throw unsupportedResponseType(`response_type "${params.get("response_type")}" is not supported`);
+    throw unsupportedResponseType("this response_type is not supported");
   }
   if (!grantsNeededFor(responseTypes).every((grant) => client.grantTypes.includes(grant))) {
-    throw unauthorizedClient(`this client may not use response_type "${key}"`);
+    throw unauthorizedClient(`this client may not use response_type ${key}`);
   }
 
   const scope = resolveScope(parseScope(params.get("scope")), client, settings);
@@ -153,7 +153,7 @@ export function checkAuthorizationRequest(
 
   const prompt = (params.get("prompt") ?? "").split(" ").filter(Boolean);
   const unknownPrompt = prompt.find((p) => !PROMPTS.has(p));
-  if (unknownPrompt) throw invalidRequest(`prompt "${unknownPrompt}" is not supported`);
+  if (unknownPrompt) throw invalidRequest("a prompt value is not supported; use none, login, consent or select_account");
   if (prompt.includes("none") && prompt.length > 1) throw invalidRequest("prompt=none cannot be combined with other values");
 
   const maxAgeText = params.get("max_age");

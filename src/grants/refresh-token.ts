@@ -35,7 +35,7 @@ async function refusal(
   if (ctx.accounts === builtinAccounts && row.userActive !== true) return invalidGrant("the user is disabled or no longer exists");
   const granted = row.scope.split(" ");
   const widened = requested?.find((s) => !granted.includes(s));
-  if (widened) return invalidScope(`the scope "${widened}" was not granted originally`);
+  if (widened) return invalidScope("a requested scope was not granted originally; a refresh may narrow the scope, never widen it");
   return undefined;
 }
 

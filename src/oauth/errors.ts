@@ -1,18 +1,26 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
+/** RFC 6749 §5.2: `error_description` is %x20-21 / %x23-5B / %x5D-7E (no quote, no backslash, ASCII only). */
+const NOT_DESCRIPTION_CHARACTERS = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
 /**
- * One error type for the whole server, named after the RFC error codes.
- * Thrown where a rule is checked, rendered in one place (`renderOAuthError`).
+ * One error type for the whole server, named after the RFC error codes. Thrown where a rule is
+ * checked, rendered in one place (`renderError` in provider.ts, or the authorization response).
+ * Descriptions are fixed texts that never quote the request; any character RFC 6749 §5.2 does
+ * not allow is dropped here, so no rendering can send one.
  */
 export class OAuthError extends Error {
   override name = "OAuthError";
+  readonly description: string;
   constructor(
     readonly error: string,
-    readonly description: string,
+    description: string,
     readonly status: ContentfulStatusCode = 400,
     readonly headers: Record<string, string> = {},
   ) {
-    super(`${error}: ${description}`);
+    const safe = description.replace(NOT_DESCRIPTION_CHARACTERS, "");
+    super(`${error}: ${safe}`);
+    this.description = safe;
   }
 }
 

@@ -15,7 +15,7 @@ export class Params {
   /** The parameter, or `invalid_request` naming it when it is missing or empty. */
   require(name: string): string {
     const value = this.values.get(name);
-    if (value === undefined || value === "") throw invalidRequest(`missing required parameter "${name}"`);
+    if (value === undefined || value === "") throw invalidRequest(`missing required parameter ${name}`);
     return value;
   }
 
@@ -26,6 +26,20 @@ export class Params {
   entries(): IterableIterator<[string, string]> {
     return this.values.entries();
   }
+}
+
+/** Parameter names of the protocols served here: an error may name one of these, never anything else the client sent. */
+const KNOWN_PARAMETERS = new Set([
+  "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "username", "password", "client_id",
+  "client_secret", "token", "token_type_hint", "response_type", "response_mode", "state", "nonce", "prompt", "max_age",
+  "claims", "login_hint", "id_token_hint", "ui_locales", "claims_locales", "display", "acr_values", "code_challenge",
+  "code_challenge_method", "approval_prompt", "post_logout_redirect_uri", "logout_hint", "access_token", "request",
+  "request_uri", "resource", "next", "csrfmiddlewaretoken", "allow", "cancel", "logout",
+]);
+
+function repeated(name: string) {
+  const which = KNOWN_PARAMETERS.has(name) ? `parameter ${name}` : "a parameter";
+  return invalidRequest(`${which} must not be repeated (RFC 6749 section 3.1)`);
 }
 
 function decodeComponent(raw: string): string {
@@ -45,7 +59,7 @@ export function parseParams(text: string): Params {
     const eq = pair.indexOf("=");
     const name = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
     const value = decodeComponent(eq === -1 ? "" : pair.slice(eq + 1));
-    if (seen.has(name)) throw invalidRequest(`parameter "${name}" must not be repeated`);
+    if (seen.has(name)) throw repeated(name);
     seen.add(name);
     if (value !== "") values.set(name, value);
   }

@@ -20,7 +20,7 @@ export function checkCodeChallenge(
     return {};
   }
   const effective = method ?? "plain";
-  if (effective !== "S256" && effective !== "plain") throw invalidRequest(`code_challenge_method "${effective}" is not supported; use S256`);
+  if (effective !== "S256" && effective !== "plain") throw invalidRequest("this code_challenge_method is not supported; use S256");
   if (effective === "plain" && !settings.PKCE_ALLOW_PLAIN) {
     throw invalidRequest("code_challenge_method plain is not allowed; use S256");
   }

@@ -74,10 +74,10 @@ function checkMembers(members: unknown, where: string): Record<string, ClaimRequ
   }
   for (const [name, spec] of Object.entries(members)) {
     if (spec === null) continue;
-    if (typeof spec !== "object" || Array.isArray(spec)) throw invalidRequest(`claims.${where}.${name} must be null or an object`);
+    if (typeof spec !== "object" || Array.isArray(spec)) throw invalidRequest(`each member of claims.${where} must be null or an object`);
     const { essential, values } = spec as ClaimRequest;
-    if (essential !== undefined && typeof essential !== "boolean") throw invalidRequest(`claims.${where}.${name}.essential must be a boolean`);
-    if (values !== undefined && !Array.isArray(values)) throw invalidRequest(`claims.${where}.${name}.values must be an array`);
+    if (essential !== undefined && typeof essential !== "boolean") throw invalidRequest(`essential in claims.${where} must be a boolean`);
+    if (values !== undefined && !Array.isArray(values)) throw invalidRequest(`values in claims.${where} must be an array`);
   }
   return members as Record<string, ClaimRequest | null>;
 }

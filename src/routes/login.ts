@@ -26,7 +26,7 @@ function signInRequestOf(next: string | undefined): string | undefined {
   return new URLSearchParams(next.slice(next.indexOf("?") + 1)).get(LOGIN_REQUEST_PARAM) ?? undefined;
 }
 
-async function showLogin(c: Ctx, next: string | undefined, status: 200 | 400 | 401 | 403 | 429 = 200, error?: string, username?: string) {
+async function showLogin(c: Ctx, next: string | undefined, status: 200 | 400 | 403 | 429 = 200, error?: string, username?: string) {
   const settings = c.get("settings");
   const token = await csrfToken(c, requireSecretKey(settings.SECRET_KEY), settings.SESSION_COOKIE_AGE_SECONDS);
   const hidden: Record<string, string> = { [CSRF_FIELD]: token };
@@ -63,7 +63,8 @@ export async function loginPost(c: Ctx): Promise<Response> {
   if (account === "locked") {
     return showLogin(c, next, 429, "Too many failed attempts. Please wait a few minutes and try again.", username);
   }
-  if (account === "invalid") return showLogin(c, next, 401, "Invalid username or password.", username);
+  // 400, not 401: a 401 must carry an HTTP authentication challenge (RFC 9110 §15.5.2), and a form is none.
+  if (account === "invalid") return showLogin(c, next, 400, "Invalid username or password.", username);
   const fingerprint = await credentialFingerprint(secret, account.credentialVersion);
   await startSession(c, db, secret, { id: account.id, fingerprint }, settings.SESSION_COOKIE_AGE_SECONDS, signInRequestOf(next));
   if (next) return c.redirect(next, 303);

@@ -52,7 +52,7 @@ export async function revokeEndpoint(c: Ctx): Promise<Response> {
   const token = params.require("token");
   const hint = params.get("token_type_hint");
   if (hint !== undefined && hint !== "access_token" && hint !== "refresh_token") {
-    throw unsupportedTokenType(`tokens of type "${hint}" cannot be revoked here`);
+    throw unsupportedTokenType("token_type_hint must be access_token or refresh_token");
   }
   const revoked = looksLikeJwt(token) ? await revokeJwt(c, client, token) : await revokeRefresh(c, client, token);
   if (revoked) {

@@ -16,7 +16,7 @@ export async function tokenEndpoint(c: Context<ProviderEnv>): Promise<Response> 
   const params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
   const grantType = params.require("grant_type");
   const grant = findGrant(grantType);
-  if (!grant) throw unsupportedGrantType(`grant_type "${grantType}" is not supported`);
+  if (!grant) throw unsupportedGrantType("this grant_type is not supported");
 
   const db = c.get("db");
   const { client } = await authenticateClient(db, settings, c.req.header("authorization"), params);

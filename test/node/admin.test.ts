@@ -251,6 +251,7 @@ describe.concurrent("admin CLI", () => {
       client_secret: expect.stringMatching(/^[\w-]{43}$/),
       name: "Web app",
       client_type: "confidential",
+      application_type: "web",
       grant_types: ["authorization_code", "refresh_token", "client_credentials"],
       redirect_uris: ["https://app.example.com/cb", "http://127.0.0.1:9000/cb"],
       post_logout_redirect_uris: [],

@@ -46,7 +46,7 @@ describe("createProvider extension points", () => {
     const toLogin = await browser.get(`/o/authorize/?${query}`);
     const loginPage = await browser.get(toLogin.headers.get("location")!);
     const wrong = await browser.post("/o/login/", { ...hiddenFields(await loginPage.text()), username: "grace", password: "fortran" });
-    expect(wrong.status).toBe(401);
+    expect(wrong.status).toBe(400);
     const loginAgain = await browser.get(toLogin.headers.get("location")!);
     const loggedIn = await browser.post("/o/login/", { ...hiddenFields(await loginAgain.text()), username: "grace", password: "cobol-1959" });
     expect(loggedIn.status).toBe(303);

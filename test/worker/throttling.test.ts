@@ -43,7 +43,7 @@ async function loginFrom(address: string, username: string, password: string): P
   });
   const html = await res.text();
   if (res.status === 429 && html.includes("Too many failed attempts")) return "locked";
-  if (res.status === 401 && html.includes("Invalid username or password.")) return "invalid";
+  if (res.status === 400 && html.includes("Invalid username or password.")) return "invalid";
   if (res.status === 200 || res.status === 303) return "signed in";
   throw new Error(`unexpected login answer ${res.status}: ${html.slice(0, 200)}`);
 }
