@@ -3,14 +3,12 @@
  * they act on. One real process creates the client (and applies the migrations); the rest run
  * through the same `main()`. Serving the secrets is tested in test/worker/secret-rotation.test.ts.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../scripts/admin";
 import { openLocalDatabase, type LocalDatabase } from "../../scripts/lib/local-db";
-import { ROOT } from "../../scripts/lib/project";
+import { adminInProcess, adminProcess } from "./support/admin";
 import { secretMatchesHash } from "../../src/crypto";
 import { findClient } from "../../src/db/clients";
 
@@ -21,20 +19,9 @@ let clientId: string;
 let firstSecret: string;
 
 beforeAll(async () => {
-  const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false" };
-  const created = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const args = [
-      "--import", "tsx", join(ROOT, "scripts", "admin.ts"),
-      "client", "create", "--name", "Service", "--type", "confidential", "--grant-types", "client_credentials", "--json", ...state,
-    ];
-    const child = spawn(process.execPath, args, { cwd: ROOT, env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  const created = await adminProcess([
+    "client", "create", "--name", "Service", "--type", "confidential", "--grant-types", "client_credentials", "--json", ...state,
+  ]);
   expect(created.code, created.stderr).toBe(0);
   ({ client_id: clientId, client_secret: firstSecret } = JSON.parse(created.stdout) as { client_id: string; client_secret: string });
   local = await openLocalDatabase(stateDir);
@@ -45,13 +32,7 @@ afterAll(async () => {
   rmSync(join(stateDir, ".."), { recursive: true, force: true });
 });
 
-async function adminHere(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const io = { out: (t: string) => (stdout += `${t}\n`), err: (t: string) => (stderr += `${t}\n`) };
-  const code = await main([...args, ...state], io, { openLocal: async () => ({ ...local, dispose: async () => {} }) });
-  return { code, stdout, stderr };
-}
+const adminHere = (args: string[]) => adminInProcess([...args, ...state], async () => ({ ...local, dispose: async () => {} }));
 
 async function rotate(...flags: string[]) {
   const run = await adminHere(["client", "rotate-secret", clientId, ...flags, "--json"]);

@@ -3,14 +3,12 @@
  * `user set-password` and `user signout`, checked in the local D1 and KV they act on. One real
  * process creates the user (and applies the migrations); the rest run through the same `main()`.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../scripts/admin";
 import { openLocalDatabase, type LocalDatabase } from "../../scripts/lib/local-db";
-import { ROOT } from "../../scripts/lib/project";
+import { adminInProcess, adminProcess } from "./support/admin";
 import { findRefreshToken, insertRefreshToken } from "../../src/db/refresh-tokens";
 import { registerClient } from "../../src/db/registration";
 import { findLiveSession, insertSession } from "../../src/db/sessions";
@@ -24,17 +22,7 @@ let local: LocalDatabase;
 let userId: string;
 
 beforeAll(async () => {
-  const env = { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false" };
-  const created = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const args = ["--import", "tsx", join(ROOT, "scripts", "admin.ts"), "user", "create", "--username", "ada", "--password", "a long password", "--json", ...state];
-    const child = spawn(process.execPath, args, { cwd: ROOT, env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  const created = await adminProcess(["user", "create", "--username", "ada", "--password", "a long password", "--json", ...state]);
   expect(created.code, created.stderr).toBe(0);
   userId = (JSON.parse(created.stdout) as { id: string }).id;
   local = await openLocalDatabase(stateDir);
@@ -45,13 +33,7 @@ afterAll(async () => {
   rmSync(join(stateDir, ".."), { recursive: true, force: true });
 });
 
-async function adminHere(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const io = { out: (t: string) => (stdout += `${t}\n`), err: (t: string) => (stderr += `${t}\n`) };
-  const code = await main([...args, ...state], io, { openLocal: async () => ({ ...local, dispose: async () => {} }) });
-  return { code, stdout, stderr };
-}
+const adminHere = (args: string[]) => adminInProcess([...args, ...state], async () => ({ ...local, dispose: async () => {} }));
 
 /** A browser session and a refresh token (one grant) of the user, as signing in would leave them. */
 async function userHolds() {

@@ -15,13 +15,10 @@ import { main } from "../../scripts/admin";
 import { openLocalDatabase, type LocalDatabase } from "../../scripts/lib/local-db";
 import { ROOT, WRANGLER_BIN } from "../../scripts/lib/project";
 import { inlineParams, proxyDatabase, sqliteLiteral, wranglerExecutor } from "../../scripts/lib/remote-db";
+import { adminInProcess, adminProcess, cliEnv, type Run } from "./support/admin";
 import { freePort } from "./support/server";
 
-const env = {
-  ...process.env,
-  PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
-  WRANGLER_SEND_METRICS: "false",
-};
+const env = cliEnv;
 
 const tempDirs: string[] = [];
 function tempDir(): string {
@@ -42,12 +39,6 @@ afterAll(async () => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /**
  * Every CLI process starts wrangler's local runtime (several CPU-seconds), so each command runs
  * as a real subprocess at least once, and the many follow-up cases go through the same `main()`
@@ -57,27 +48,15 @@ interface Run {
  * binary runs, minus its extra relay process).
  */
 function admin(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "scripts", "admin.ts"), ...args], { cwd: ROOT, env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return adminProcess(args, env);
 }
 
 /**
  * The same CLI in this process (its `main`), for the many small cases: no process start per
  * case, and one database connection per state directory.
  */
-async function adminHere(args: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const io = { out: (t: string) => (stdout += `${t}\n`), err: (t: string) => (stderr += `${t}\n`) };
-  const code = await main(args, io, { openLocal: openShared });
-  return { code, stdout, stderr };
+function adminHere(args: string[]): Promise<Run> {
+  return adminInProcess(args, openShared);
 }
 
 function parsed<T = Record<string, unknown>>(run: Run, what: string): T {
