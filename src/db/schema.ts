@@ -124,7 +124,7 @@ export const codeRedemptions = sqliteTable(
     grantId: text("grant_id").notNull(),
     clientId: text("client_id").notNull(),
     redeemedAt: integer("redeemed_at").notNull(),
-    /** When the code would have expired; the row is useless after it and cleanup removes it. */
+    /** When the code expired; cleanup keeps the row after it while the grant may have live tokens, so a late replay still revokes them. */
     expiresAt: integer("expires_at").notNull(),
   },
   (t) => [index("code_redemptions_expires_at").on(t.expiresAt)],
