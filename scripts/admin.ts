@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import { hashPassword } from "../src/crypto";
+import { hashPassword } from "../src/core/crypto";
 import { deleteClient, dropPreviousClientSecret, findClient, listClients } from "../src/db/clients";
 import type { Database } from "../src/db/index";
 import {
@@ -25,12 +25,12 @@ import {
 } from "../src/db/registration";
 import type { Client, User } from "../src/db/schema";
 import { findUserByUsername, listUsers, setUserActive, setUserPassword } from "../src/db/users";
-import { SIGNING_ALGORITHMS } from "../src/settings";
+import { SIGNING_ALGORITHMS } from "../src/core/settings";
 import { generateSigningKey, generateSigningKeySet } from "../src/tokens/generate-keys";
 import { addKey, KeyRotationError, parseKeySet, promoteKey, retireKey, signingKids, type KeySet } from "../src/tokens/key-rotation";
-import { clearExpired } from "../src/cleanup";
+import { clearExpired } from "../src/db/cleanup";
 import { revokeClientRefreshTokens } from "../src/db/refresh-tokens";
-import { parseSettings, type Settings } from "../src/settings";
+import { parseSettings, type Settings } from "../src/core/settings";
 import { revokeClientAccessTokens, revokeUserTokens } from "../src/tokens/revocation";
 import { deleteUserSessions } from "../src/db/sessions";
 import type { LocalDatabase } from "./lib/local-db";

@@ -20,7 +20,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFi
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
-import { hashSecret } from "../src/crypto";
+import { hashSecret } from "../src/core/crypto";
 import { deleteClient, findClient, updateClientSecretHash } from "../src/db/clients";
 import type { Database } from "../src/db/index";
 import { newClientSecret, registerClient, registerUser } from "../src/db/registration";

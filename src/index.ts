@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
-import { clearExpired } from "./cleanup";
+import { clearExpired } from "./db/cleanup";
 import { isOriginRegistered } from "./db/clients";
 import { openDatabase } from "./db/index";
 import { requireToken, type RequireTokenVariables } from "./middleware/require-token";
@@ -8,9 +8,9 @@ import { siteReader } from "./middleware/allowed-host";
 import { securityHeaders } from "./middleware/security-headers";
 import { countStorage, type StorageCountVariables } from "./middleware/storage-count";
 import { createProvider } from "./provider";
-import { demoCallback } from "./routes/demo-callback";
-import { home } from "./routes/home";
-import { SettingsError, settingsReader } from "./settings";
+import { demoCallback } from "./worker/demo-callback";
+import { home } from "./worker/home";
+import { SettingsError, settingsReader } from "./core/settings";
 import type { Env } from "./types";
 
 /** The ready Worker: the provider with its settings from wrangler vars and secrets. */

@@ -1,12 +1,12 @@
 import { Hono, type Context } from "hono";
-import { builtinAccounts, type AccountStore } from "./accounts";
+import { builtinAccounts, type AccountStore } from "./session/accounts";
 import { openDatabase } from "./db/index";
 import { clientCors } from "./middleware/client-cors";
 import { rateLimit, tooManyRequestsPage } from "./middleware/rate-limit";
 import { siteReader } from "./middleware/allowed-host";
 import { securityHeaders } from "./middleware/security-headers";
 import { countStorage } from "./middleware/storage-count";
-import { eventEmitter, type EventHook } from "./events";
+import { eventEmitter, type EventHook } from "./core/events";
 import { errorBody, OAuthError } from "./oauth/errors";
 import { authorizeGet, authorizePost } from "./routes/authorize";
 import { metadataEndpoint } from "./routes/discovery";
@@ -18,7 +18,7 @@ import { openapiEndpoint } from "./routes/openapi";
 import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
-import { SettingsError, settingsReader, type SettingsInput } from "./settings";
+import { SettingsError, settingsReader, type SettingsInput } from "./core/settings";
 import type { ProviderEnv } from "./types";
 import { defaultPages, type PageRenderers } from "./views/render";
 

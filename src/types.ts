@@ -1,8 +1,8 @@
-import type { AccountStore } from "./accounts";
+import type { AccountStore } from "./session/accounts";
 import type { Database } from "./db/index";
-import type { ProviderEvent } from "./events";
-import type { Settings } from "./settings";
-import type { StorageCounts } from "./storage/counting";
+import type { ProviderEvent } from "./core/events";
+import type { Settings } from "./core/settings";
+import type { StorageCounts } from "./core/storage-counting";
 import type { PageRenderers } from "./views/render";
 
 /** The bindings and secrets the provider reads from its Worker's `env`. */

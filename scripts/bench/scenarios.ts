@@ -1,6 +1,6 @@
 import { refreshTokens } from "../../src/db/schema";
 import { challengeFor } from "../../src/oauth/pkce";
-import { parseSettings } from "../../src/settings";
+import { parseSettings } from "../../src/core/settings";
 import { sealCode } from "../../src/tokens/authorization-code";
 import { newGrantId, newRefreshToken } from "../../src/tokens/user-tokens";
 import { BENCH_REDIRECT_URI } from "./server";

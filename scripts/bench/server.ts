@@ -6,7 +6,7 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_readConfig } from "wrangler";
 import { openDatabase } from "../../src/db/index";
 import { registerClient, registerUser } from "../../src/db/registration";
-import { randomToken } from "../../src/crypto";
+import { randomToken } from "../../src/core/crypto";
 
 export const BENCH_REDIRECT_URI = "https://bench.example/callback";
 const BENCH_PASSWORD = "bench password 1";

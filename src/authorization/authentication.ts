@@ -1,7 +1,7 @@
-import type { Account } from "../accounts";
+import type { Account } from "../session/accounts";
 import { verifyIdTokenHint } from "../oidc/id-token-hint";
-import { subjectFor } from "../oidc/subject";
-import type { Session } from "../session";
+import { subjectFor } from "../tokens/subject";
+import type { Session } from "../session/cookies";
 import type { KeyRing } from "../tokens/keys";
 import type { AuthorizationRequest } from "./request";
 

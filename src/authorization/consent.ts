@@ -1,7 +1,7 @@
 import type { Approval } from "../db/consents";
 import { matchRedirectUri } from "../oauth/redirect-uri";
 import { claimsBeyondScopes } from "../oidc/claims";
-import type { Settings } from "../settings";
+import type { Settings } from "../core/settings";
 import type { AuthorizationRequest } from "./request";
 
 /** What answering this request releases, and so what the user approves on the consent page. */

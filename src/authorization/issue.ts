@@ -1,7 +1,7 @@
-import type { Account, AccountStore } from "../accounts";
+import type { Account, AccountStore } from "../session/accounts";
 import type { Database } from "../db/index";
 import { idTokenForGrant } from "../oidc/grant-id-token";
-import type { Settings } from "../settings";
+import type { Settings } from "../core/settings";
 import { sealCode } from "../tokens/authorization-code";
 import type { KeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";

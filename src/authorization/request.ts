@@ -6,8 +6,9 @@ import type { Params } from "../oauth/form";
 import { checkCodeChallenge, pkceRequiredFor, type ChallengeMethod } from "../oauth/pkce";
 import { matchRedirectUri } from "../oauth/redirect-uri";
 import { parseScope, resolveScope } from "../oauth/scope";
-import { checkClaimsRequest, type ClaimsRequest } from "../oidc/claims";
-import type { Settings } from "../settings";
+import { checkClaimsRequest } from "../oidc/claims";
+import type { ClaimsRequest } from "../tokens/claims-request";
+import type { Settings } from "../core/settings";
 
 /**
  * The authorization request (RFC 6749 §4.1.1, §4.2.1; OIDC Core §3.1.2.1), checked step by step

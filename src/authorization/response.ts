@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { randomToken } from "../crypto";
+import { randomToken } from "../core/crypto";
 import type { OAuthError } from "../oauth/errors";
 import { appendQuery } from "../oauth/redirect-uri";
 import { FormPostPage } from "../views/pages";

@@ -1,5 +1,5 @@
 import { eq, sql } from "drizzle-orm";
-import { IsolateCache } from "../isolate-cache";
+import { IsolateCache } from "../core/isolate-cache";
 import type { Database } from "./index";
 import { clients, type Client, type NewClient } from "./schema";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hashPassword, hashSecret, randomAlphanumeric, randomToken } from "../crypto";
+import { hashPassword, hashSecret, randomAlphanumeric, randomToken } from "../core/crypto";
 import type { Database } from "./index";
 import { insertClient, replaceClientSecretHash } from "./clients";
 import { insertUser } from "./users";

@@ -21,9 +21,9 @@ export interface AttemptCount {
 /**
  * A row's window is over when it started a whole window ago and no lock is running. A lock ends
  * at least a window after the window started, so after a lock the count starts again from 1.
- * The cleanup job deletes exactly these rows.
+ * The cleanup job deletes exactly these rows (`clearExpired`).
  */
-const windowOver = ({ now, windowSeconds }: ThrottleWindow) =>
+export const windowOver = ({ now, windowSeconds }: ThrottleWindow) =>
   sql`(${t.windowStartedAt} <= ${now - windowSeconds} AND (${t.lockedUntil} IS NULL OR ${t.lockedUntil} <= ${now}))`;
 
 /**

@@ -6,6 +6,10 @@ export async function findUserByUsername(db: Database, username: string): Promis
   return db.select().from(users).where(eq(users.username, username)).get();
 }
 
+export async function findUserById(db: Database, id: string): Promise<User | undefined> {
+  return db.select().from(users).where(eq(users.id, id)).get();
+}
+
 export async function insertUser(
   db: Database,
   user: { username: string; passwordHash: string; email?: string | null; claims?: Record<string, unknown> | null },

@@ -1,4 +1,4 @@
-import { hashSecret } from "../crypto";
+import { hashSecret } from "../core/crypto";
 import { findCodeRedemption, insertCodeRedemption } from "../db/code-redemptions";
 import type { Client } from "../db/schema";
 import { insertRefreshToken } from "../db/refresh-tokens";

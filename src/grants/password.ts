@@ -1,5 +1,5 @@
-import { signInWithPassword } from "../accounts";
-import { UNKNOWN_ADDRESS } from "../client-address";
+import { signInWithPassword } from "../session/accounts";
+import { UNKNOWN_ADDRESS } from "../core/client-address";
 import { insertRefreshToken } from "../db/refresh-tokens";
 import { invalidGrant } from "../oauth/errors";
 import { parseScope, resolveScope } from "../oauth/scope";

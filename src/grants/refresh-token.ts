@@ -1,5 +1,5 @@
-import { builtinAccounts } from "../accounts";
-import { hashSecret } from "../crypto";
+import { builtinAccounts } from "../session/accounts";
+import { hashSecret } from "../core/crypto";
 import { claimAndRotateRefreshToken, findRefreshToken } from "../db/refresh-tokens";
 import type { RefreshToken } from "../db/schema";
 import { invalidGrant, invalidScope, type OAuthError } from "../oauth/errors";

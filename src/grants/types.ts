@@ -1,9 +1,9 @@
-import type { AccountStore } from "../accounts";
+import type { AccountStore } from "../session/accounts";
 import type { Database } from "../db/index";
-import type { ProviderEvent } from "../events";
+import type { ProviderEvent } from "../core/events";
 import type { Client } from "../db/schema";
 import type { Params } from "../oauth/form";
-import type { Settings } from "../settings";
+import type { Settings } from "../core/settings";
 import type { KeyRing } from "../tokens/keys";
 
 /** What every grant handler receives: the authenticated client, its parameters and the server's state. */

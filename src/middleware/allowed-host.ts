@@ -1,4 +1,4 @@
-import { SettingsError, type Settings } from "../settings";
+import { SettingsError, type Settings } from "../core/settings";
 
 /**
  * Which hosts the provider answers for, and its issuer. The issuer never follows a `Host` header

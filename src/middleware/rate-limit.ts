@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { clientAddress, UNKNOWN_ADDRESS } from "../client-address";
+import { clientAddress, UNKNOWN_ADDRESS } from "../core/client-address";
 import type { ProviderEnv } from "../types";
 import { sendPage } from "../views/render";
 

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from "jose";
 import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
-import { SettingsError } from "../settings";
+import { SettingsError } from "../core/settings";
 import { loadKeyRing } from "../tokens/keys";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 

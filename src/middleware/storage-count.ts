@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { countingD1, countingKV, formatStorageCounts, newStorageCounts, type StorageCounts } from "../storage/counting";
+import { countingD1, countingKV, formatStorageCounts, newStorageCounts, type StorageCounts } from "../core/storage-counting";
 
 export type StorageCountVariables = { storage: StorageCounts; d1: D1Database; kv: KVNamespace };
 

@@ -1,8 +1,8 @@
 import { findClientCached, reloadCachedClient } from "../db/clients";
 import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
-import { secretMatchesHash } from "../crypto";
-import type { Settings } from "../settings";
+import { secretMatchesHash } from "../core/crypto";
+import type { Settings } from "../core/settings";
 import { invalidClient, invalidRequest } from "./errors";
 import type { Params } from "./form";
 

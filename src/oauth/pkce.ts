@@ -1,5 +1,5 @@
-import { base64url, constantTimeEqual, sha256 } from "../crypto";
-import type { Settings } from "../settings";
+import { base64url, constantTimeEqual, sha256 } from "../core/crypto";
+import type { Settings } from "../core/settings";
 import { invalidGrant, invalidRequest } from "./errors";
 
 /** RFC 7636 §4.1: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~]. Challenges have the same syntax. */

@@ -1,7 +1,16 @@
 import type { Client } from "../db/schema";
-import { OIDC_SCOPES } from "../oidc/claims";
-import type { Settings } from "../settings";
+import type { Settings } from "../core/settings";
 import { invalidScope } from "./errors";
+
+/** The OpenID Connect scopes, known to every provider whatever SCOPES says. */
+export const OIDC_SCOPES: Record<string, string> = {
+  openid: "Sign you in",
+  profile: "See your profile (name, username, picture)",
+  email: "See your email address",
+  address: "See your postal address",
+  phone: "See your phone number",
+  offline_access: "Keep access while you are away",
+};
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 

@@ -1,4 +1,5 @@
 import { invalidRequest } from "../oauth/errors";
+import type { ClaimRequest, ClaimsRequest } from "../tokens/claims-request";
 
 /** OIDC Core §5.4: the claims each standard scope stands for. */
 export const SCOPE_CLAIMS: Record<string, readonly string[]> = {
@@ -11,15 +12,6 @@ export const SCOPE_CLAIMS: Record<string, readonly string[]> = {
   phone: ["phone_number", "phone_number_verified"],
 };
 
-/** The OpenID Connect scopes, known to every provider whatever SCOPES says. */
-export const OIDC_SCOPES: Record<string, string> = {
-  openid: "Sign you in",
-  profile: "See your profile (name, username, picture)",
-  email: "See your email address",
-  address: "See your postal address",
-  phone: "See your phone number",
-  offline_access: "Keep access while you are away",
-};
 
 /** Claims about the user (as opposed to claims about the sign-in): each needs the user's consent. */
 const USER_CLAIMS: readonly string[] = Object.values(SCOPE_CLAIMS).flat();
@@ -55,24 +47,13 @@ export function describeClaim(name: string): string {
   return CLAIM_DESCRIPTIONS[name] ?? `Your ${name.replace(/_/g, " ")}`;
 }
 
-/** One member of the `claims` request parameter (OIDC Core §5.5.1). */
-export interface ClaimRequest {
-  essential?: boolean;
-  value?: unknown;
-  values?: unknown[];
-}
-
-export interface ClaimsRequest {
-  userinfo?: Record<string, ClaimRequest | null>;
-  id_token?: Record<string, ClaimRequest | null>;
-}
 
 function checkMembers(members: unknown, where: string): Record<string, ClaimRequest | null> | undefined {
   if (members === undefined) return undefined;
   if (typeof members !== "object" || members === null || Array.isArray(members)) {
     throw invalidRequest(`claims.${where} must be a JSON object`);
   }
-  for (const [name, spec] of Object.entries(members)) {
+  for (const spec of Object.values(members)) {
     if (spec === null) continue;
     if (typeof spec !== "object" || Array.isArray(spec)) throw invalidRequest(`each member of claims.${where} must be null or an object`);
     const { essential, values } = spec as ClaimRequest;

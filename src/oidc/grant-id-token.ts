@@ -1,11 +1,12 @@
-import type { AccountStore } from "../accounts";
+import type { AccountStore } from "../session/accounts";
 import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
-import type { Settings } from "../settings";
+import type { Settings } from "../core/settings";
 import type { KeyRing } from "../tokens/keys";
-import { releaseClaims, type ClaimsRequest } from "./claims";
+import type { ClaimsRequest } from "../tokens/claims-request";
+import { releaseClaims } from "./claims";
 import { issueIdToken } from "./id-token";
-import { subjectFor } from "./subject";
+import { subjectFor } from "../tokens/subject";
 
 export interface IdTokenContext {
   settings: Settings;

@@ -1,5 +1,5 @@
 import { SignJWT } from "jose";
-import { base64url } from "../crypto";
+import { base64url } from "../core/crypto";
 import type { Client } from "../db/schema";
 import { signingKeyFor, type KeyRing } from "../tokens/keys";
 

@@ -1,13 +1,11 @@
 import { findClientCached } from "../db/clients";
 import type { Database } from "../db/index";
-import { revokeUserClientRefreshTokens } from "../db/refresh-tokens";
 import type { Client } from "../db/schema";
 import { invalidRequest } from "../oauth/errors";
 import type { Params } from "../oauth/form";
 import { appendQuery } from "../oauth/redirect-uri";
-import type { Settings } from "../settings";
+import type { Settings } from "../core/settings";
 import type { KeyRing } from "../tokens/keys";
-import { revokeGrantAccessTokens } from "../tokens/revocation";
 import { hintedClientId, verifyIdTokenHint } from "./id-token-hint";
 
 /**
@@ -78,19 +76,4 @@ export async function checkLogoutRequest(ctx: LogoutContext, params: Params): Pr
 export function postLogoutLocation(uri: string, state: string | undefined): string {
   if (state === undefined) return uri;
   return appendQuery(uri, { state });
-}
-
-/**
- * REVOKE_TOKENS_ON_LOGOUT: the user's refresh tokens of the client, and through their grants the
- * access tokens issued with them. Returns how many grants were revoked.
- */
-export async function revokeTokensOnLogout(
-  ctx: { db: Database; kv: KVNamespace; settings: Settings },
-  userId: string,
-  clientId: string,
-): Promise<number> {
-  const now = Math.floor(Date.now() / 1000);
-  const grantIds = await revokeUserClientRefreshTokens(ctx.db, userId, clientId, now);
-  await Promise.all(grantIds.map((grantId) => revokeGrantAccessTokens(ctx.kv, grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS)));
-  return grantIds.length;
 }

@@ -10,18 +10,18 @@ import {
 import { sendAuthorizationError, sendAuthorizationResponse } from "../authorization/response";
 import { LOGIN_REQUEST_PARAM, whyLoginIsNeeded } from "../authorization/authentication";
 import { approvalFor, consentStep } from "../authorization/consent";
-import { signedInAccount } from "../authorization/signed-in";
-import type { Account } from "../accounts";
-import { randomToken } from "../crypto";
+import { signedInAccount } from "../session/signed-in";
+import type { Account } from "../session/accounts";
+import { randomToken } from "../core/crypto";
 import { saveApproval } from "../db/consents";
 import { accessDenied, OAuthError } from "../oauth/errors";
 import { parseParams, readFormBody, type Params } from "../oauth/form";
 import { describeScope } from "../oauth/scope";
 import { describeClaim } from "../oidc/claims";
-import { checkCsrf, csrfToken, CSRF_FIELD, type Session } from "../session";
+import { checkCsrf, csrfToken, CSRF_FIELD, type Session } from "../session/cookies";
 import { loadKeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
-import { SettingsError } from "../settings";
+import { SettingsError } from "../core/settings";
 import type { ProviderEnv } from "../types";
 import { sendErrorPage } from "../views/error-page";
 import { sendPage } from "../views/render";
@@ -106,7 +106,7 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
     if (target.modeError) throw target.modeError;
     const request = checkAuthorizationRequest(params, settings, trusted, target);
 
-    const signedIn = await signedInAccount(c, request.client.id);
+    const signedIn = await signedInAccount(c, c.var, request.client.id);
     const loginNeeded = await whyLoginIsNeeded({ ...issueContext(c), request, signedIn, secret: settings.SECRET_KEY });
     if (loginNeeded || !signedIn) {
       if (request.prompt.includes("none")) throw new OAuthError("login_required", loginNeeded ?? "the user is not signed in");

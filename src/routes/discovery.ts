@@ -1,7 +1,8 @@
 import type { Context } from "hono";
 import { RESPONSE_TYPES } from "../authorization/request";
 import { grants } from "../grants/index";
-import { OIDC_SCOPES, SUPPORTED_CLAIMS } from "../oidc/claims";
+import { OIDC_SCOPES } from "../oauth/scope";
+import { SUPPORTED_CLAIMS } from "../oidc/claims";
 import { loadKeyRing } from "../tokens/keys";
 import type { ProviderEnv } from "../types";
 

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
-import { findAccountCached } from "../accounts";
-import { hashSecret } from "../crypto";
+import { findAccountCached } from "../session/accounts";
+import { hashSecret } from "../core/crypto";
 import { findClientCached } from "../db/clients";
 import { findRefreshToken } from "../db/refresh-tokens";
 import type { Client } from "../db/schema";
@@ -8,7 +8,7 @@ import { authenticateClient } from "../oauth/client-auth";
 import { invalidClient, OAuthError } from "../oauth/errors";
 import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
 import { readFormBody, type Params } from "../oauth/form";
-import { subjectFor } from "../oidc/subject";
+import { subjectFor } from "../tokens/subject";
 import { loadKeyRing } from "../tokens/keys";
 import { areRevoked, isRevoked, withUserId } from "../tokens/revocation";
 import { userIdOf } from "../tokens/user-tokens";

@@ -1,10 +1,10 @@
 import type { Context } from "hono";
-import { signInWithPassword } from "../accounts";
-import { clientAddress } from "../client-address";
+import { signInWithPassword } from "../session/accounts";
+import { clientAddress } from "../core/client-address";
 import { OAuthError } from "../oauth/errors";
 import { readFormBody, type Params } from "../oauth/form";
 import { LOGIN_REQUEST_PARAM } from "../authorization/authentication";
-import { checkCsrf, credentialFingerprint, csrfToken, CSRF_FIELD, startSession } from "../session";
+import { checkCsrf, credentialFingerprint, csrfToken, CSRF_FIELD, startSession } from "../session/cookies";
 import { requireSecretKey } from "../tokens/secret-keys";
 import type { ProviderEnv } from "../types";
 import { sendPage } from "../views/render";

@@ -1,9 +1,10 @@
 import type { Context } from "hono";
-import { signedInAccount } from "../authorization/signed-in";
+import { signedInAccount } from "../session/signed-in";
 import { OAuthError } from "../oauth/errors";
 import { parseParams, readFormBody } from "../oauth/form";
-import { checkLogoutRequest, postLogoutLocation, revokeTokensOnLogout, type LogoutRequest } from "../oidc/logout";
-import { checkCsrf, csrfToken, CSRF_FIELD, endSession } from "../session";
+import { checkLogoutRequest, postLogoutLocation, type LogoutRequest } from "../oidc/logout";
+import { revokeUserClientTokens } from "../tokens/revocation";
+import { checkCsrf, csrfToken, CSRF_FIELD, endSession } from "../session/cookies";
 import { loadKeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
 import type { ProviderEnv } from "../types";
@@ -23,7 +24,7 @@ function logoutContext(c: Ctx) {
 async function showConfirm(c: Ctx, request: LogoutRequest, status: 200 | 403 = 200): Promise<Response> {
   const settings = c.get("settings");
   const token = await csrfToken(c, requireSecretKey(settings.SECRET_KEY), settings.SESSION_COOKIE_AGE_SECONDS);
-  const signedIn = await signedInAccount(c);
+  const signedIn = await signedInAccount(c, c.var);
   const html = c.get("pages").logout(
     {
       action: `${c.get("basePath")}/logout/`,
@@ -40,9 +41,9 @@ async function showConfirm(c: Ctx, request: LogoutRequest, status: 200 | 403 = 2
 async function signOut(c: Ctx, request: LogoutRequest): Promise<void> {
   const settings = c.get("settings");
   if (settings.REVOKE_TOKENS_ON_LOGOUT && request.client) {
-    const signedIn = await signedInAccount(c);
+    const signedIn = await signedInAccount(c, c.var);
     if (signedIn) {
-      const revoked = await revokeTokensOnLogout({ db: c.get("db"), kv: c.get("kv"), settings }, signedIn.account.id, request.client.id);
+      const revoked = await revokeUserClientTokens({ db: c.get("db"), kv: c.get("kv"), settings }, signedIn.account.id, request.client.id);
       if (revoked > 0) c.get("emit")({ type: "token.revoked", clientId: request.client.id, tokenType: "refresh_token" });
     }
   }

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { hashSecret } from "../crypto";
+import { hashSecret } from "../core/crypto";
 import { findRefreshToken } from "../db/refresh-tokens";
 import type { Client } from "../db/schema";
 import { authenticateClient } from "../oauth/client-auth";

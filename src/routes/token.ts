@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { clientAddress } from "../client-address";
+import { clientAddress } from "../core/client-address";
 import { findGrant } from "../grants/index";
 import { authenticateClient } from "../oauth/client-auth";
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from "../oauth/errors";

@@ -1,5 +1,5 @@
 import { SignJWT } from "jose";
-import { randomToken } from "../crypto";
+import { randomToken } from "../core/crypto";
 import { signingKeyFor, type KeyRing } from "./keys";
 
 export interface AccessTokenGrant {

@@ -1,4 +1,4 @@
-import type { ClaimsRequest } from "../oidc/claims";
+import type { ClaimsRequest } from "./claims-request";
 import { seal, unseal } from "./sealed";
 
 /**

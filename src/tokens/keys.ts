@@ -1,5 +1,5 @@
 import { importJWK, type CryptoKey, type JWK } from "jose";
-import { SettingsError } from "../settings";
+import { SettingsError } from "../core/settings";
 
 /**
  * Signing keys come from the `SIGNING_KEYS` secret: a JWK set of private keys, each with `kid` and

@@ -1,6 +1,6 @@
 import type { Database } from "../db/index";
-import { revokeRefreshFamily, revokeUserRefreshTokens } from "../db/refresh-tokens";
-import type { Settings } from "../settings";
+import { revokeRefreshFamily, revokeUserClientRefreshTokens, revokeUserRefreshTokens } from "../db/refresh-tokens";
+import type { Settings } from "../core/settings";
 import { userIdOf } from "./user-tokens";
 
 /**
@@ -141,4 +141,19 @@ export async function revokeUserTokens(
   // One at a time: on a deployed namespace each write is a wrangler process.
   for (const grantId of revoked.grantIds) await revokeGrantAccessTokens(store.kv, grantId, lifetime);
   return { refreshTokens: revoked.count, grants: revoked.grantIds.length };
+}
+
+/**
+ * Every token a user holds from one client (REVOKE_TOKENS_ON_LOGOUT): the refresh tokens in D1,
+ * and through their grants the access tokens issued with them. Returns how many grants were revoked.
+ */
+export async function revokeUserClientTokens(
+  ctx: { db: Database; kv: KVNamespace; settings: Pick<Settings, "ACCESS_TOKEN_EXPIRE_SECONDS"> },
+  userId: string,
+  clientId: string,
+): Promise<number> {
+  const now = Math.floor(Date.now() / 1000);
+  const grantIds = await revokeUserClientRefreshTokens(ctx.db, userId, clientId, now);
+  await Promise.all(grantIds.map((grantId) => revokeGrantAccessTokens(ctx.kv, grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS)));
+  return grantIds.length;
 }

@@ -1,4 +1,4 @@
-import { base64url } from "../crypto";
+import { base64url } from "../core/crypto";
 import { sealingKey } from "./secret-keys";
 
 /**

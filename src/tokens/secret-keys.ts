@@ -1,4 +1,4 @@
-import { SettingsError } from "../settings";
+import { SettingsError } from "../core/settings";
 
 /**
  * Keys derived from the SECRET_KEY setting with HKDF, one per purpose, so that no two uses

@@ -1,9 +1,9 @@
-import { hashSecret, randomToken } from "../crypto";
+import { hashSecret, randomToken } from "../core/crypto";
 import type { Client } from "../db/schema";
 import type { NewRefreshToken } from "../db/refresh-tokens";
-import type { ClaimsRequest } from "../oidc/claims";
-import type { Settings } from "../settings";
-import { subjectFor } from "../oidc/subject";
+import type { ClaimsRequest } from "./claims-request";
+import type { Settings } from "../core/settings";
+import { subjectFor } from "./subject";
 import { issueAccessToken } from "./access-token";
 import { seal, unseal } from "./sealed";
 import { requireSecretKey } from "./secret-keys";

@@ -1,11 +1,10 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ProviderEnv } from "../types";
-import { sendPage } from "./render";
+import { sendPage, type PageRenderers } from "./render";
 
 /** An error shown to the user on a page (never redirected): an untrusted client, redirect URI or form. */
-export function sendErrorPage(
-  c: Context<ProviderEnv>,
+export function sendErrorPage<E extends { Variables: { pages: PageRenderers } }>(
+  c: Context<E>,
   err: { error: string; description: string; status: ContentfulStatusCode },
   status = err.status,
 ): Promise<Response> {

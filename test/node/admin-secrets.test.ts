@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openLocalDatabase, type LocalDatabase } from "../../scripts/lib/local-db";
 import { adminInProcess, adminProcess } from "./support/admin";
-import { secretMatchesHash } from "../../src/crypto";
+import { secretMatchesHash } from "../../src/core/crypto";
 import { findClient } from "../../src/db/clients";
 
 const stateDir = join(mkdtempSync(join(tmpdir(), "eot-admin-secrets-")), "state");

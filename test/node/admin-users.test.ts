@@ -12,7 +12,7 @@ import { adminInProcess, adminProcess } from "./support/admin";
 import { findRefreshToken, insertRefreshToken } from "../../src/db/refresh-tokens";
 import { registerClient } from "../../src/db/registration";
 import { findLiveSession, insertSession } from "../../src/db/sessions";
-import { parseSettings } from "../../src/settings";
+import { parseSettings } from "../../src/core/settings";
 import { revokedGrantKey, userNotBeforeKey } from "../../src/tokens/revocation";
 import { newGrantId, newRefreshToken } from "../../src/tokens/user-tokens";
 

@@ -2,9 +2,9 @@ import { createExecutionContext, createScheduledController, env, waitOnExecution
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { codeRedemptions, signInThrottle, refreshTokens } from "../../src/db/schema";
-import { CLEANUP_BATCH, clearExpired } from "../../src/cleanup";
+import { CLEANUP_BATCH, clearExpired } from "../../src/db/cleanup";
 import worker from "../../src/index";
-import { parseSettings } from "../../src/settings";
+import { parseSettings } from "../../src/core/settings";
 import { createClient, db } from "./helpers";
 
 describe("cleartokens (Cron Trigger)", () => {

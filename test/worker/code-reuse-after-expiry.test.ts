@@ -1,12 +1,12 @@
 import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { clearExpired } from "../../src/cleanup";
-import { hashSecret } from "../../src/crypto";
+import { clearExpired } from "../../src/db/cleanup";
+import { hashSecret } from "../../src/core/crypto";
 import { insertCodeRedemption } from "../../src/db/code-redemptions";
 import { insertRefreshToken } from "../../src/db/refresh-tokens";
 import { refreshTokens } from "../../src/db/schema";
-import { parseSettings } from "../../src/settings";
+import { parseSettings } from "../../src/core/settings";
 import { sealCode } from "../../src/tokens/authorization-code";
 import { revokedGrantKey } from "../../src/tokens/revocation";
 import { createClient, db } from "./helpers";

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { refreshTokens } from "../../src/db/schema";
-import type { ProviderEvent } from "../../src/events";
+import type { ProviderEvent } from "../../src/core/events";
 import { createProvider } from "../../src/provider";
 import { Browser, hiddenFields, redirectParams } from "./browser";
 import { basic, BASE, db, form, ISSUER } from "./helpers";

@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { randomAlphanumeric } from "../../src/crypto";
+import { randomAlphanumeric } from "../../src/core/crypto";
 import { basic, BASE, createClient } from "./helpers";
 
 const FORM = "application/x-www-form-urlencoded";

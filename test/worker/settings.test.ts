@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSettings } from "../../src/settings";
+import { parseSettings } from "../../src/core/settings";
 
 describe("settings", () => {
   it("has DOT-like defaults", () => {

@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { clientAddress } from "../../src/client-address";
+import { clientAddress } from "../../src/core/client-address";
 import { signInThrottle } from "../../src/db/schema";
 import { hiddenFields } from "./browser";
 import { basic, BASE, createClient, db, form, storageOps } from "./helpers";

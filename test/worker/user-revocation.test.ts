@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { revokeRefreshFamily } from "../../src/db/refresh-tokens";
 import { requireToken } from "../../src/middleware/require-token";
-import { parseSettings } from "../../src/settings";
+import { parseSettings } from "../../src/core/settings";
 import { revokeUserTokens, userNotBeforeKey } from "../../src/tokens/revocation";
 import { newUser, refresh } from "./flow";
 import { basic, BASE, createClient, db, form, ISSUER, storageOps } from "./helpers";

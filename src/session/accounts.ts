@@ -1,10 +1,10 @@
-import { eq } from "drizzle-orm";
-import { verifyPassword } from "./crypto";
-import type { Database } from "./db/index";
-import { users } from "./db/schema";
-import { attemptAllowed, countSignInAttempt, recordSignInSuccess } from "./db/throttle";
-import { IsolateCache } from "./isolate-cache";
-import type { Settings } from "./settings";
+import { verifyPassword } from "../core/crypto";
+import type { Database } from "../db/index";
+import type { User } from "../db/schema";
+import { attemptAllowed, countSignInAttempt, recordSignInSuccess } from "../db/throttle";
+import { findUserById, findUserByUsername } from "../db/users";
+import { IsolateCache } from "../core/isolate-cache";
+import type { Settings } from "../core/settings";
 
 /** A user as the provider sees one; hosts with their own user store return this shape. */
 export interface Account {
@@ -26,7 +26,7 @@ export interface AccountStore {
   findById(db: Database, id: string): Promise<Account | null>;
 }
 
-const toAccount = (row: typeof users.$inferSelect): Account => ({
+const toAccount = (row: User): Account => ({
   id: row.id,
   username: row.username,
   email: row.email,
@@ -44,12 +44,12 @@ const DUMMY_HASH = "pbkdf2_sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAA
 
 export const builtinAccounts: AccountStore = {
   async authenticate(db, username, password) {
-    const row = await db.select().from(users).where(eq(users.username, username)).get();
+    const row = await findUserByUsername(db, username);
     const valid = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH);
     return row && valid && row.isActive ? toAccount(row) : null;
   },
   async findById(db, id) {
-    const row = await db.select().from(users).where(eq(users.id, id)).get();
+    const row = await findUserById(db, id);
     return row && row.isActive ? toAccount(row) : null;
   },
 };

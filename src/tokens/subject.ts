@@ -1,6 +1,6 @@
-import { base64url } from "../crypto";
+import { base64url } from "../core/crypto";
 import type { Client } from "../db/schema";
-import { macKey, requireSecretKey } from "../tokens/secret-keys";
+import { macKey, requireSecretKey } from "./secret-keys";
 
 /** The sector of a pairwise client: the host of its redirect URIs (OIDC Core §8.1). */
 export function sectorOf(client: Client): string {

@@ -1,9 +1,9 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, getSignedCookie, setCookie, setSignedCookie } from "hono/cookie";
-import { base64url, constantTimeEqual, randomToken } from "./crypto";
-import { deleteSession, deleteSessionQuery, insertSession } from "./db/sessions";
-import type { Database } from "./db/index";
-import { macKey } from "./tokens/secret-keys";
+import { base64url, constantTimeEqual, randomToken } from "../core/crypto";
+import { deleteSession, deleteSessionQuery, insertSession } from "../db/sessions";
+import type { Database } from "../db/index";
+import { macKey } from "../tokens/secret-keys";
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 

@@ -1,10 +1,19 @@
 import type { Context } from "hono";
-import type { Account } from "../accounts";
+import type { Account } from "./accounts";
 import { NOTHING_APPROVED, type Approval } from "../db/consents";
 import { findLiveSession, findLiveSessionWithApproval } from "../db/sessions";
-import { credentialFingerprint, readSession, type Session } from "../session";
+import { credentialFingerprint, readSession, type Session } from "./cookies";
 import { requireSecretKey } from "../tokens/secret-keys";
-import type { ProviderEnv } from "../types";
+import type { Settings } from "../core/settings";
+import type { Database } from "../db/index";
+import type { AccountStore } from "./accounts";
+
+/** What reading a session needs from the provider (its context variables). */
+export interface SessionDeps {
+  settings: Settings;
+  db: Database;
+  accounts: AccountStore;
+}
 
 export interface SignedIn {
   session: Session;
@@ -16,19 +25,22 @@ export interface SignedIn {
  * out), the account active, and its password unchanged since. With `clientId`, the user's
  * approval of that client comes in the same D1 round-trip as the session check.
  */
-export async function signedInAccount(c: Context<ProviderEnv>): Promise<SignedIn | undefined>;
-export async function signedInAccount(c: Context<ProviderEnv>, clientId: string): Promise<(SignedIn & { approval: Approval }) | undefined>;
-export async function signedInAccount(c: Context<ProviderEnv>, clientId?: string): Promise<(SignedIn & { approval?: Approval }) | undefined> {
-  const secret = requireSecretKey(c.get("settings").SECRET_KEY);
+export async function signedInAccount(c: Context, provider: SessionDeps): Promise<SignedIn | undefined>;
+export async function signedInAccount(c: Context, provider: SessionDeps, clientId: string): Promise<(SignedIn & { approval: Approval }) | undefined>;
+export async function signedInAccount(
+  c: Context,
+  { settings, db, accounts }: SessionDeps,
+  clientId?: string,
+): Promise<(SignedIn & { approval?: Approval }) | undefined> {
+  const secret = requireSecretKey(settings.SECRET_KEY);
   const session = await readSession(c, secret);
   if (!session) return undefined;
-  const db = c.get("db");
   const now = Math.floor(Date.now() / 1000);
   const [recorded, account] = await Promise.all([
     clientId === undefined
       ? findLiveSession(db, session.sid, now).then((row) => ({ session: row, approval: NOTHING_APPROVED }))
       : findLiveSessionWithApproval(db, session.sid, now, { userId: session.userId, clientId }),
-    c.get("accounts").findById(db, session.userId),
+    accounts.findById(db, session.userId),
   ]);
   if (!recorded.session || recorded.session.userId !== session.userId || !account) return undefined;
   if (session.fingerprint !== (await credentialFingerprint(secret, account.credentialVersion))) return undefined;

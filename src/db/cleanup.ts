@@ -1,0 +1,46 @@
+import { and, isNotNull, lte, or, sql, type SQL } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import { staleCodeRedemptions } from "./code-redemptions";
+import { windowOver } from "./throttle";
+import type { Database } from "./index";
+import { codeRedemptions, refreshTokens, sessions, signInThrottle } from "./schema";
+import type { Settings } from "../core/settings";
+
+/** How many rows one statement deletes, so no run holds the database for long. */
+export const CLEANUP_BATCH = 500;
+
+export interface CleanupReport {
+  refreshTokens: number;
+  codeRedemptions: number;
+  signInThrottle: number;
+  sessions: number;
+}
+
+async function deleteInBatches(db: Database, table: SQLiteTable, where: SQL | undefined, maxBatches: number): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < maxBatches; i++) {
+    // Standard SQLite builds take no LIMIT on DELETE: the batch's rowids come from a subquery.
+    const result = await db.run(sql`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${where} LIMIT ${CLEANUP_BATCH})`);
+    const deleted = result.meta.changes ?? 0;
+    total += deleted;
+    if (deleted < CLEANUP_BATCH) break;
+  }
+  return total;
+}
+
+/**
+ * DOT's `cleartokens`: removes refresh tokens that expired, or were revoked longer ago than an
+ * access token lives (rotated ones stay until they expire: reuse detection needs them); redemption
+ * records no replay could still need (`staleCodeRedemptions`); stale sign-in throttling rows; and
+ * expired sessions. Runs in bounded batches.
+ */
+export async function clearExpired(db: Database, settings: Settings, now = Math.floor(Date.now() / 1000), maxBatches = 20): Promise<CleanupReport> {
+  const keepUntil = now - Math.max(settings.ACCESS_TOKEN_EXPIRE_SECONDS, settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS);
+  const r = refreshTokens;
+  return {
+    refreshTokens: await deleteInBatches(db, r, or(lte(r.expiresAt, now), and(isNotNull(r.revokedAt), lte(r.revokedAt, keepUntil))), maxBatches),
+    codeRedemptions: await deleteInBatches(db, codeRedemptions, staleCodeRedemptions(now, settings.ACCESS_TOKEN_EXPIRE_SECONDS), maxBatches),
+    signInThrottle: await deleteInBatches(db, signInThrottle, windowOver({ now, windowSeconds: settings.LOGIN_LOCKOUT_SECONDS }), maxBatches),
+    sessions: await deleteInBatches(db, sessions, lte(sessions.expiresAt, now), maxBatches),
+  };
+}
