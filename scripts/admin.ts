@@ -25,7 +25,7 @@ import {
 } from "../src/db/registration";
 import type { Client, User } from "../src/db/schema";
 import { findUserByUsername, listUsers, setUserActive, setUserPassword } from "../src/db/users";
-import { SIGNING_ALGORITHMS } from "../src/core/settings";
+import { SIGNING_ALGORITHMS } from "../src/core/protocol";
 import { generateSigningKey, generateSigningKeySet } from "../src/tokens/generate-keys";
 import { addKey, KeyRotationError, parseKeySet, promoteKey, retireKey, signingKids, type KeySet } from "../src/tokens/key-rotation";
 import { clearExpired } from "../src/db/cleanup";

@@ -4,6 +4,7 @@ import { subjectFor } from "../tokens/subject";
 import type { Session } from "../session/cookies";
 import type { KeyRing } from "../tokens/keys";
 import type { AuthorizationRequest } from "./request";
+import { nowSeconds } from "../core/time";
 
 /**
  * Internal parameter added to the authorization URL when the user is sent to sign in (again): a
@@ -53,7 +54,7 @@ export async function whyLoginIsNeeded(check: AuthenticationCheck): Promise<stri
   const expectedSub = hintSub !== undefined ? await hintedSubject(check, hintSub) : undefined;
   if (!signedIn) return "the user is not signed in";
 
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   if (!signedInForThisRequest(request, signedIn.session, now)) {
     if (request.prompt.includes("login") || request.prompt.includes("select_account")) return "the client asked the user to sign in again";
     const age = now - signedIn.session.authTime;

@@ -7,6 +7,7 @@ import type { KeyRing } from "../tokens/keys";
 import { requireSecretKey } from "../tokens/secret-keys";
 import { newGrantId, userAccessToken, type UserGrant } from "../tokens/user-tokens";
 import type { AuthorizationRequest } from "./request";
+import { nowSeconds } from "../core/time";
 
 export interface IssueContext {
   settings: Settings;
@@ -53,7 +54,7 @@ export async function issueAuthorization(
       claims: request.claims,
       sid: session.sid,
       authTime: session.authTime,
-      expiresAt: Math.floor(Date.now() / 1000) + settings.AUTHORIZATION_CODE_EXPIRE_SECONDS,
+      expiresAt: nowSeconds() + settings.AUTHORIZATION_CODE_EXPIRE_SECONDS,
     });
   }
   const keys = types.includes("token") || types.includes("id_token") ? await ctx.keys() : undefined;

@@ -1,12 +1,13 @@
 /** Small WebCrypto helpers shared by the Worker and the admin CLI (Node has the same API). */
 
+import { base64url as joseBase64url } from "jose";
+
 const encoder = new TextEncoder();
 
-export function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+export const base64url = (bytes: Uint8Array): string => joseBase64url.encode(bytes);
+
+/** Decodes base64url (jose's decoder); throws on malformed input. */
+export const fromBase64url = (text: string): Uint8Array => joseBase64url.decode(text);
 
 /** A random, URL-safe string carrying `bytes` bytes of entropy. */
 export function randomToken(bytes = 32): string {
@@ -42,12 +43,6 @@ function timingSafeEqualBytes(a: Uint8Array, b: Uint8Array): boolean {
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
   return diff === 0;
-}
-
-function fromBase64url(text: string): Uint8Array {
-  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
-  const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-  return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
 }
 
 /** Whether `secret` hashes to `storedHash` (from `hashSecret`): one digest, compared in constant time. */

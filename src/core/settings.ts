@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SCOPE_TOKEN, SIGNING_ALGORITHMS } from "./protocol";
 
 /**
  * The provider's settings: one typed object, the analogue of DOT's `OAUTH2_PROVIDER`.
@@ -15,7 +16,6 @@ const booleanString = (fallback: boolean) =>
     .default(fallback)
     .transform((v) => v === true || v === "true" || v === "1" || v === "yes");
 
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 const scopesMap = z
   .union([z.string(), z.record(z.string(), z.string())])
@@ -42,7 +42,6 @@ const spaceList = (fallback: string) =>
     .default(fallback)
     .transform((v) => v.split(/\s+/).filter(Boolean));
 
-export const SIGNING_ALGORITHMS = ["ES256", "RS256", "EdDSA", "PS256", "ES384"] as const;
 
 export const settingsSchema = z.object({
   /** Issuer URL; derived from the request (origin + base path) when empty, for ALLOWED_HOSTS only. */

@@ -5,6 +5,7 @@ import { windowOver } from "./throttle";
 import type { Database } from "./index";
 import { codeRedemptions, refreshTokens, sessions, signInThrottle } from "./schema";
 import type { Settings } from "../core/settings";
+import { nowSeconds } from "../core/time";
 
 /** How many rows one statement deletes, so no run holds the database for long. */
 export const CLEANUP_BATCH = 500;
@@ -34,7 +35,7 @@ async function deleteInBatches(db: Database, table: SQLiteTable, where: SQL | un
  * records no replay could still need (`staleCodeRedemptions`); stale sign-in throttling rows; and
  * expired sessions. Runs in bounded batches.
  */
-export async function clearExpired(db: Database, settings: Settings, now = Math.floor(Date.now() / 1000), maxBatches = 20): Promise<CleanupReport> {
+export async function clearExpired(db: Database, settings: Settings, now = nowSeconds(), maxBatches = 20): Promise<CleanupReport> {
   const keepUntil = now - Math.max(settings.ACCESS_TOKEN_EXPIRE_SECONDS, settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS);
   const r = refreshTokens;
   return {

@@ -2,6 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { IsolateCache } from "../core/isolate-cache";
 import type { Database } from "./index";
 import { clients, type Client, type NewClient } from "./schema";
+import { nowSeconds } from "../core/time";
 
 export async function findClient(db: Database, clientId: string): Promise<Client | undefined> {
   return db.select().from(clients).where(eq(clients.id, clientId)).get();
@@ -24,7 +25,7 @@ export async function deleteClient(db: Database, clientId: string): Promise<bool
 export async function updateClientSecretHash(db: Database, clientId: string, secretHash: string): Promise<boolean> {
   const rows = await db
     .update(clients)
-    .set({ secretHash, updatedAt: Math.floor(Date.now() / 1000) })
+    .set({ secretHash, updatedAt: nowSeconds() })
     .where(eq(clients.id, clientId))
     .returning({ id: clients.id });
   return rows.length > 0;
@@ -47,7 +48,7 @@ export async function replaceClientSecretHash(
       secretHash,
       previousSecretHash: previousExpiresAt === null ? null : sql`${clients.secretHash}`,
       previousSecretExpiresAt: previousExpiresAt,
-      updatedAt: Math.floor(Date.now() / 1000),
+      updatedAt: nowSeconds(),
     })
     .where(eq(clients.id, clientId))
     .returning({ id: clients.id });
@@ -58,7 +59,7 @@ export async function replaceClientSecretHash(
 export async function dropPreviousClientSecret(db: Database, clientId: string): Promise<boolean> {
   const rows = await db
     .update(clients)
-    .set({ previousSecretHash: null, previousSecretExpiresAt: null, updatedAt: Math.floor(Date.now() / 1000) })
+    .set({ previousSecretHash: null, previousSecretExpiresAt: null, updatedAt: nowSeconds() })
     .where(eq(clients.id, clientId))
     .returning({ id: clients.id });
   return rows.length > 0;

@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Database } from "./index";
 import { consents } from "./schema";
+import { nowSeconds } from "../core/time";
 
 /** What a user approved for a client: scopes, claims beyond them, and (for public clients) where to. */
 export interface Approval {
@@ -29,7 +30,7 @@ export async function saveApproval(db: Database, userId: string, clientId: strin
   const scope = merged(already.scopes, approved.scopes).join(" ");
   const claims = merged(already.claims, approved.claims);
   const redirectUris = merged(already.redirectUris, approved.redirectUris);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   await db
     .insert(consents)
     .values({ userId, clientId, scope, claims, redirectUris, createdAt: now, updatedAt: now })

@@ -35,6 +35,20 @@ export interface RotationClaim {
   next: { id: string; tokenHash: string; expiresAt: number };
 }
 
+export type RefreshTokenState = "usable" | "revoked" | "expired" | "reused";
+
+/**
+ * Whether a refresh token may still be used, in TypeScript: the same rule the claim below states
+ * in SQL (not revoked, not expired, not rotated longer ago than the grace period), for saying why
+ * a token was refused and for introspection.
+ */
+export function refreshTokenState(row: Pick<RefreshToken, "revokedAt" | "expiresAt" | "rotatedAt">, now: number, graceSeconds: number): RefreshTokenState {
+  if (row.revokedAt !== null) return "revoked";
+  if (row.expiresAt <= now) return "expired";
+  if (row.rotatedAt !== null && now - row.rotatedAt >= graceSeconds) return "reused";
+  return "usable";
+}
+
 /**
  * A refresh, rotated in one D1 batch (one round-trip, two statements):
  * 1. claim the presented token: mark it replaced, but only if it is this client's, live, not

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SCOPE_LIST, SIGNING_ALGORITHMS } from "../core/protocol";
 import { hashPassword, hashSecret, randomAlphanumeric, randomToken } from "../core/crypto";
 import type { Database } from "./index";
 import { insertClient, replaceClientSecretHash } from "./clients";
@@ -7,12 +8,12 @@ import {
   APPLICATION_TYPES,
   CLIENT_TYPES,
   GRANT_TYPES,
-  ID_TOKEN_ALGORITHMS,
   SUBJECT_TYPES,
   TOKEN_ENDPOINT_AUTH_METHODS,
   type Client,
   type User,
 } from "./schema";
+import { nowSeconds } from "../core/time";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
@@ -45,7 +46,7 @@ const originSchema = z.string().refine((value) => {
 
 const scopeSchema = z
   .string()
-  .regex(/^[\x21\x23-\x5b\x5d-\x7e ]*$/, "scopes are space-separated tokens without quotes or backslashes");
+  .regex(SCOPE_LIST, "scopes are space-separated tokens without quotes or backslashes");
 
 export const clientRegistrationSchema = z
   .object({
@@ -60,7 +61,7 @@ export const clientRegistrationSchema = z
     scope: scopeSchema.default(""),
     skipAuthorization: z.boolean().default(false),
     tokenEndpointAuthMethod: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).optional(),
-    idTokenSignedResponseAlg: z.enum(ID_TOKEN_ALGORITHMS).default("RS256"),
+    idTokenSignedResponseAlg: z.enum(SIGNING_ALGORITHMS).default("RS256"),
     subjectType: z.enum(SUBJECT_TYPES).default("public"),
     userId: z.string().nullish(),
   })
@@ -138,7 +139,7 @@ export async function rotateClientSecret(
   db: Database,
   clientId: string,
   graceSeconds: number,
-  now = Math.floor(Date.now() / 1000),
+  now = nowSeconds(),
 ): Promise<{ secret: string; previousSecretExpiresAt: number | null } | undefined> {
   const { secret, hash } = await newClientSecret();
   const previousSecretExpiresAt = graceSeconds > 0 ? now + graceSeconds : null;

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { SIGNING_ALGORITHMS } from "../core/protocol";
 
 const now = sql`(unixepoch())`;
 const jsonList = (name: string) =>
@@ -20,7 +21,6 @@ export const users = sqliteTable("users", {
 
 export const CLIENT_TYPES = ["confidential", "public"] as const;
 export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
-export const ID_TOKEN_ALGORITHMS = ["RS256", "ES256", "EdDSA", "PS256", "ES384"] as const;
 export const SUBJECT_TYPES = ["public", "pairwise"] as const;
 /** OIDC Dynamic Client Registration's `application_type`: native apps may use any loopback port (RFC 8252 §7.3). */
 export const APPLICATION_TYPES = ["web", "native"] as const;
@@ -54,7 +54,7 @@ export const clients = sqliteTable(
     skipAuthorization: integer("skip_authorization", { mode: "boolean" }).notNull().default(false),
     tokenEndpointAuthMethod: text("token_endpoint_auth_method", { enum: TOKEN_ENDPOINT_AUTH_METHODS }).notNull(),
     /** Algorithm of this client's ID tokens (OIDC Dynamic Registration's `id_token_signed_response_alg`). */
-    idTokenSignedResponseAlg: text("id_token_signed_response_alg", { enum: ID_TOKEN_ALGORITHMS }).notNull().default("RS256"),
+    idTokenSignedResponseAlg: text("id_token_signed_response_alg", { enum: SIGNING_ALGORITHMS }).notNull().default("RS256"),
     /** `public` (one `sub` per user) or `pairwise` (a different `sub` per client's host, OIDC Core §8.1). */
     subjectType: text("subject_type", { enum: SUBJECT_TYPES }).notNull().default("public"),
     userId: text("user_id").references(() => users.id, { onDelete: "set null" }),

@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "./index";
 import { users, type User } from "./schema";
+import { nowSeconds } from "../core/time";
 
 export async function findUserByUsername(db: Database, username: string): Promise<User | undefined> {
   return db.select().from(users).where(eq(users.username, username)).get();
@@ -34,7 +35,7 @@ export async function listUsers(db: Database): Promise<User[]> {
 export async function setUserActive(db: Database, username: string, isActive: boolean): Promise<boolean> {
   const rows = await db
     .update(users)
-    .set({ isActive, updatedAt: Math.floor(Date.now() / 1000) })
+    .set({ isActive, updatedAt: nowSeconds() })
     .where(eq(users.username, username))
     .returning({ id: users.id });
   return rows.length > 0;
@@ -43,7 +44,7 @@ export async function setUserActive(db: Database, username: string, isActive: bo
 export async function setUserPassword(db: Database, username: string, passwordHash: string): Promise<boolean> {
   const rows = await db
     .update(users)
-    .set({ passwordHash, updatedAt: Math.floor(Date.now() / 1000) })
+    .set({ passwordHash, updatedAt: nowSeconds() })
     .where(eq(users.username, username))
     .returning({ id: users.id });
   return rows.length > 0;

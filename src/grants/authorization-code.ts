@@ -12,6 +12,7 @@ import { requireSecretKey } from "../tokens/secret-keys";
 import { idTokenForGrant } from "../oidc/grant-id-token";
 import { issuesRefreshTokens, newRefreshToken, userAccessToken, type UserGrant } from "../tokens/user-tokens";
 import type { Grant, GrantContext } from "./types";
+import { nowSeconds } from "../core/time";
 
 /** D1's unique-constraint error, also when Drizzle wraps it (a DrizzleQueryError with the D1 error as `cause`). */
 function isUniqueViolation(err: unknown): boolean {
@@ -59,7 +60,7 @@ export const authorizationCode: Grant = {
     const grant = await openCode(requireSecretKey(settings.SECRET_KEY), code);
     if (!grant) throw invalidGrant("the authorization code is invalid or has expired");
     await checkCodeBindings(grant, client, params);
-    const now = Math.floor(Date.now() / 1000);
+    const now = nowSeconds();
     if (grant.expiresAt <= now) await refuseExpiredCode(ctx, code);
     // Fail on a missing ID token key before the code is spent, so the client may retry once it is fixed.
     if (grant.scope.includes("openid")) signingKeyFor(ctx.keys, client.idTokenSignedResponseAlg);

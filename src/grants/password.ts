@@ -6,6 +6,7 @@ import { parseScope, resolveScope } from "../oauth/scope";
 import { idTokenForGrant } from "../oidc/grant-id-token";
 import { issuesRefreshTokens, newGrantId, newRefreshToken, userAccessToken } from "../tokens/user-tokens";
 import type { Grant } from "./types";
+import { nowSeconds } from "../core/time";
 
 /**
  * RFC 6749 §4.3, kept for DOT parity and off unless a client is allowed it (OAuth 2.1 drops it:
@@ -23,7 +24,7 @@ export const password: Grant = {
     if (account === "locked") throw invalidGrant("too many sign-in attempts for this user; try again later");
     if (account === "invalid") throw invalidGrant("invalid username or password");
 
-    const grant = { grantId: newGrantId(), userId: account.id, scope, authTime: Math.floor(Date.now() / 1000) };
+    const grant = { grantId: newGrantId(), userId: account.id, scope, authTime: nowSeconds() };
     const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant) : undefined;
     if (refresh) await insertRefreshToken(db, refresh.row).run();
     const access = await userAccessToken(ctx, client, grant);

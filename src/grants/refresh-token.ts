@@ -1,6 +1,6 @@
 import { builtinAccounts } from "../session/accounts";
 import { hashSecret } from "../core/crypto";
-import { claimAndRotateRefreshToken, findRefreshToken } from "../db/refresh-tokens";
+import { claimAndRotateRefreshToken, findRefreshToken, refreshTokenState } from "../db/refresh-tokens";
 import type { RefreshToken } from "../db/schema";
 import { invalidGrant, invalidScope, type OAuthError } from "../oauth/errors";
 import { parseScope } from "../oauth/scope";
@@ -8,6 +8,7 @@ import { idTokenForGrant } from "../oidc/grant-id-token";
 import { revokeGrant } from "../tokens/revocation";
 import { fromDetails, newRefreshTokenValue, userAccessToken, type UserGrant } from "../tokens/user-tokens";
 import type { Grant, GrantContext } from "./types";
+import { nowSeconds } from "../core/time";
 
 const revokeFamily = (ctx: GrantContext, grantId: string) => revokeGrant(ctx, grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS);
 
@@ -25,10 +26,10 @@ async function refusal(
 ): Promise<OAuthError | undefined> {
   if (!row) return invalidGrant("the refresh token is invalid");
   if (row.clientId !== ctx.client.id) return invalidGrant("the refresh token was issued to another client");
-  if (row.revokedAt !== null) return invalidGrant("the refresh token has been revoked");
-  if (row.expiresAt <= now) return invalidGrant("the refresh token has expired");
-  const grace = ctx.settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS;
-  if (row.rotatedAt !== null && (grace === 0 || now - row.rotatedAt >= grace)) {
+  const state = refreshTokenState(row, now, ctx.settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS);
+  if (state === "revoked") return invalidGrant("the refresh token has been revoked");
+  if (state === "expired") return invalidGrant("the refresh token has expired");
+  if (state === "reused") {
     await revokeFamily(ctx, row.grantId);
     return invalidGrant(REUSED);
   }
@@ -52,7 +53,7 @@ export const refreshToken: Grant = {
     const presented = params.require("refresh_token");
     const requested = parseScope(params.get("scope"));
     const tokenHash = await hashSecret(presented);
-    const now = Math.floor(Date.now() / 1000);
+    const now = nowSeconds();
     const rotate = settings.ROTATE_REFRESH_TOKEN || client.clientType === "public";
 
     let row: RefreshToken | undefined;

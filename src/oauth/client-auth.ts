@@ -5,6 +5,7 @@ import { secretMatchesHash } from "../core/crypto";
 import type { Settings } from "../core/settings";
 import { invalidClient, invalidRequest } from "./errors";
 import type { Params } from "./form";
+import { nowSeconds } from "../core/time";
 
 export interface AuthenticatedClient {
   client: Client;
@@ -107,7 +108,7 @@ export async function authenticateClient(
   if (client.clientType === "public") return { client, method: "none" };
   const secret = presented.secret;
   if (secret === undefined) throw invalidClient("this client must authenticate with its client secret");
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   if (await secretAccepted(client, secret, now)) return { client, method: presented.method };
 
   // The cached record may predate a `client rotate-secret`: read it again before refusing, so a

@@ -1,3 +1,4 @@
+import { SCOPE_TOKEN } from "../core/protocol";
 import type { Client } from "../db/schema";
 import type { Settings } from "../core/settings";
 import { invalidScope } from "./errors";
@@ -12,7 +13,6 @@ export const OIDC_SCOPES: Record<string, string> = {
   offline_access: "Keep access while you are away",
 };
 
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** Splits a `scope` parameter (RFC 6749 §3.3) into its distinct tokens, rejecting bad syntax. */
 export function parseScope(scope: string | undefined): string[] | undefined {

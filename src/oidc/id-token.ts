@@ -2,6 +2,7 @@ import { SignJWT } from "jose";
 import { base64url } from "../core/crypto";
 import type { Client } from "../db/schema";
 import { signingKeyFor, type KeyRing } from "../tokens/keys";
+import { nowSeconds } from "../core/time";
 
 /** OIDC Core §3.3.2.11: the hash of `at_hash`/`c_hash` follows the signing algorithm. */
 function hashAlgorithmFor(alg: string): string {
@@ -44,7 +45,7 @@ export async function issueIdToken(ring: KeyRing, input: IdTokenInput): Promise<
     ...(input.accessToken ? { at_hash: await halfHash(input.accessToken, key.alg) } : {}),
     ...(input.code ? { c_hash: await halfHash(input.code, key.alg) } : {}),
   };
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   return new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" })
     .setIssuer(input.issuer)

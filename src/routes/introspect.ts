@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { findAccountCached } from "../session/accounts";
 import { hashSecret } from "../core/crypto";
 import { findClientCached } from "../db/clients";
-import { findRefreshToken } from "../db/refresh-tokens";
+import { findRefreshToken, refreshTokenState } from "../db/refresh-tokens";
 import type { Client } from "../db/schema";
 import { authenticateClient } from "../oauth/client-auth";
 import { invalidClient, OAuthError } from "../oauth/errors";
@@ -14,6 +14,7 @@ import { areRevoked, isRevoked, withUserId } from "../tokens/revocation";
 import { userIdOf } from "../tokens/user-tokens";
 import { looksLikeJwt, verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 import type { ProviderEnv } from "../types";
+import { nowSeconds } from "../core/time";
 
 type Ctx = Context<ProviderEnv>;
 
@@ -102,12 +103,10 @@ async function introspectAccessToken(c: Ctx, token: string, caller: Caller) {
 
 async function introspectRefreshToken(c: Ctx, token: string, caller: Caller) {
   const row = await findRefreshToken(c.get("db"), await hashSecret(token));
-  const now = Math.floor(Date.now() / 1000);
-  if (!row || row.revokedAt !== null || row.expiresAt <= now) return INACTIVE;
-  if (!mayIntrospect(caller, { clientId: row.clientId })) return INACTIVE;
+  const now = nowSeconds();
   const settings = c.get("settings");
-  const grace = settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS;
-  if (row.rotatedAt !== null && (grace === 0 || now - row.rotatedAt >= grace)) return INACTIVE;
+  if (!row || refreshTokenState(row, now, settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS) !== "usable") return INACTIVE;
+  if (!mayIntrospect(caller, { clientId: row.clientId })) return INACTIVE;
   const [client, account] = await Promise.all([
     findClientCached(c.get("db"), row.clientId, settings.CLIENT_CACHE_SECONDS),
     c.get("accounts").findById(c.get("db"), row.userId),

@@ -5,6 +5,7 @@ import { attemptAllowed, countSignInAttempt, recordSignInSuccess } from "../db/t
 import { findUserById, findUserByUsername } from "../db/users";
 import { IsolateCache } from "../core/isolate-cache";
 import type { Settings } from "../core/settings";
+import { nowSeconds } from "../core/time";
 
 /** A user as the provider sees one; hosts with their own user store return this shape. */
 export interface Account {
@@ -81,7 +82,7 @@ export async function signInWithPassword(
   address: string,
 ): Promise<Account | "locked" | "invalid"> {
   const keys = throttleKeys(username, address);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   const narrow = { key: keys.narrow, limit: settings.LOGIN_MAX_FAILURES };
   const wide = { key: keys.wide, limit: settings.LOGIN_MAX_FAILURES_PER_USERNAME };
   const counted = await countSignInAttempt(db, narrow, wide, { now, windowSeconds: settings.LOGIN_LOCKOUT_SECONDS });

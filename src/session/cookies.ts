@@ -4,8 +4,8 @@ import { base64url, constantTimeEqual, randomToken } from "../core/crypto";
 import { deleteSession, deleteSessionQuery, insertSession } from "../db/sessions";
 import type { Database } from "../db/index";
 import { macKey } from "../tokens/secret-keys";
+import { nowSeconds } from "../core/time";
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /**
  * Browser sign-in: a signed session cookie (HttpOnly, SameSite=Lax, Secure except on

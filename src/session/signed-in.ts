@@ -7,6 +7,7 @@ import { requireSecretKey } from "../tokens/secret-keys";
 import type { Settings } from "../core/settings";
 import type { Database } from "../db/index";
 import type { AccountStore } from "./accounts";
+import { nowSeconds } from "../core/time";
 
 /** What reading a session needs from the provider (its context variables). */
 export interface SessionDeps {
@@ -35,7 +36,7 @@ export async function signedInAccount(
   const secret = requireSecretKey(settings.SECRET_KEY);
   const session = await readSession(c, secret);
   if (!session) return undefined;
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   const [recorded, account] = await Promise.all([
     clientId === undefined
       ? findLiveSession(db, session.sid, now).then((row) => ({ session: row, approval: NOTHING_APPROVED }))

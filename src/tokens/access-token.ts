@@ -1,6 +1,7 @@
 import { SignJWT } from "jose";
 import { randomToken } from "../core/crypto";
 import { signingKeyFor, type KeyRing } from "./keys";
+import { nowSeconds } from "../core/time";
 
 export interface AccessTokenGrant {
   issuer: string;
@@ -24,7 +25,7 @@ export interface IssuedAccessToken {
 /** Signs an RFC 9068 access token (`typ: at+jwt`). */
 export async function issueAccessToken(ring: KeyRing, alg: string, grant: AccessTokenGrant): Promise<IssuedAccessToken> {
   const key = signingKeyFor(ring, alg);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   const jti = randomToken(16);
   const expiresAt = now + grant.lifetimeSeconds;
   const token = await new SignJWT({

@@ -2,6 +2,7 @@ import type { Database } from "../db/index";
 import { revokeRefreshFamily, revokeUserClientRefreshTokens, revokeUserRefreshTokens } from "../db/refresh-tokens";
 import type { Settings } from "../core/settings";
 import { userIdOf } from "./user-tokens";
+import { nowSeconds } from "../core/time";
 
 /**
  * Access tokens are JWTs, so revoking one is a note in KV that verifiers read. Four kinds of
@@ -19,7 +20,7 @@ export const userNotBeforeKey = (userId: string) => `revoked:user:${userId}`;
 const ttl = (seconds: number) => ({ expirationTtl: Math.max(60, Math.ceil(seconds)) });
 
 export async function revokeAccessToken(kv: KVNamespace, jti: string, expiresAt: number): Promise<void> {
-  const remaining = expiresAt - Math.floor(Date.now() / 1000);
+  const remaining = expiresAt - nowSeconds();
   if (remaining > 0) await kv.put(revokedTokenKey(jti), "1", ttl(remaining));
 }
 
@@ -29,12 +30,12 @@ export async function revokeGrantAccessTokens(kv: Pick<KVNamespace, "put">, gran
 
 /** Revokes every access token of a client issued before now (e.g. when it is deleted or compromised). */
 export async function revokeClientAccessTokens(kv: Pick<KVNamespace, "put">, clientId: string, accessTokenLifetime: number): Promise<void> {
-  await kv.put(clientNotBeforeKey(clientId), String(Math.floor(Date.now() / 1000)), ttl(accessTokenLifetime));
+  await kv.put(clientNotBeforeKey(clientId), String(nowSeconds()), ttl(accessTokenLifetime));
 }
 
 /** Revokes every access token of a user issued before now (disabled user, password change). */
 export async function revokeUserAccessTokens(kv: Pick<KVNamespace, "put">, userId: string, accessTokenLifetime: number): Promise<void> {
-  await kv.put(userNotBeforeKey(userId), String(Math.floor(Date.now() / 1000)), ttl(accessTokenLifetime));
+  await kv.put(userNotBeforeKey(userId), String(nowSeconds()), ttl(accessTokenLifetime));
 }
 
 export interface RevocationSubject {
@@ -81,7 +82,7 @@ export async function revokeGrant(
   accessTokenLifetime: number,
 ): Promise<void> {
   await Promise.all([
-    revokeRefreshFamily(store.db, grantId, Math.floor(Date.now() / 1000)).run(),
+    revokeRefreshFamily(store.db, grantId, nowSeconds()).run(),
     revokeGrantAccessTokens(store.kv, grantId, accessTokenLifetime),
   ]);
 }
@@ -136,7 +137,7 @@ export async function revokeUserTokens(
   settings: Pick<Settings, "ACCESS_TOKEN_EXPIRE_SECONDS">,
 ): Promise<{ refreshTokens: number; grants: number }> {
   const lifetime = settings.ACCESS_TOKEN_EXPIRE_SECONDS;
-  const revoked = await revokeUserRefreshTokens(store.db, userId, Math.floor(Date.now() / 1000));
+  const revoked = await revokeUserRefreshTokens(store.db, userId, nowSeconds());
   await revokeUserAccessTokens(store.kv, userId, lifetime);
   // One at a time: on a deployed namespace each write is a wrangler process.
   for (const grantId of revoked.grantIds) await revokeGrantAccessTokens(store.kv, grantId, lifetime);
@@ -152,7 +153,7 @@ export async function revokeUserClientTokens(
   userId: string,
   clientId: string,
 ): Promise<number> {
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   const grantIds = await revokeUserClientRefreshTokens(ctx.db, userId, clientId, now);
   await Promise.all(grantIds.map((grantId) => revokeGrantAccessTokens(ctx.kv, grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS)));
   return grantIds.length;

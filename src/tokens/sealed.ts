@@ -1,4 +1,4 @@
-import { base64url } from "../core/crypto";
+import { base64url, fromBase64url } from "../core/crypto";
 import { sealingKey } from "./secret-keys";
 
 /**
@@ -11,13 +11,11 @@ import { sealingKey } from "./secret-keys";
  * Decodes canonical base64url only: another spelling of the same bytes (different unused bits in
  * the last character) would otherwise be a second value, with its own hash, for the same content.
  */
-function fromBase64url(text: string): Uint8Array | undefined {
+function fromCanonicalBase64url(text: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
-  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
   let bytes: Uint8Array;
   try {
-    const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-    bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+    bytes = fromBase64url(text);
   } catch {
     return undefined;
   }
@@ -37,7 +35,7 @@ export async function seal(secret: string, purpose: string, value: unknown): Pro
 /** The value sealed for `purpose`, or undefined for anything forged, altered, malformed or sealed for another purpose. */
 export async function unseal<T>(secret: string, purpose: string, text: string): Promise<T | undefined> {
   if (text.length > 8192) return undefined;
-  const bytes = fromBase64url(text);
+  const bytes = fromCanonicalBase64url(text);
   if (!bytes || bytes.length < 12 + 16) return undefined;
   try {
     const plaintext = await crypto.subtle.decrypt(

@@ -8,6 +8,7 @@ import { issueAccessToken } from "./access-token";
 import { seal, unseal } from "./sealed";
 import { requireSecretKey } from "./secret-keys";
 import type { KeyRing } from "./keys";
+import { nowSeconds } from "../core/time";
 
 /** What a user authorized a client to do: the grant that access and refresh tokens stand for. */
 export interface UserGrant {
@@ -41,7 +42,7 @@ export const newGrantId = () => randomToken(16);
 /** A new refresh token value: random, with the id, hash and expiry its row stores. */
 export async function newRefreshTokenValue(settings: Settings) {
   const token = randomToken(32);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   return { token, id: randomToken(16), tokenHash: await hashSecret(token), createdAt: now, expiresAt: now + settings.REFRESH_TOKEN_EXPIRE_SECONDS };
 }
 

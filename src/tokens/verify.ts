@@ -1,3 +1,4 @@
+import { SIGNING_ALGORITHMS } from "../core/protocol";
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { isRevoked, withUserId } from "./revocation";
 import type { KeyRing } from "./keys";
@@ -53,7 +54,7 @@ export async function verifyAccessToken(
       issuer: options.issuer,
       audience: options.audience,
       typ: "at+jwt",
-      algorithms: options.algorithms ?? ["ES256", "RS256", "EdDSA", "PS256", "ES384"],
+      algorithms: options.algorithms ?? [...SIGNING_ALGORITHMS],
       requiredClaims: ["sub", "exp", "iat", "jti", "client_id"],
     }));
   } catch (err) {

@@ -1,0 +1,11 @@
+/** Syntax and algorithm lists the protocols fix, used by the settings, the schema and the checks alike. */
+
+/** JWS algorithms this server signs and verifies with (access tokens, ID tokens). */
+export const SIGNING_ALGORITHMS = ["ES256", "RS256", "EdDSA", "PS256", "ES384"] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+/** RFC 6749 §3.3 `scope-token`: %x21 / %x23-5B / %x5D-7E (no space, quote or backslash). */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/** A space-separated list of scope tokens (possibly empty). */
+export const SCOPE_LIST = /^[\x21\x23-\x5b\x5d-\x7e ]*$/;
