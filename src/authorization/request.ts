@@ -1,7 +1,15 @@
 import { findClientCached } from "../db/clients";
 import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
-import { invalidRequest, invalidScope, OAuthError, unauthorizedClient, unsupportedResponseType } from "../oauth/errors";
+import {
+  invalidRequest,
+  invalidScope,
+  OAuthError,
+  requestNotSupported,
+  requestUriNotSupported,
+  unauthorizedClient,
+  unsupportedResponseType,
+} from "../oauth/errors";
 import type { Params } from "../oauth/form";
 import { checkCodeChallenge, pkceRequiredFor, type ChallengeMethod } from "../oauth/pkce";
 import { matchRedirectUri } from "../oauth/redirect-uri";
@@ -120,8 +128,8 @@ export function checkAuthorizationRequest(
   target: ResponseTarget,
 ): AuthorizationRequest {
   const { client } = trusted;
-  if (params.has("request")) throw new OAuthError("request_not_supported", "request objects are not supported");
-  if (params.has("request_uri")) throw new OAuthError("request_uri_not_supported", "request_uri is not supported");
+  if (params.has("request")) throw requestNotSupported("request objects are not supported");
+  if (params.has("request_uri")) throw requestUriNotSupported("request_uri is not supported");
 
   const responseTypes = parseResponseTypes(params.get("response_type"));
   if (!responseTypes || responseTypes.length === 0) throw invalidRequest('missing required parameter "response_type"');

@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from "jose";
-import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
+import { bearerError, bearerToken, tokenRequired, usesBearerScheme, type BearerErrorCode } from "../oauth/bearer";
+import { errorBody, serverError, type OAuthError } from "../oauth/errors";
 import { SettingsError } from "../core/settings";
 import { loadKeyRing } from "../tokens/keys";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
@@ -36,10 +37,14 @@ type Env = Record<string, unknown>;
  * A resource server that cannot check tokens as configured answers 500 server_error, with no
  * setting or binding named to the caller; the operator reads why in the log.
  */
+/** A middleware renders its own errors: it may run outside the provider (and its onError). */
+function send(c: Context, err: OAuthError): Response {
+  return c.json(errorBody(err), err.status, { ...err.headers, "Cache-Control": "no-store" });
+}
+
 function misconfigured(c: Context, detail: string): Response {
   console.error(`requireToken is misconfigured: ${detail}`);
-  c.header("Cache-Control", "no-store");
-  return c.json({ error: "server_error", error_description: "the server is misconfigured" }, 500);
+  return send(c, serverError("the server is misconfigured"));
 }
 
 /** The KV namespace of revocation notes; countStorage, when it runs before, puts a counting view of KV on the context. */
@@ -82,18 +87,14 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     if (kvBinding && !kv) {
       return misconfigured(c, `no KV binding "${kvBinding}" holds the revocation notes: bind the provider's KV namespace, or pass revocation: false to skip the revocation check`);
     }
-    const fail = (status: 400 | 401 | 403, error: string | undefined, description: string, extra: Record<string, string> = {}) => {
-      const fields: Record<string, string> = error ? { error, error_description: description, ...extra } : {};
-      c.header("WWW-Authenticate", bearerChallenge(realm, fields));
-      c.header("Cache-Control", "no-store");
-      return c.json({ error: error ?? "invalid_request", error_description: description }, status);
-    };
+    const fail = (status: 400 | 401 | 403, error: BearerErrorCode, description: string, extra?: Record<string, string>) =>
+      send(c, bearerError(realm, status, error, description, extra));
 
     if (new URL(c.req.url).searchParams.has("access_token")) {
       return fail(400, "invalid_request", "access tokens are not accepted in the query string; use the Authorization header");
     }
     const header = c.req.header("authorization");
-    if (!usesBearerScheme(header)) return fail(401, undefined, "an access token is required");
+    if (!usesBearerScheme(header)) return send(c, tokenRequired(realm));
     const token = bearerToken(header);
     if (!token) return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
 

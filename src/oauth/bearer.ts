@@ -1,3 +1,5 @@
+import { OAuthError } from "./errors";
+
 /** RFC 6750 §2.1: `Authorization: Bearer <b64token>`. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
@@ -12,4 +14,27 @@ export function bearerToken(header: string): string | undefined {
 export function bearerChallenge(realm: string, fields: Record<string, string> = {}): string {
   const quoted = Object.entries({ realm, ...fields }).map(([k, v]) => `${k}="${v.replace(/["\\]/g, "")}"`);
   return `Bearer ${quoted.join(", ")}`;
+}
+
+export type BearerErrorCode = "invalid_request" | "invalid_token" | "insufficient_scope";
+
+/**
+ * An RFC 6750 §3 error of a resource (UserInfo, introspection's Bearer callers, `requireToken`):
+ * the code in the body and in the `WWW-Authenticate: Bearer` challenge.
+ */
+export function bearerError(
+  realm: string,
+  status: 400 | 401 | 403,
+  error: BearerErrorCode,
+  description: string,
+  extra: Record<string, string> = {},
+): OAuthError {
+  return new OAuthError(error, description, status, {
+    "WWW-Authenticate": bearerChallenge(realm, { error, error_description: description, ...extra }),
+  });
+}
+
+/** RFC 6750 §3.1: no token was sent, so the 401's challenge carries no error code. */
+export function tokenRequired(realm: string): OAuthError {
+  return new OAuthError("invalid_request", "an access token is required", 401, { "WWW-Authenticate": bearerChallenge(realm) });
 }

@@ -9,11 +9,34 @@ const NOT_DESCRIPTION_CHARACTERS = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
  * Descriptions are fixed texts that never quote the request; any character RFC 6749 §5.2 does
  * not allow is dropped here, so no rendering can send one.
  */
+/**
+ * The error codes this server answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 7009, RFC 6750 §3.1,
+ * OIDC Core §3.1.2.6, and RFC 6585's 429 named as a code.
+ */
+export type ErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "invalid_scope"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "unsupported_response_type"
+  | "unsupported_token_type"
+  | "access_denied"
+  | "server_error"
+  | "login_required"
+  | "consent_required"
+  | "request_not_supported"
+  | "request_uri_not_supported"
+  | "invalid_token"
+  | "insufficient_scope"
+  | "too_many_requests";
+
 export class OAuthError extends Error {
   override name = "OAuthError";
   readonly description: string;
   constructor(
-    readonly error: string,
+    readonly error: ErrorCode,
     description: string,
     readonly status: ContentfulStatusCode = 400,
     readonly headers: Record<string, string> = {},
@@ -25,7 +48,7 @@ export class OAuthError extends Error {
 }
 
 const make =
-  (error: string, status: ContentfulStatusCode = 400) =>
+  (error: ErrorCode, status: ContentfulStatusCode = 400) =>
   (description: string, headers?: Record<string, string>) =>
     new OAuthError(error, description, status, headers);
 
@@ -37,13 +60,19 @@ export const unsupportedGrantType = make("unsupported_grant_type");
 export const unsupportedResponseType = make("unsupported_response_type");
 export const unsupportedTokenType = make("unsupported_token_type");
 export const accessDenied = make("access_denied", 403);
+export const loginRequired = make("login_required");
+export const consentRequired = make("consent_required");
+export const requestNotSupported = make("request_not_supported");
+export const requestUriNotSupported = make("request_uri_not_supported");
+/** A failure that is the server's, not the caller's: details go to the log, never in the description. */
+export const serverError = make("server_error", 500);
 
 /**
  * RFC 6749 §5.2: 401 with a Basic challenge. Every 401 carries `WWW-Authenticate` (RFC 9110
  * §15.5.2), so the challenge is sent whether the client tried Basic, `client_secret_post`, or
- * nothing. The second argument is no longer used; it stays so existing callers keep compiling.
+ * nothing.
  */
-export function invalidClient(description: string, _triedBasic?: boolean): OAuthError {
+export function invalidClient(description: string): OAuthError {
   return new OAuthError("invalid_client", description, 401, { "WWW-Authenticate": 'Basic realm="oauth", charset="UTF-8"' });
 }
 

@@ -14,7 +14,7 @@ import { signedInAccount } from "../session/signed-in";
 import type { Account } from "../session/accounts";
 import { randomToken } from "../core/crypto";
 import { saveApproval } from "../db/consents";
-import { accessDenied, OAuthError } from "../oauth/errors";
+import { accessDenied, consentRequired, loginRequired, OAuthError, serverError } from "../oauth/errors";
 import { parseParams, readFormBody, type Params } from "../oauth/form";
 import { describeScope } from "../oauth/scope";
 import { describeClaim } from "../oidc/claims";
@@ -109,7 +109,7 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
     const signedIn = await signedInAccount(c, c.var, request.client.id);
     const loginNeeded = await whyLoginIsNeeded({ ...issueContext(c), request, signedIn, secret: settings.SECRET_KEY });
     if (loginNeeded || !signedIn) {
-      if (request.prompt.includes("none")) throw new OAuthError("login_required", loginNeeded ?? "the user is not signed in");
+      if (request.prompt.includes("none")) throw loginRequired(loginNeeded ?? "the user is not signed in");
       return c.redirect(loginUrl(c, request), 303);
     }
     const { account, session, approval } = signedIn;
@@ -128,14 +128,14 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
 
     const step = consentStep(request, approval, settings);
     if (step === "grant") return await grant(c, request, account, session);
-    if (step === "consent_required") throw new OAuthError("consent_required", "the user has not approved this request");
+    if (step === "consent_required") throw consentRequired("the user has not approved this request");
     return await showConsent(c, request, account);
   } catch (err) {
     if (err instanceof OAuthError) return sendAuthorizationError(c, target, issuer, err);
     if (err instanceof SettingsError) {
       // RFC 6749 §4.1.2.1: once the redirect URI is trusted, even server_error goes to the client.
       console.error(err.message);
-      return sendAuthorizationError(c, target, issuer, new OAuthError("server_error", "the server is misconfigured", 500));
+      return sendAuthorizationError(c, target, issuer, serverError("the server is misconfigured"));
     }
     throw err;
   }

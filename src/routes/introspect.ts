@@ -5,8 +5,8 @@ import { findClientCached } from "../db/clients";
 import { findRefreshToken, refreshTokenState } from "../db/refresh-tokens";
 import type { Client } from "../db/schema";
 import { authenticateClient } from "../oauth/client-auth";
-import { invalidClient, OAuthError } from "../oauth/errors";
-import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
+import { invalidClient } from "../oauth/errors";
+import { bearerError, bearerToken, usesBearerScheme } from "../oauth/bearer";
 import { readFormBody, type Params } from "../oauth/form";
 import { subjectFor } from "../tokens/subject";
 import { loadKeyRing } from "../tokens/keys";
@@ -23,11 +23,7 @@ const INACTIVE = { active: false } as const;
 /** Who asks: a resource server with its own access token, or an authenticated confidential client. */
 type Caller = { bearer: AccessTokenClaims } | { client: Client };
 
-function callerTokenError(description: string): OAuthError {
-  return new OAuthError("invalid_token", description, 401, {
-    "WWW-Authenticate": bearerChallenge("introspection", { error: "invalid_token", error_description: description }),
-  });
-}
+const callerTokenError = (description: string) => bearerError("introspection", 401, "invalid_token", description);
 
 /** A resource server calling with its own access token: it needs the `introspection` scope (as in DOT). */
 async function bearerCaller(c: Ctx, header: string): Promise<AccessTokenClaims> {
@@ -36,9 +32,7 @@ async function bearerCaller(c: Ctx, header: string): Promise<AccessTokenClaims> 
   const result = await verifyAccessToken(token, { keys: await loadKeyRing(c.env.SIGNING_KEYS), issuer: c.get("issuer") });
   if (!result.active) throw callerTokenError("the caller's access token is not valid");
   if (!result.claims.scope.split(" ").includes("introspection")) {
-    throw new OAuthError("insufficient_scope", "the caller's token lacks the introspection scope", 403, {
-      "WWW-Authenticate": bearerChallenge("introspection", { error: "insufficient_scope", scope: "introspection" }),
-    });
+    throw bearerError("introspection", 403, "insufficient_scope", "the caller's token lacks the introspection scope", { scope: "introspection" });
   }
   return result.claims;
 }
@@ -130,7 +124,7 @@ async function authenticateCaller(c: Ctx, params: Params): Promise<Caller> {
   if (usesBearerScheme(authorization)) return { bearer: await bearerCaller(c, authorization) };
   const { client } = await authenticateClient(c.get("db"), c.get("settings"), authorization, params);
   if (client.clientType !== "confidential") {
-    throw invalidClient("public clients cannot use the introspection endpoint", false);
+    throw invalidClient("public clients cannot use the introspection endpoint");
   }
   c.set("clientOrigins", client.allowedOrigins);
   return { client };

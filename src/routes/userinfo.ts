@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import { findClientCached } from "../db/clients";
-import { bearerChallenge, bearerToken, usesBearerScheme } from "../oauth/bearer";
-import { OAuthError } from "../oauth/errors";
+import { bearerError, bearerToken, tokenRequired, usesBearerScheme, type BearerErrorCode } from "../oauth/bearer";
 import { readFormBody } from "../oauth/form";
 import { releaseClaims } from "../oidc/claims";
 import type { ClaimRequest } from "../tokens/claims-request";
@@ -13,32 +12,27 @@ import type { ProviderEnv } from "../types";
 
 type Ctx = Context<ProviderEnv>;
 
-/** RFC 6750 §3 errors, with the challenge in `WWW-Authenticate`. */
-function bearerError(status: 400 | 401 | 403, error: string, description: string, extra: Record<string, string> = {}): OAuthError {
-  return new OAuthError(error, description, status, {
-    "WWW-Authenticate": bearerChallenge("userinfo", { error, error_description: description, ...extra }),
-  });
-}
+const userinfoError = (status: 400 | 401 | 403, error: BearerErrorCode, description: string, extra?: Record<string, string>) =>
+  bearerError("userinfo", status, error, description, extra);
 
 /** The access token: from the Authorization header, or (POST only) the form body; never the query (RFC 6750 §2). */
 async function presentedToken(c: Ctx): Promise<string> {
   const header = c.req.header("authorization");
   if (new URL(c.req.url).searchParams.has("access_token")) {
-    throw bearerError(400, "invalid_request", "access tokens are not accepted in the query string");
+    throw userinfoError(400, "invalid_request", "access tokens are not accepted in the query string");
   }
   let fromBody: string | undefined;
   if (c.req.method === "POST" && (c.req.header("content-type") ?? "").startsWith("application/x-www-form-urlencoded")) {
     fromBody = (await readFormBody(c.req.raw, c.get("settings").MAX_BODY_BYTES)).get("access_token");
   }
   if (usesBearerScheme(header)) {
-    if (fromBody !== undefined) throw bearerError(400, "invalid_request", "send the access token one way only");
+    if (fromBody !== undefined) throw userinfoError(400, "invalid_request", "send the access token one way only");
     const token = bearerToken(header);
-    if (!token) throw bearerError(400, "invalid_request", "the Authorization header is not a valid Bearer token");
+    if (!token) throw userinfoError(400, "invalid_request", "the Authorization header is not a valid Bearer token");
     return token;
   }
   if (fromBody !== undefined) return fromBody;
-  // RFC 6750 §3.1: no error code in the challenge when no credentials were sent.
-  throw new OAuthError("invalid_request", "an access token is required", 401, { "WWW-Authenticate": bearerChallenge("userinfo") });
+  throw tokenRequired("userinfo");
 }
 
 /**
@@ -54,18 +48,18 @@ export async function userinfoEndpoint(c: Ctx): Promise<Response> {
     kv: c.get("kv"),
     secret: settings.SECRET_KEY,
   });
-  if (!result.active) throw bearerError(401, "invalid_token", `the access token is ${result.reason}`);
+  if (!result.active) throw userinfoError(401, "invalid_token", `the access token is ${result.reason}`);
   const { claims: claims } = result;
   const scopes = claims.scope.split(" ");
   if (!scopes.includes("openid") || !claims.gid) {
-    throw bearerError(403, "insufficient_scope", "the access token was not granted the openid scope", { scope: "openid" });
+    throw userinfoError(403, "insufficient_scope", "the access token was not granted the openid scope", { scope: "openid" });
   }
   const userId = await userIdOf(claims, settings.SECRET_KEY);
   const [client, account] = await Promise.all([
     findClientCached(c.get("db"), claims.client_id, settings.CLIENT_CACHE_SECONDS),
     userId ? c.get("accounts").findById(c.get("db"), userId) : null,
   ]);
-  if (!client || !account) throw bearerError(401, "invalid_token", "the token's client or user no longer exists");
+  if (!client || !account) throw userinfoError(401, "invalid_token", "the token's client or user no longer exists");
   c.set("clientOrigins", client.allowedOrigins);
 
   const requested = Array.isArray(claims.userinfo_claims)
