@@ -9,8 +9,8 @@ import { openCode, type CodeGrant } from "../tokens/authorization-code";
 import { signingKeyFor } from "../tokens/keys";
 import { revokeGrant } from "../tokens/revocation";
 import { requireSecretKey } from "../tokens/secret-keys";
-import { idTokenForGrant } from "../oidc/grant-id-token";
-import { issuesRefreshTokens, newRefreshToken, userAccessToken, type UserGrant } from "../tokens/user-tokens";
+import { issuesRefreshTokens, newRefreshToken, type UserGrant } from "../tokens/user-tokens";
+import { userTokenResponse } from "./token-response";
 import type { Grant, GrantContext } from "./types";
 import { nowSeconds } from "../core/time";
 
@@ -52,56 +52,43 @@ async function refuseExpiredCode(ctx: GrantContext, code: string): Promise<never
  * the primary) and the new refresh token. A second redemption revokes what the first issued,
  * also once the code has expired.
  */
-export const authorizationCode: Grant = {
-  parameters: ["code", "redirect_uri", "code_verifier"],
-  async handler(ctx) {
-    const { client, params, settings, db } = ctx;
-    const code = params.require("code");
-    const grant = await openCode(requireSecretKey(settings.SECRET_KEY), code);
-    if (!grant) throw invalidGrant("the authorization code is invalid or has expired");
-    await checkCodeBindings(grant, client, params);
-    const now = nowSeconds();
-    if (grant.expiresAt <= now) await refuseExpiredCode(ctx, code);
-    // Fail on a missing ID token key before the code is spent, so the client may retry once it is fixed.
-    if (grant.scope.includes("openid")) signingKeyFor(ctx.keys, client.idTokenSignedResponseAlg);
+export const authorizationCodeGrant: Grant = async (ctx) => {
+  const { client, params, settings, db } = ctx;
+  const code = params.require("code");
+  const grant = await openCode(requireSecretKey(settings.SECRET_KEY), code);
+  if (!grant) throw invalidGrant("the authorization code is invalid or has expired");
+  await checkCodeBindings(grant, client, params);
+  const now = nowSeconds();
+  if (grant.expiresAt <= now) await refuseExpiredCode(ctx, code);
+  // Fail on a missing ID token key before the code is spent, so the client may retry once it is fixed.
+  if (grant.scope.includes("openid")) signingKeyFor(ctx.keys, client.idTokenSignedResponseAlg);
 
-    const userGrant: UserGrant = {
-      grantId: grant.grantId,
-      userId: grant.userId,
-      scope: grant.scope,
-      authTime: grant.authTime,
-      nonce: grant.nonce,
-      sid: grant.sid,
-      claims: grant.claims,
-    };
-    const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, userGrant) : undefined;
-    const redemption = insertCodeRedemption(db, {
-      codeHash: await hashSecret(code),
-      grantId: grant.grantId,
-      clientId: client.id,
-      redeemedAt: now,
-      expiresAt: grant.expiresAt,
-    });
-    try {
-      if (refresh) await db.batch([redemption, insertRefreshToken(db, refresh.row)]);
-      else await redemption.run();
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
-      await revokeGrant(ctx, grant.grantId, settings.ACCESS_TOKEN_EXPIRE_SECONDS);
-      throw invalidGrant(ALREADY_USED);
-    }
+  const userGrant: UserGrant = {
+    grantId: grant.grantId,
+    userId: grant.userId,
+    scope: grant.scope,
+    authTime: grant.authTime,
+    nonce: grant.nonce,
+    sid: grant.sid,
+    claims: grant.claims,
+  };
+  const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, userGrant) : undefined;
+  const redemption = insertCodeRedemption(db, {
+    codeHash: await hashSecret(code),
+    grantId: grant.grantId,
+    clientId: client.id,
+    redeemedAt: now,
+    expiresAt: grant.expiresAt,
+  });
+  try {
+    if (refresh) await db.batch([redemption, insertRefreshToken(db, refresh.row)]);
+    else await redemption.run();
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
+    await revokeGrant(ctx, grant.grantId, settings.ACCESS_TOKEN_EXPIRE_SECONDS);
+    throw invalidGrant(ALREADY_USED);
+  }
 
-    const access = await userAccessToken(ctx, client, userGrant);
-    const idToken = await idTokenForGrant(ctx, client, { ...userGrant, accessToken: access.token });
-    ctx.emit({ type: "token.issued", grantType: "authorization_code", clientId: client.id, userId: grant.userId, scope: grant.scope.join(" ") });
-    return {
-      access_token: access.token,
-      token_type: "Bearer",
-      expires_in: access.expiresIn,
-      scope: grant.scope.join(" "),
-      ...(refresh ? { refresh_token: refresh.token } : {}),
-      ...(idToken ? { id_token: idToken } : {}),
-    };
-  },
+  return userTokenResponse(ctx, userGrant, refresh?.token, { type: "token.issued", grantType: "authorization_code" });
 };

@@ -4,23 +4,20 @@ import { issueAccessToken } from "../tokens/access-token";
 import type { Grant } from "./types";
 
 /** RFC 6749 §4.4: a confidential client gets a token for itself. No storage is touched. */
-export const clientCredentials: Grant = {
-  parameters: ["scope"],
-  async handler({ client, params, settings, keys, issuer, audience, emit }) {
-    if (client.clientType !== "confidential") {
-      throw unauthorizedClient("only confidential clients may use the client_credentials grant");
-    }
-    // No user: never the OpenID Connect scopes, even when the client registered them.
-    const scope = resolveScope(parseScope(params.get("scope")), client, settings, { forUser: false });
-    const issued = await issueAccessToken(keys, settings.ACCESS_TOKEN_SIGNING_ALG, {
-      issuer,
-      subject: client.id,
-      audience,
-      clientId: client.id,
-      scope,
-      lifetimeSeconds: settings.ACCESS_TOKEN_EXPIRE_SECONDS,
-    });
-    emit({ type: "token.issued", grantType: "client_credentials", clientId: client.id, scope: scope.join(" ") });
-    return { access_token: issued.token, token_type: "Bearer", expires_in: issued.expiresIn, scope: scope.join(" ") };
-  },
+export const clientCredentialsGrant: Grant = async ({ client, params, settings, keys, issuer, audience, emit }) => {
+  if (client.clientType !== "confidential") {
+    throw unauthorizedClient("only confidential clients may use the client_credentials grant");
+  }
+  // No user: never the OpenID Connect scopes, even when the client registered them.
+  const scope = resolveScope(parseScope(params.get("scope")), client, settings, { forUser: false });
+  const issued = await issueAccessToken(keys, settings.ACCESS_TOKEN_SIGNING_ALG, {
+    issuer,
+    subject: client.id,
+    audience,
+    clientId: client.id,
+    scope,
+    lifetimeSeconds: settings.ACCESS_TOKEN_EXPIRE_SECONDS,
+  });
+  emit({ type: "token.issued", grantType: "client_credentials", clientId: client.id, scope: scope.join(" ") });
+  return { access_token: issued.token, token_type: "Bearer", expires_in: issued.expiresIn, scope: scope.join(" ") };
 };

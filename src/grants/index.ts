@@ -1,16 +1,16 @@
 import type { GrantType } from "../db/schema";
-import { authorizationCode } from "./authorization-code";
-import { clientCredentials } from "./client-credentials";
-import { password } from "./password";
-import { refreshToken } from "./refresh-token";
+import { authorizationCodeGrant } from "./authorization-code";
+import { clientCredentialsGrant } from "./client-credentials";
+import { passwordGrant } from "./password";
+import { refreshTokenGrant } from "./refresh-token";
 import type { Grant } from "./types";
 
 /** The token endpoint dispatches on `grant_type` through this table. */
 export const grants: Partial<Record<GrantType, Grant>> = {
-  authorization_code: authorizationCode,
-  client_credentials: clientCredentials,
-  password,
-  refresh_token: refreshToken,
+  authorization_code: authorizationCodeGrant,
+  client_credentials: clientCredentialsGrant,
+  password: passwordGrant,
+  refresh_token: refreshTokenGrant,
 };
 
 export function findGrant(grantType: string): Grant | undefined {

@@ -1,12 +1,11 @@
-import { builtinAccounts } from "../session/accounts";
 import { hashSecret } from "../core/crypto";
 import { claimAndRotateRefreshToken, findRefreshToken, refreshTokenState } from "../db/refresh-tokens";
 import type { RefreshToken } from "../db/schema";
 import { invalidGrant, invalidScope, type OAuthError } from "../oauth/errors";
 import { parseScope } from "../oauth/scope";
-import { idTokenForGrant } from "../oidc/grant-id-token";
 import { revokeGrant } from "../tokens/revocation";
-import { fromDetails, newRefreshTokenValue, userAccessToken, type UserGrant } from "../tokens/user-tokens";
+import { fromDetails, newRefreshTokenValue, type UserGrant } from "../tokens/user-tokens";
+import { userTokenResponse } from "./token-response";
 import type { Grant, GrantContext } from "./types";
 import { nowSeconds } from "../core/time";
 
@@ -33,7 +32,7 @@ async function refusal(
     await revokeFamily(ctx, row.grantId);
     return invalidGrant(REUSED);
   }
-  if (ctx.accounts === builtinAccounts && row.userActive !== true) return invalidGrant("the user is disabled or no longer exists");
+  if (ctx.accounts.usersTable === true && row.userActive !== true) return invalidGrant("the user is disabled or no longer exists");
   const granted = row.scope.split(" ");
   const widened = requested?.find((s) => !granted.includes(s));
   if (widened) return invalidScope("a requested scope was not granted originally; a refresh may narrow the scope, never widen it");
@@ -46,65 +45,53 @@ async function refusal(
  * rotated. A rotation is one D1 batch that checks and rotates at once; only a refused token costs
  * a second read, to say why.
  */
-export const refreshToken: Grant = {
-  parameters: ["refresh_token", "scope"],
-  async handler(ctx) {
-    const { client, params, settings, db } = ctx;
-    const presented = params.require("refresh_token");
-    const requested = parseScope(params.get("scope"));
-    const tokenHash = await hashSecret(presented);
-    const now = nowSeconds();
-    const rotate = settings.ROTATE_REFRESH_TOKEN || client.clientType === "public";
+export const refreshTokenGrant: Grant = async (ctx) => {
+  const { client, params, settings, db } = ctx;
+  const presented = params.require("refresh_token");
+  const requested = parseScope(params.get("scope"));
+  const tokenHash = await hashSecret(presented);
+  const now = nowSeconds();
+  const rotate = settings.ROTATE_REFRESH_TOKEN || client.clientType === "public";
 
-    let row: RefreshToken | undefined;
-    let refreshTokenOut = presented;
+  let row: RefreshToken | undefined;
+  let refreshTokenOut = presented;
+  if (rotate) {
+    const next = await newRefreshTokenValue(settings);
+    row = await claimAndRotateRefreshToken(db, {
+      tokenHash,
+      clientId: client.id,
+      now,
+      graceSeconds: settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS,
+      scopes: requested ?? [],
+      activeBuiltinUser: ctx.accounts.usersTable === true,
+      next,
+    });
+    refreshTokenOut = next.token;
+  }
+  if (!row) {
+    const found = await findRefreshToken(db, tokenHash);
+    const error = await refusal(ctx, found, requested, now);
+    if (error) throw error;
     if (rotate) {
-      const next = await newRefreshTokenValue(settings);
-      row = await claimAndRotateRefreshToken(db, {
-        tokenHash,
-        clientId: client.id,
-        now,
-        graceSeconds: settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS,
-        scopes: requested ?? [],
-        activeBuiltinUser: ctx.accounts === builtinAccounts,
-        next,
-      });
-      refreshTokenOut = next.token;
+      // Nothing was wrong with it, yet the claim failed: a concurrent request rotated it first.
+      await revokeFamily(ctx, found!.grantId);
+      throw invalidGrant(REUSED);
     }
-    if (!row) {
-      const found = await findRefreshToken(db, tokenHash);
-      const error = await refusal(ctx, found, requested, now);
-      if (error) throw error;
-      if (rotate) {
-        // Nothing was wrong with it, yet the claim failed: a concurrent request rotated it first.
-        await revokeFamily(ctx, found!.grantId);
-        throw invalidGrant(REUSED);
-      }
-      row = found!;
-    }
-    if (ctx.accounts !== builtinAccounts && (await ctx.accounts.findById(db, row.userId)) === null) {
-      if (rotate) await revokeFamily(ctx, row.grantId);
-      throw invalidGrant("the user is disabled or no longer exists");
-    }
+    row = found!;
+  }
+  if (ctx.accounts.usersTable !== true && (await ctx.accounts.findById(db, row.userId)) === null) {
+    if (rotate) await revokeFamily(ctx, row.grantId);
+    throw invalidGrant("the user is disabled or no longer exists");
+  }
 
-    const grant: UserGrant = {
-      grantId: row.grantId,
-      userId: row.userId,
-      scope: requested ?? row.scope.split(" "),
-      authTime: row.authTime,
-      ...fromDetails(row.details),
-    };
-    const access = await userAccessToken(ctx, client, grant);
+  const grant: UserGrant = {
+    grantId: row.grantId,
+    userId: row.userId,
+    scope: requested ?? row.scope.split(" "),
+    authTime: row.authTime,
+    ...fromDetails(row.details),
     // OIDC Core §12.2: a refreshed ID token keeps sub and auth_time; nonce is not repeated.
-    const idToken = await idTokenForGrant(ctx, client, { ...grant, nonce: undefined, accessToken: access.token });
-    ctx.emit({ type: "token.refreshed", clientId: client.id, userId: row.userId, scope: grant.scope.join(" ") });
-    return {
-      access_token: access.token,
-      token_type: "Bearer",
-      expires_in: access.expiresIn,
-      scope: grant.scope.join(" "),
-      refresh_token: refreshTokenOut,
-      ...(idToken ? { id_token: idToken } : {}),
-    };
-  },
+    nonce: undefined,
+  };
+  return userTokenResponse(ctx, grant, refreshTokenOut, { type: "token.refreshed" });
 };

@@ -33,8 +33,5 @@ export interface TokenResponse {
   id_token?: string;
 }
 
-export interface Grant {
-  /** The parameters this grant reads, beyond the client's credentials. */
-  parameters: readonly string[];
-  handler: (ctx: GrantContext) => Promise<TokenResponse>;
-}
+/** A grant type's handler: checks the request's parameters and answers with tokens. */
+export type Grant = (ctx: GrantContext) => Promise<TokenResponse>;

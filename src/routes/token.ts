@@ -24,7 +24,7 @@ export async function tokenEndpoint(c: Context<ProviderEnv>): Promise<Response> 
   if (!client.grantTypes.includes(grantType)) {
     throw unauthorizedClient(`this client is not allowed the ${grantType} grant`);
   }
-  const response = await grant.handler({
+  const response = await grant({
     client,
     params,
     settings,

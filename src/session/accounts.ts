@@ -25,6 +25,11 @@ export interface AccountStore {
   authenticate(db: Database, username: string, password: string): Promise<Account | null>;
   /** The active user with this id, or null when missing or disabled. */
   findById(db: Database, id: string): Promise<Account | null>;
+  /**
+   * Whether the users are rows of the provider's D1 `users` table: then a refresh checks in its
+   * own SQL that the user is active, instead of asking `findById` afterwards.
+   */
+  usersTable?: boolean;
 }
 
 const toAccount = (row: User): Account => ({
@@ -44,6 +49,7 @@ const toAccount = (row: User): Account => ({
 const DUMMY_HASH = "pbkdf2_sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 export const builtinAccounts: AccountStore = {
+  usersTable: true,
   async authenticate(db, username, password) {
     const row = await findUserByUsername(db, username);
     const valid = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH);
