@@ -9,20 +9,18 @@
  *   npm run bench -- --seconds 30 --connections 32 --only client_credentials --json out.json
  *   npm run bench -- --only client_credentials --profile dist/bench/profiles   (CPU profile of the Worker)
  *
- * Scenarios live in scripts/bench/scenarios.ts. Exit status: 0 when every scenario ran without
+ * Scenarios live in scenarios.ts next to this file. Exit status: 0 when every scenario ran without
  * errors or unexpected statuses, 1 otherwise, 2 on bad arguments, 3 when the watchdog fired.
  */
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { probe, runLoad, runPaired, ScenarioCheckError, stopRunning, type LoadSummary } from "./bench/load";
-import { freePort, WorkerProfiler } from "./bench/profile";
-import { formatHeader, formatResults, loadAverage, machineInfo, writeReport, type Report, type RunOptions } from "./bench/report";
-import { fixed, scenarios as allScenarios } from "./bench/scenarios";
-import { bundleWorker, readWranglerSettings, startServer, type Server } from "./bench/server";
-import type { LoadPlan, RequestSource, Scenario, ScenarioResult } from "./bench/types";
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+import { probe, runLoad, runPaired, ScenarioCheckError, stopRunning, type LoadSummary } from "./load";
+import { freePort, WorkerProfiler } from "./profile";
+import { formatHeader, formatResults, loadAverage, machineInfo, writeReport, type Report, type RunOptions } from "./report";
+import { fixed, scenarios as allScenarios } from "./scenarios";
+import { bundleWorker, readWranglerSettings, startServer, type Server } from "./server";
+import { ROOT } from "../lib/project";
+import type { LoadPlan, RequestSource, Scenario, ScenarioResult } from "./types";
 
 const USAGE = `Usage: npm run bench -- [options]
   --seconds N       load duration per scenario (default 10, or BENCH_SECONDS)

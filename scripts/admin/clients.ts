@@ -1,0 +1,235 @@
+/** The "client ..." commands: register, list, show, delete clients; revoke their tokens; rotate secrets. */
+import { deleteClient, dropPreviousClientSecret, findClient, listClients } from "../../src/db/clients";
+import { clientRegistrationSchema, registerClient, rotateClientSecret, type ClientRegistration } from "../../src/db/registration";
+import { revokeClientRefreshTokens } from "../../src/db/refresh-tokens";
+import type { Client } from "../../src/db/schema";
+import { revokeClientAccessTokens } from "../../src/tokens/revocation";
+import { CliError, list, requireOptions, str, UsageError, validationError, type Command, type Context, type OptionValues } from "./context";
+import { accessTokenWindowNote, fields, isoTime, table } from "./output";
+
+const CLIENT_FLAGS: Record<string, string> = {
+  name: "--name",
+  clientType: "--type",
+  applicationType: "--application-type",
+  grantTypes: "--grant-types",
+  redirectUris: "--redirect-uris",
+  postLogoutRedirectUris: "--post-logout-redirect-uris",
+  allowedOrigins: "--allowed-origins",
+  scope: "--scope",
+  skipAuthorization: "--skip-consent",
+  tokenEndpointAuthMethod: "--auth-method",
+  idTokenSignedResponseAlg: "--id-token-alg",
+  subjectType: "--subject-type",
+};
+
+/** When the previous secret stops being accepted, if a rotation's grace is still running. */
+function graceEnd(client: Client): number | undefined {
+  const end = client.previousSecretExpiresAt;
+  return client.previousSecretHash !== null && end !== null && end > Date.now() / 1000 ? end : undefined;
+}
+
+/** --grace-seconds: whole seconds, 0 to 30 days; default CLIENT_CACHE_SECONDS. */
+function graceSeconds(value: OptionValues[string], fallback: number): number {
+  if (value === undefined) return fallback;
+  const text = typeof value === "string" ? value : "";
+  if (!/^\d{1,7}$/.test(text) || Number(text) > 2_592_000) {
+    throw new UsageError("invalid --grace-seconds: a whole number of seconds from 0 to 2592000 (30 days)");
+  }
+  return Number(text);
+}
+
+function clientJson(client: Client, secret?: string | null) {
+  return {
+    client_id: client.id,
+    ...(secret !== undefined ? { client_secret: secret } : {}),
+    name: client.name,
+    client_type: client.clientType,
+    application_type: client.applicationType,
+    grant_types: client.grantTypes,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    allowed_origins: client.allowedOrigins,
+    scope: client.scope,
+    skip_authorization: client.skipAuthorization,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    subject_type: client.subjectType,
+    ...(graceEnd(client) !== undefined ? { previous_secret_expires_at: isoTime(graceEnd(client)!) } : {}),
+    created_at: isoTime(client.createdAt),
+  };
+}
+
+function clientText(client: Client, secret?: string | null): string {
+  const rows: [string, string | string[]][] = [["client_id", client.id]];
+  if (secret) rows.push(["client_secret", secret]);
+  rows.push(
+    ["name", client.name],
+    ["type", `${client.clientType} (${client.applicationType})`],
+    ["grant types", client.grantTypes],
+    ["redirect URIs", client.redirectUris],
+    ["post-logout redirect URIs", client.postLogoutRedirectUris],
+    ["allowed origins", client.allowedOrigins],
+    ["scope", client.scope || "(none)"],
+    ["skip consent", client.skipAuthorization ? "yes" : "no"],
+    ["token endpoint auth", client.tokenEndpointAuthMethod],
+  );
+  const end = graceEnd(client);
+  if (end !== undefined) rows.push(["previous secret until", isoTime(end)]);
+  rows.push(["created", isoTime(client.createdAt)]);
+  return fields(rows);
+}
+
+const cacheNote = (what: string) =>
+  `${what} within CLIENT_CACHE_SECONDS (default 30 s): warm Worker isolates cache client records for that long.`;
+
+async function requireClient(ctx: Context, clientId: string): Promise<Client> {
+  const client = await findClient(await ctx.db(), clientId);
+  if (!client) throw new CliError(`client ${clientId} not found`);
+  return client;
+}
+
+export const clientCommands: Record<string, Command> = {
+  "client create": {
+    summary: "Register a client (application); prints its secret, which is shown only here",
+    usage:
+      "--name NAME --type confidential|public --grant-types GRANT,... [--redirect-uris URI,...] [--application-type web|native] " +
+      '[--scope "read write"] [--allowed-origins ORIGIN,...] [--post-logout-redirect-uris URI,...] ' +
+      "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|none] " +
+      "[--id-token-alg RS256|ES256|EdDSA|PS256|ES384] [--subject-type public|pairwise]",
+    details:
+      "Grant types: authorization_code, implicit, password, client_credentials, refresh_token.\n" +
+      "List options take comma-separated values and may be repeated. --application-type native (any loopback port,\n" +
+      "RFC 8252) is inferred for public clients whose redirect URIs are all loopback IP or custom-scheme URIs.",
+    options: {
+      name: { type: "string" },
+      type: { type: "string" },
+      "application-type": { type: "string" },
+      "grant-types": { type: "string", multiple: true },
+      "redirect-uris": { type: "string", multiple: true },
+      "post-logout-redirect-uris": { type: "string", multiple: true },
+      "allowed-origins": { type: "string", multiple: true },
+      scope: { type: "string" },
+      "skip-consent": { type: "boolean" },
+      "auth-method": { type: "string" },
+      "id-token-alg": { type: "string" },
+      "subject-type": { type: "string" },
+    },
+    async run(ctx) {
+      requireOptions(ctx, ["name", "type", "grant-types"]);
+      const o = ctx.options;
+      const input = {
+        name: str(o.name),
+        clientType: str(o.type),
+        applicationType: str(o["application-type"]),
+        grantTypes: list(o["grant-types"]),
+        redirectUris: list(o["redirect-uris"]),
+        postLogoutRedirectUris: list(o["post-logout-redirect-uris"]),
+        allowedOrigins: list(o["allowed-origins"]),
+        scope: str(o.scope),
+        skipAuthorization: o["skip-consent"] === true,
+        tokenEndpointAuthMethod: str(o["auth-method"]),
+        idTokenSignedResponseAlg: str(o["id-token-alg"]),
+        subjectType: str(o["subject-type"]),
+      };
+      const checked = clientRegistrationSchema.safeParse(input);
+      if (!checked.success) throw validationError(checked.error, input, CLIENT_FLAGS);
+      const { client, clientSecret } = await registerClient(await ctx.db(), input as ClientRegistration);
+      ctx.print(
+        `Created client "${client.name}".\n${clientText(client, clientSecret)}` +
+          (clientSecret ? "\n\nThe client secret is shown only now: store it safely." : ""),
+        clientJson(client, clientSecret),
+      );
+    },
+  },
+
+  "client list": {
+    summary: "List clients",
+    async run(ctx) {
+      const clients = await listClients(await ctx.db());
+      ctx.print(
+        clients.length
+          ? table(
+              ["CLIENT ID", "TYPE", "NAME", "GRANT TYPES"],
+              clients.map((c) => [c.id, c.clientType, c.name, c.grantTypes.join(",")]),
+            )
+          : "No clients.",
+        clients.map((c) => clientJson(c)),
+      );
+    },
+  },
+
+  "client show": {
+    summary: "Show a client",
+    args: ["CLIENT_ID"],
+    async run(ctx) {
+      const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
+      ctx.print(clientText(client), clientJson(client));
+    },
+  },
+
+  "client delete": {
+    summary: "Delete a client",
+    args: ["CLIENT_ID"],
+    async run(ctx) {
+      const clientId = ctx.args.CLIENT_ID!;
+      if (!(await deleteClient(await ctx.db(), clientId))) throw new CliError(`client ${clientId} not found`);
+      // Its refresh tokens went with it (foreign key); its access tokens are refused from now on.
+      await revokeClientAccessTokens(await ctx.kv(), clientId, ctx.settings().ACCESS_TOKEN_EXPIRE_SECONDS);
+      ctx.print(`Deleted client ${clientId}.`, { client_id: clientId, deleted: true });
+      ctx.note(cacheNote("The client stops working"));
+    },
+  },
+
+  "client revoke-tokens": {
+    summary: "Revoke every token a client holds: its refresh tokens, and its access tokens issued until now",
+    args: ["CLIENT_ID"],
+    async run(ctx) {
+      const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
+      const refreshTokens = await revokeClientRefreshTokens(await ctx.db(), client.id, Math.floor(Date.now() / 1000));
+      await revokeClientAccessTokens(await ctx.kv(), client.id, ctx.settings().ACCESS_TOKEN_EXPIRE_SECONDS);
+      ctx.print(
+        `Revoked ${refreshTokens} refresh tokens and every access token of client ${client.id} issued until now.`,
+        { client_id: client.id, refresh_tokens_revoked: refreshTokens, access_tokens_revoked_before: new Date().toISOString() },
+      );
+      ctx.note(accessTokenWindowNote);
+    },
+  },
+
+  "client rotate-secret": {
+    summary: "Give a confidential client a new secret (printed once); the old one stays valid for a grace period",
+    args: ["CLIENT_ID"],
+    usage: "[--grace-seconds N]",
+    details:
+      "The new secret works at once. The old one is still accepted for --grace-seconds (default\n" +
+      "CLIENT_CACHE_SECONDS, 30 s; 0 ends it at once), so the client can switch without a gap.\n" +
+      "End the grace early with `client end-secret-grace CLIENT_ID`.",
+    options: { "grace-seconds": { type: "string" } },
+    async run(ctx) {
+      const grace = graceSeconds(ctx.options["grace-seconds"], ctx.settings().CLIENT_CACHE_SECONDS);
+      const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
+      if (client.clientType !== "confidential") {
+        throw new CliError(`client ${client.id} is a public client: it has no secret`);
+      }
+      const rotated = await rotateClientSecret(await ctx.db(), client.id, grace);
+      if (!rotated) throw new CliError(`client ${client.id} not found`);
+      const until = rotated.previousSecretExpiresAt;
+      ctx.print(
+        `New secret for client ${client.id} ("${client.name}"), shown only now:\n  ${rotated.secret}\n` +
+          (until !== null ? `The previous secret is accepted until ${isoTime(until)}.` : "The previous secret is no longer accepted."),
+        { client_id: client.id, client_secret: rotated.secret, previous_secret_expires_at: until !== null ? isoTime(until) : null },
+      );
+      if (until === null) ctx.note(cacheNote("The old secret stops working"));
+    },
+  },
+
+  "client end-secret-grace": {
+    summary: "Stop accepting a client's previous secret now (ends the grace of `client rotate-secret`)",
+    args: ["CLIENT_ID"],
+    async run(ctx) {
+      const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
+      if (!(await dropPreviousClientSecret(await ctx.db(), client.id))) throw new CliError(`client ${client.id} not found`);
+      ctx.print(`Client ${client.id} no longer accepts its previous secret.`, { client_id: client.id, previous_secret_expires_at: null });
+      ctx.note(cacheNote("The previous secret stops working"));
+    },
+  },
+};

@@ -1,0 +1,233 @@
+/**
+ * The admin CLI's entry: the command table (merged from the command groups), argument parsing,
+ * usage texts and error handling. `scripts/admin.ts` runs `main` when executed as a script.
+ * Exit codes: 0 success, 1 failure or not found, 2 usage error.
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { Database } from "../../src/db/index";
+import { parseSettings } from "../../src/core/settings";
+import type { LocalDatabase } from "../lib/local-db";
+import { DEFAULT_STATE_DIR, runWrangler, wranglerVars } from "../lib/project";
+import { clientCommands } from "./clients";
+import { CliError, str, UsageError, type Command, type Context, type OptionSpec, type OptionValues } from "./context";
+import { keyCommands } from "./keys";
+import { tokenCommands } from "./tokens";
+import { userCommands } from "./users";
+
+export { CliError, UsageError };
+
+/** Every command, by name; `help` lists them in this order. Adding a command is adding an entry to its group. */
+export const commands: Record<string, Command> = { ...clientCommands, ...userCommands, ...keyCommands, ...tokenCommands };
+
+/** Commands that never touch the database (no migrations, no wrangler start). */
+const NO_DATABASE = new Set(Object.keys(keyCommands));
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  json: { type: "boolean" },
+  "persist-to": { type: "string" },
+  remote: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+function commandUsage(name: string): string {
+  const command = commands[name]!;
+  const parts = [name, ...(command.args ?? []), command.usage ?? ""].filter(Boolean).join(" ");
+  return `npm run admin -- ${parts} [--json]`;
+}
+
+/** `help COMMAND`: its usage line, summary and details. */
+function commandHelp(name: string): string {
+  const command = commands[name]!;
+  return `Usage: ${commandUsage(name)}\n\n${command.summary}` + (command.details ? `\n${command.details}` : "");
+}
+
+function usage(filter?: string): string {
+  const names = Object.keys(commands).filter((name) => !filter || name === filter || name.startsWith(`${filter} `));
+  const lines = names.map((name) => {
+    const command = commands[name]!;
+    const head = [name, ...(command.args ?? []), command.usage ?? ""].filter(Boolean).join(" ");
+    return `  ${head}\n      ${command.summary}${command.details ? `\n      ${command.details.replace(/\n/g, "\n      ")}` : ""}`;
+  });
+  return [
+    "Usage: npm run admin -- <command> [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "  help [COMMAND]",
+    "      Show this text, or one command's",
+    "",
+    "Options for every command:",
+    "  --json              Machine-readable output",
+    "  --persist-to DIR    Local state directory, as wrangler's flag (default .wrangler/state)",
+    "  --remote            Act on the deployed D1 database (wrangler d1 execute --remote)",
+    "  -h, --help          Show help",
+    "",
+    "Exit codes: 0 success, 1 failure or not found, 2 usage error.",
+  ].join("\n");
+}
+
+function findCommand(words: string[]): string | undefined {
+  if (words.length >= 2 && commands[`${words[0]} ${words[1]}`]) return `${words[0]} ${words[1]}`;
+  if (words.length >= 1 && commands[words[0]!]) return words[0];
+  return undefined;
+}
+
+function isGroup(word: string | undefined): boolean {
+  return word !== undefined && Object.keys(commands).some((name) => name.startsWith(`${word} `));
+}
+
+/** An error's message and those of its causes (Drizzle wraps driver errors); the stack with DEBUG set. */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e !== undefined && parts.length < 5; e = (e as { cause?: unknown }).cause) {
+    parts.push(e instanceof Error ? (process.env.DEBUG ? (e.stack ?? e.message) : e.message) : String(e));
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join("\n  caused by: ");
+}
+
+export type Output = { out: (text: string) => void; err: (text: string) => void };
+const stdio: Output = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};
+
+export interface MainOptions {
+  /** Opens the local database of a state directory (default: `openLocalDatabase`); tests share one per directory. */
+  openLocal?: (stateDir: string) => Promise<LocalDatabase>;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], io: Output = stdio, options: MainOptions = {}): Promise<number> {
+  const allOptions: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS };
+  for (const command of Object.values(commands)) Object.assign(allOptions, command.options);
+  // First pass, lenient: only to find the command words among the arguments.
+  const loose = parseArgs({ args: argv, options: allOptions, strict: false, allowPositionals: true });
+  const words = loose.positionals;
+  const wantsHelp = loose.values.help === true;
+
+  if (words[0] === "help" || (words.length === 0 && wantsHelp)) {
+    const topic = words.slice(1);
+    const name = findCommand(topic);
+    if (topic.length && !name && !isGroup(topic[0])) {
+      io.err(`error: unknown command "${topic.join(" ")}"\n\n${usage()}`);
+      return 2;
+    }
+    io.out(name ? commandHelp(name) : usage(topic[0]));
+    return 0;
+  }
+  const name = findCommand(words);
+  if (!name) {
+    if (wantsHelp && isGroup(words[0]) && words.length === 1) {
+      io.out(usage(words[0]));
+      return 0;
+    }
+    const problem =
+      words.length === 0
+        ? "no command given"
+        : isGroup(words[0]) && words.length === 1
+          ? `"${words[0]}" needs a subcommand`
+          : `unknown command "${words.slice(0, 2).join(" ")}"`;
+    io.err(`error: ${problem}\n\n${usage(isGroup(words[0]) ? words[0] : undefined)}`);
+    return 2;
+  }
+  const command = commands[name]!;
+  if (wantsHelp) {
+    io.out(commandHelp(name));
+    return 0;
+  }
+
+  let dispose: (() => Promise<void>) | undefined;
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        options: { ...GLOBAL_OPTIONS, ...command.options },
+        strict: true,
+        allowPositionals: true,
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) throw new UsageError((error as Error).message);
+      throw error;
+    }
+    const nameWords = name.split(" ").length;
+    const rest = parsed.positionals.slice(nameWords);
+    const expected = command.args ?? [];
+    if (rest.length < expected.length) throw new UsageError(`missing ${expected.slice(rest.length).join(" ")}`);
+    if (rest.length > expected.length) throw new UsageError(`unexpected argument "${rest[expected.length]}"`);
+    const values = parsed.values as OptionValues;
+    if (values.remote && values["persist-to"] !== undefined) {
+      throw new UsageError("--remote and --persist-to exclude each other");
+    }
+    const json = values.json === true;
+    const stateDir = resolve(str(values["persist-to"]) ?? DEFAULT_STATE_DIR);
+
+    let db: Promise<Database> | undefined;
+    let localKv: KVNamespace | undefined;
+    const ctx: Context = {
+      options: values,
+      args: Object.fromEntries(expected.map((argName, i) => [argName, rest[i]!])),
+      json,
+      db() {
+        if (NO_DATABASE.has(name)) throw new Error(`${name} does not use the database`);
+        db ??= (async () => {
+          if (values.remote) {
+            const { openRemoteDatabase } = await import("../lib/remote-db");
+            io.err("Acting on the REMOTE (deployed) database.");
+            return openRemoteDatabase();
+          }
+          const open = options.openLocal ?? (await import("../lib/local-db")).openLocalDatabase;
+          const local = await open(stateDir);
+          dispose = local.dispose;
+          localKv = local.kv;
+          return local.db;
+        })();
+        return db;
+      },
+      async kv() {
+        if (values.remote) return remoteKv();
+        await ctx.db();
+        return localKv!;
+      },
+      settings: () => parseSettings({ ...wranglerVars(), ...process.env }),
+      print(human, data) {
+        io.out(json ? JSON.stringify(data, null, 2) : human);
+      },
+      note(text) {
+        (json ? io.err : io.out)(text);
+      },
+      out: io.out,
+      err: io.err,
+    };
+    await command.run(ctx);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}\n\nUsage: ${commandUsage(name)}\nRun "npm run admin -- help ${name}" for details.`);
+      return 2;
+    }
+    if (error instanceof CliError) {
+      io.err(`error: ${error.message}`);
+      return error.exitCode;
+    }
+    // Anything else (a failed migration, a D1 or wrangler error): its message and causes, exit 1.
+    io.err(`error: ${describeError(error)}`);
+    return 1;
+  } finally {
+    await dispose?.();
+  }
+}
+
+/** The deployed KV namespace, written through `wrangler kv key put --remote` (needs a Cloudflare login). */
+function remoteKv(): Pick<KVNamespace, "put"> {
+  return {
+    async put(key: string, value: unknown, options?: { expirationTtl?: number }) {
+      const args = ["kv", "key", "put", "--binding", "KV", "--remote", key, String(value)];
+      if (options?.expirationTtl) args.push("--ttl", String(options.expirationTtl));
+      const result = await runWrangler(args);
+      if (result.code !== 0) throw new CliError(`wrangler kv key put failed: ${(result.stderr || result.stdout).trim()}`);
+    },
+  } as Pick<KVNamespace, "put">;
+}
