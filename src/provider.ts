@@ -19,6 +19,8 @@ import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
 import { SettingsError, settingsReader, type SettingsInput } from "./core/settings";
+import { loadKeyRing } from "./tokens/keys";
+import { requireSecretKey } from "./tokens/secret-keys";
 import type { ProviderEnv } from "./types";
 import { defaultPages, type PageRenderers } from "./views/render";
 
@@ -92,6 +94,8 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     c.set("accounts", accounts);
     c.set("pages", pages);
     c.set("emit", eventEmitter(options.events, c));
+    c.set("keys", () => loadKeyRing(c.env.SIGNING_KEYS));
+    c.set("secret", () => requireSecretKey(settings.SECRET_KEY));
     await next();
   });
 

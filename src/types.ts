@@ -3,6 +3,7 @@ import type { Database } from "./db/index";
 import type { ProviderEvent } from "./core/events";
 import type { Settings } from "./core/settings";
 import type { StorageCounts } from "./core/storage-counting";
+import type { KeyRing } from "./tokens/keys";
 import type { PageRenderers } from "./views/render";
 
 /** The bindings and secrets the provider reads from its Worker's `env`. */
@@ -38,8 +39,18 @@ export interface ProviderVariables {
   pages: PageRenderers;
   /** Reports an event to the `events` hook of `createProvider`. */
   emit: (event: ProviderEvent) => void;
+  /** The signing keys (SIGNING_KEYS), imported once per isolate on first use; a SettingsError when missing. */
+  keys: () => Promise<KeyRing>;
+  /** SECRET_KEY, or a SettingsError when it is missing. */
+  secret: () => string;
   /** Set once a route has authenticated the client: the origins it registered for CORS. */
   clientOrigins?: string[];
 }
 
 export type ProviderEnv = { Bindings: Env; Variables: ProviderVariables };
+
+/**
+ * The one server context below the routes (authorization, grants, OIDC): what a request knows of
+ * the provider. Routes pass their `c.var`, which has all of it.
+ */
+export type ServerContext = Pick<ProviderVariables, "settings" | "db" | "kv" | "issuer" | "audience" | "accounts" | "emit" | "keys" | "secret">;

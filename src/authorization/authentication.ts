@@ -2,7 +2,7 @@ import type { Account } from "../session/accounts";
 import { verifyIdTokenHint } from "../oidc/id-token-hint";
 import { subjectFor } from "../tokens/subject";
 import type { Session } from "../session/cookies";
-import type { KeyRing } from "../tokens/keys";
+import type { ServerContext } from "../types";
 import type { AuthorizationRequest } from "./request";
 import { nowSeconds } from "../core/time";
 
@@ -23,17 +23,9 @@ function signedInForThisRequest(request: AuthorizationRequest, session: Session,
   return marker !== undefined && session.signedInFor === marker && now - session.authTime <= FRESH_SIGN_IN_SECONDS;
 }
 
-export interface AuthenticationCheck {
-  request: AuthorizationRequest;
-  signedIn: { session: Session; account: Account } | undefined;
-  keys: () => Promise<KeyRing>;
-  issuer: string;
-  secret: string | undefined;
-}
-
 /** The `sub` of an `id_token_hint`: an ID token we issued to this client; it may have expired (OIDC Core §3.1.2.1). */
-async function hintedSubject(check: AuthenticationCheck, hint: string): Promise<string> {
-  const verified = await verifyIdTokenHint(await check.keys(), check.issuer, hint, check.request.client.id);
+async function hintedSubject(ctx: ServerContext, request: AuthorizationRequest, hint: string): Promise<string> {
+  const verified = await verifyIdTokenHint(await ctx.keys(), ctx.issuer, hint, request.client.id);
   return verified.sub;
 }
 
@@ -48,10 +40,13 @@ function requestedSubject(request: AuthorizationRequest): string | undefined {
  * no session, `prompt=login`/`select_account`, an exceeded `max_age`, or an `id_token_hint`
  * (or a `sub` value in the claims parameter) naming another user.
  */
-export async function whyLoginIsNeeded(check: AuthenticationCheck): Promise<string | undefined> {
-  const { request, signedIn } = check;
+export async function whyLoginIsNeeded(
+  ctx: ServerContext,
+  request: AuthorizationRequest,
+  signedIn: { session: Session; account: Account } | undefined,
+): Promise<string | undefined> {
   const hintSub = request.params.get("id_token_hint");
-  const expectedSub = hintSub !== undefined ? await hintedSubject(check, hintSub) : undefined;
+  const expectedSub = hintSub !== undefined ? await hintedSubject(ctx, request, hintSub) : undefined;
   if (!signedIn) return "the user is not signed in";
 
   const now = nowSeconds();
@@ -62,7 +57,7 @@ export async function whyLoginIsNeeded(check: AuthenticationCheck): Promise<stri
   }
   const claimedSub = requestedSubject(request);
   if (expectedSub === undefined && claimedSub === undefined) return undefined;
-  const subject = await subjectFor(request.client, signedIn.account.id, check.secret);
+  const subject = await subjectFor(request.client, signedIn.account.id, ctx.settings.SECRET_KEY);
   if (expectedSub !== undefined && expectedSub !== subject) return "id_token_hint names another user";
   if (claimedSub !== undefined && claimedSub !== subject) return "the claims parameter asks for another user";
   return undefined;

@@ -1,29 +1,17 @@
-import type { Account, AccountStore } from "../session/accounts";
-import type { Database } from "../db/index";
+import type { Account } from "../session/accounts";
 import { idTokenForGrant } from "../oidc/grant-id-token";
-import type { Settings } from "../core/settings";
 import { sealCode } from "../tokens/authorization-code";
-import type { KeyRing } from "../tokens/keys";
-import { requireSecretKey } from "../tokens/secret-keys";
 import { newGrantId, userAccessToken, type UserGrant } from "../tokens/user-tokens";
+import type { ServerContext } from "../types";
 import type { AuthorizationRequest } from "./request";
 import { nowSeconds } from "../core/time";
-
-export interface IssueContext {
-  settings: Settings;
-  keys: () => Promise<KeyRing>;
-  issuer: string;
-  audience: string;
-  db: Database;
-  accounts: AccountStore;
-}
 
 /**
  * The parameters of a successful authorization response: a sealed code, an access token
  * (implicit), an ID token, or the hybrid combinations of them (OIDC Core §3.3.2.5).
  */
 export async function issueAuthorization(
-  ctx: IssueContext,
+  ctx: ServerContext,
   request: AuthorizationRequest,
   account: Account,
   session: { authTime: number; sid: string },
@@ -41,7 +29,7 @@ export async function issueAuthorization(
   };
   const out: Record<string, string> = {};
   if (types.includes("code")) {
-    out.code = await sealCode(requireSecretKey(settings.SECRET_KEY), {
+    out.code = await sealCode(ctx.secret(), {
       grantId: grant.grantId,
       clientId: request.client.id,
       userId: account.id,
@@ -57,17 +45,16 @@ export async function issueAuthorization(
       expiresAt: nowSeconds() + settings.AUTHORIZATION_CODE_EXPIRE_SECONDS,
     });
   }
-  const keys = types.includes("token") || types.includes("id_token") ? await ctx.keys() : undefined;
-  if (keys && types.includes("token")) {
+  if (types.includes("token")) {
     // Implicit (RFC 6749 §4.2): the token goes in the fragment, never with a refresh token.
-    const access = await userAccessToken({ ...ctx, keys }, request.client, grant);
+    const access = await userAccessToken(await ctx.keys(), ctx, request.client, grant);
     out.access_token = access.token;
     out.token_type = "Bearer";
     out.expires_in = String(access.expiresIn);
     out.scope = request.scope.join(" ");
   }
-  if (keys && types.includes("id_token")) {
-    const idToken = await idTokenForGrant({ ...ctx, keys }, request.client, {
+  if (types.includes("id_token")) {
+    const idToken = await idTokenForGrant(ctx, request.client, {
       ...grant,
       accessToken: out.access_token,
       code: out.code,

@@ -8,7 +8,6 @@ import { checkCodeVerifier } from "../oauth/pkce";
 import { openCode, type CodeGrant } from "../tokens/authorization-code";
 import { signingKeyFor } from "../tokens/keys";
 import { revokeGrant } from "../tokens/revocation";
-import { requireSecretKey } from "../tokens/secret-keys";
 import { issuesRefreshTokens, newRefreshToken, type UserGrant } from "../tokens/user-tokens";
 import { userTokenResponse } from "./token-response";
 import type { Grant, GrantContext } from "./types";
@@ -55,13 +54,13 @@ async function refuseExpiredCode(ctx: GrantContext, code: string): Promise<never
 export const authorizationCodeGrant: Grant = async (ctx) => {
   const { client, params, settings, db } = ctx;
   const code = params.require("code");
-  const grant = await openCode(requireSecretKey(settings.SECRET_KEY), code);
+  const grant = await openCode(ctx.secret(), code);
   if (!grant) throw invalidGrant("the authorization code is invalid or has expired");
   await checkCodeBindings(grant, client, params);
   const now = nowSeconds();
   if (grant.expiresAt <= now) await refuseExpiredCode(ctx, code);
   // Fail on a missing ID token key before the code is spent, so the client may retry once it is fixed.
-  if (grant.scope.includes("openid")) signingKeyFor(ctx.keys, client.idTokenSignedResponseAlg);
+  if (grant.scope.includes("openid")) signingKeyFor(await ctx.keys(), client.idTokenSignedResponseAlg);
 
   const userGrant: UserGrant = {
     grantId: grant.grantId,

@@ -10,7 +10,7 @@ export const clientCredentialsGrant: Grant = async ({ client, params, settings, 
   }
   // No user: never the OpenID Connect scopes, even when the client registered them.
   const scope = resolveScope(parseScope(params.get("scope")), client, settings, { forUser: false });
-  const issued = await issueAccessToken(keys, settings.ACCESS_TOKEN_SIGNING_ALG, {
+  const issued = await issueAccessToken(await keys(), settings.ACCESS_TOKEN_SIGNING_ALG, {
     issuer,
     subject: client.id,
     audience,

@@ -13,7 +13,7 @@ export async function userTokenResponse(
   event: { type: "token.issued"; grantType: string } | { type: "token.refreshed" },
 ): Promise<TokenResponse> {
   const { client } = ctx;
-  const access = await userAccessToken(ctx, client, grant);
+  const access = await userAccessToken(await ctx.keys(), ctx, client, grant);
   const idToken = await idTokenForGrant(ctx, client, { ...grant, accessToken: access.token });
   const scope = grant.scope.join(" ");
   const told = { clientId: client.id, userId: grant.userId, scope };

@@ -1,26 +1,13 @@
-import type { AccountStore } from "../session/accounts";
-import type { Database } from "../db/index";
-import type { ProviderEvent } from "../core/events";
 import type { Client } from "../db/schema";
 import type { Params } from "../oauth/form";
-import type { Settings } from "../core/settings";
-import type { KeyRing } from "../tokens/keys";
+import type { ServerContext } from "../types";
 
-/** What every grant handler receives: the authenticated client, its parameters and the server's state. */
-export interface GrantContext {
+/** What every grant handler receives: the server context, the authenticated client and its parameters. */
+export interface GrantContext extends ServerContext {
   client: Client;
   params: Params;
-  settings: Settings;
-  db: Database;
-  kv: KVNamespace;
-  keys: KeyRing;
-  issuer: string;
-  /** The default `aud` of access tokens. */
-  audience: string;
-  accounts: AccountStore;
   /** The caller's address (`clientAddress`), for throttling password sign-ins; "unknown" when absent. */
   clientAddress?: string;
-  emit: (event: ProviderEvent) => void;
 }
 
 /** RFC 6749 §5.1. */

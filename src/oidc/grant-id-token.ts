@@ -1,20 +1,9 @@
-import type { AccountStore } from "../session/accounts";
-import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
-import type { Settings } from "../core/settings";
-import type { KeyRing } from "../tokens/keys";
 import type { ClaimsRequest } from "../tokens/claims-request";
 import { releaseClaims } from "./claims";
 import { issueIdToken } from "./id-token";
 import { subjectFor } from "../tokens/subject";
-
-export interface IdTokenContext {
-  settings: Settings;
-  keys: KeyRing;
-  issuer: string;
-  db: Database;
-  accounts: AccountStore;
-}
+import type { ServerContext } from "../types";
 
 export interface IdTokenGrant {
   userId: string;
@@ -33,7 +22,7 @@ export interface IdTokenGrant {
  * The ID token for a grant, when the `openid` scope was granted. The user's claims are loaded
  * only when the ID token must carry some, so a plain code exchange costs no extra query.
  */
-export async function idTokenForGrant(ctx: IdTokenContext, client: Client, grant: IdTokenGrant): Promise<string | undefined> {
+export async function idTokenForGrant(ctx: ServerContext, client: Client, grant: IdTokenGrant): Promise<string | undefined> {
   if (!grant.scope.includes("openid")) return undefined;
   const wantsClaims = grant.withScopeClaims || Object.keys(grant.claims?.id_token ?? {}).length > 0;
   let claims: Record<string, unknown> | undefined;
@@ -41,7 +30,7 @@ export async function idTokenForGrant(ctx: IdTokenContext, client: Client, grant
     const account = await ctx.accounts.findById(ctx.db, grant.userId);
     claims = releaseClaims(account?.claims ?? {}, grant.scope, grant.claims?.id_token, grant.withScopeClaims === true);
   }
-  return issueIdToken(ctx.keys, {
+  return issueIdToken(await ctx.keys(), {
     issuer: ctx.issuer,
     client,
     subject: await subjectFor(client, grant.userId, ctx.settings.SECRET_KEY),

@@ -1,11 +1,9 @@
 import { findClientCached } from "../db/clients";
-import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
 import { invalidRequest } from "../oauth/errors";
 import type { Params } from "../oauth/form";
 import { appendQuery } from "../oauth/redirect-uri";
-import type { Settings } from "../core/settings";
-import type { KeyRing } from "../tokens/keys";
+import type { ServerContext } from "../types";
 import { hintedClientId, verifyIdTokenHint } from "./id-token-hint";
 
 /**
@@ -21,24 +19,17 @@ export interface LogoutRequest {
   fields: Record<string, string>;
 }
 
-export interface LogoutContext {
-  db: Database;
-  settings: Settings;
-  keys: () => Promise<KeyRing>;
-  issuer: string;
-}
-
 /** The parameters the confirm form carries; `ui_locales` and `logout_hint` are accepted and ignored. */
 const CARRIED = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"] as const;
 
-async function hintedClient(ctx: LogoutContext, hint: string | undefined): Promise<string | undefined> {
+async function hintedClient(ctx: ServerContext, hint: string | undefined): Promise<string | undefined> {
   if (hint === undefined) return undefined;
   const clientId = hintedClientId(await verifyIdTokenHint(await ctx.keys(), ctx.issuer, hint));
   if (!clientId) throw invalidRequest("id_token_hint does not name the client it was issued to");
   return clientId;
 }
 
-async function identifiedClient(ctx: LogoutContext, params: Params): Promise<Client | undefined> {
+async function identifiedClient(ctx: ServerContext, params: Params): Promise<Client | undefined> {
   const fromHint = await hintedClient(ctx, params.get("id_token_hint"));
   const named = params.get("client_id");
   if (fromHint !== undefined && named !== undefined && fromHint !== named) {
@@ -61,7 +52,7 @@ function checkedRedirect(client: Client | undefined, uri: string | undefined): s
   return uri;
 }
 
-export async function checkLogoutRequest(ctx: LogoutContext, params: Params): Promise<LogoutRequest> {
+export async function checkLogoutRequest(ctx: ServerContext, params: Params): Promise<LogoutRequest> {
   const client = await identifiedClient(ctx, params);
   const postLogoutRedirectUri = checkedRedirect(client, params.get("post_logout_redirect_uri"));
   const fields: Record<string, string> = {};

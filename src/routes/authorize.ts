@@ -19,8 +19,6 @@ import { parseParams, readFormBody, type Params } from "../oauth/form";
 import { describeScope } from "../oauth/scope";
 import { describeClaim } from "../oidc/claims";
 import { checkCsrf, csrfToken, CSRF_FIELD, type Session } from "../session/cookies";
-import { loadKeyRing } from "../tokens/keys";
-import { requireSecretKey } from "../tokens/secret-keys";
 import { SettingsError } from "../core/settings";
 import type { ProviderEnv } from "../types";
 import { sendErrorPage } from "../views/error-page";
@@ -49,26 +47,15 @@ function loginUrl(c: Ctx, request: AuthorizationRequest): string {
   return `${c.get("basePath")}/login/?${query.toString()}`;
 }
 
-function issueContext(c: Ctx) {
-  return {
-    settings: c.get("settings"),
-    keys: () => loadKeyRing(c.env.SIGNING_KEYS),
-    issuer: c.get("issuer"),
-    audience: c.get("audience"),
-    db: c.get("db"),
-    accounts: c.get("accounts"),
-  };
-}
-
 async function grant(c: Ctx, request: AuthorizationRequest, account: Account, session: Session) {
   c.get("emit")({ type: "authorization.granted", clientId: request.client.id, userId: account.id, scope: request.scope });
-  const values = await issueAuthorization(issueContext(c), request, account, session);
+  const values = await issueAuthorization(c.var, request, account, session);
   return sendAuthorizationResponse(c, request, c.get("issuer"), values);
 }
 
 async function showConsent(c: Ctx, request: AuthorizationRequest, account: Account) {
   const settings = c.get("settings");
-  const token = await csrfToken(c, requireSecretKey(settings.SECRET_KEY), settings.SESSION_COOKIE_AGE_SECONDS);
+  const token = await csrfToken(c, c.var.secret(), settings.SESSION_COOKIE_AGE_SECONDS);
   const html = c.get("pages").consent(
     {
       action: `${c.get("basePath")}/authorize/`,
@@ -107,7 +94,7 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
     const request = checkAuthorizationRequest(params, settings, trusted, target);
 
     const signedIn = await signedInAccount(c, c.var, request.client.id);
-    const loginNeeded = await whyLoginIsNeeded({ ...issueContext(c), request, signedIn, secret: settings.SECRET_KEY });
+    const loginNeeded = await whyLoginIsNeeded(c.var, request, signedIn);
     if (loginNeeded || !signedIn) {
       if (request.prompt.includes("none")) throw loginRequired(loginNeeded ?? "the user is not signed in");
       return c.redirect(loginUrl(c, request), 303);
@@ -115,7 +102,7 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
     const { account, session, approval } = signedIn;
 
     if (decision) {
-      if (!(await checkCsrf(c, requireSecretKey(settings.SECRET_KEY), params.get(CSRF_FIELD)))) {
+      if (!(await checkCsrf(c, c.var.secret(), params.get(CSRF_FIELD)))) {
         return sendErrorPage(c, new OAuthError("invalid_request", "the form has expired or did not come from this site; go back and try again", 403));
       }
       if (params.get("allow") === undefined) {

@@ -3,7 +3,6 @@ import { RESPONSE_TYPES } from "../authorization/request";
 import { grants } from "../grants/index";
 import { OIDC_SCOPES } from "../oauth/scope";
 import { SUPPORTED_CLAIMS } from "../oidc/claims";
-import { loadKeyRing } from "../tokens/keys";
 import type { ProviderEnv } from "../types";
 
 type Ctx = Context<ProviderEnv>;
@@ -13,7 +12,7 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
   const issuer = c.get("issuer");
   const base = c.get("endpointBase");
   const settings = c.get("settings");
-  const algorithms = [...new Set((await loadKeyRing(c.env.SIGNING_KEYS)).keys.map((k) => k.alg))];
+  const algorithms = [...new Set((await c.var.keys()).keys.map((k) => k.alg))];
   const clientAuth = ["client_secret_basic", "client_secret_post"];
   return {
     issuer,

@@ -5,7 +5,6 @@ import { OAuthError } from "../oauth/errors";
 import { readFormBody, type Params } from "../oauth/form";
 import { LOGIN_REQUEST_PARAM } from "../authorization/authentication";
 import { checkCsrf, credentialFingerprint, csrfToken, CSRF_FIELD, startSession } from "../session/cookies";
-import { requireSecretKey } from "../tokens/secret-keys";
 import type { ProviderEnv } from "../types";
 import { sendPage } from "../views/render";
 
@@ -28,7 +27,7 @@ function signInRequestOf(next: string | undefined): string | undefined {
 
 async function showLogin(c: Ctx, next: string | undefined, status: 200 | 400 | 403 | 429 = 200, error?: string, username?: string) {
   const settings = c.get("settings");
-  const token = await csrfToken(c, requireSecretKey(settings.SECRET_KEY), settings.SESSION_COOKIE_AGE_SECONDS);
+  const token = await csrfToken(c, c.var.secret(), settings.SESSION_COOKIE_AGE_SECONDS);
   const hidden: Record<string, string> = { [CSRF_FIELD]: token };
   if (next) hidden.next = next;
   const html = c.get("pages").login({ action: `${c.get("basePath")}/login/`, hidden, error, username }, c);
@@ -44,7 +43,7 @@ export function loginGet(c: Ctx): Promise<Response> {
 export async function loginPost(c: Ctx): Promise<Response> {
   const settings = c.get("settings");
   const db = c.get("db");
-  const secret = requireSecretKey(settings.SECRET_KEY);
+  const secret = c.var.secret();
   let params: Params;
   try {
     params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);

@@ -5,8 +5,6 @@ import { parseParams, readFormBody } from "../oauth/form";
 import { checkLogoutRequest, postLogoutLocation, type LogoutRequest } from "../oidc/logout";
 import { revokeUserClientTokens } from "../tokens/revocation";
 import { checkCsrf, csrfToken, CSRF_FIELD, endSession } from "../session/cookies";
-import { loadKeyRing } from "../tokens/keys";
-import { requireSecretKey } from "../tokens/secret-keys";
 import type { ProviderEnv } from "../types";
 import { sendErrorPage } from "../views/error-page";
 import { sendPage } from "../views/render";
@@ -16,14 +14,10 @@ type Ctx = Context<ProviderEnv>;
 /** The confirm form's own fields: their presence makes a POST the user's decision, which needs the CSRF token. */
 const CONFIRM_FIELDS = [CSRF_FIELD, "logout"];
 
-function logoutContext(c: Ctx) {
-  return { db: c.get("db"), settings: c.get("settings"), keys: () => loadKeyRing(c.env.SIGNING_KEYS), issuer: c.get("issuer") };
-}
-
 /** Asks the user to confirm, naming the client; the form carries the request back. */
 async function showConfirm(c: Ctx, request: LogoutRequest, status: 200 | 403 = 200): Promise<Response> {
   const settings = c.get("settings");
-  const token = await csrfToken(c, requireSecretKey(settings.SECRET_KEY), settings.SESSION_COOKIE_AGE_SECONDS);
+  const token = await csrfToken(c, c.var.secret(), settings.SESSION_COOKIE_AGE_SECONDS);
   const signedIn = await signedInAccount(c, c.var);
   const html = c.get("pages").logout(
     {
@@ -47,7 +41,7 @@ async function signOut(c: Ctx, request: LogoutRequest): Promise<void> {
       if (revoked > 0) c.get("emit")({ type: "token.revoked", clientId: request.client.id, tokenType: "refresh_token" });
     }
   }
-  await endSession(c, c.get("db"), requireSecretKey(settings.SECRET_KEY));
+  await endSession(c, c.get("db"), c.var.secret());
 }
 
 /** Back to the client when it asked for it (even if nobody was signed in: the RP needs it), else a message. */
@@ -68,7 +62,7 @@ function errorPage(c: Ctx, err: unknown): Promise<Response> {
 export async function logoutGet(c: Ctx): Promise<Response> {
   try {
     const params = parseParams(new URL(c.req.url).search.slice(1));
-    return await showConfirm(c, await checkLogoutRequest(logoutContext(c), params));
+    return await showConfirm(c, await checkLogoutRequest(c.var, params));
   } catch (err) {
     return errorPage(c, err);
   }
@@ -79,9 +73,9 @@ export async function logoutPost(c: Ctx): Promise<Response> {
   const settings = c.get("settings");
   try {
     const params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
-    const request = await checkLogoutRequest(logoutContext(c), params);
+    const request = await checkLogoutRequest(c.var, params);
     if (!CONFIRM_FIELDS.some((name) => params.has(name))) return await showConfirm(c, request);
-    if (!(await checkCsrf(c, requireSecretKey(settings.SECRET_KEY), params.get(CSRF_FIELD)))) return await showConfirm(c, request, 403);
+    if (!(await checkCsrf(c, c.var.secret(), params.get(CSRF_FIELD)))) return await showConfirm(c, request, 403);
     await signOut(c, request);
     return await afterSignOut(c, request);
   } catch (err) {

@@ -5,7 +5,6 @@ import type { Client } from "../db/schema";
 import { authenticateClient } from "../oauth/client-auth";
 import { invalidRequest, unsupportedTokenType } from "../oauth/errors";
 import { readFormBody } from "../oauth/form";
-import { loadKeyRing } from "../tokens/keys";
 import { revokeAccessToken, revokeGrant } from "../tokens/revocation";
 import { looksLikeJwt, verifyAccessToken } from "../tokens/verify";
 import type { ProviderEnv } from "../types";
@@ -17,7 +16,7 @@ const notYours = () => invalidRequest("the token was not issued to this client")
 /** An access token: a KV note by its id; with REVOKE_REFRESH_TOKEN_WITH_ACCESS_TOKEN, its whole grant too. */
 async function revokeJwt(c: Ctx, client: Client, token: string): Promise<boolean> {
   const settings = c.get("settings");
-  const result = await verifyAccessToken(token, { keys: await loadKeyRing(c.env.SIGNING_KEYS), issuer: c.get("issuer") });
+  const result = await verifyAccessToken(token, { keys: await c.var.keys(), issuer: c.get("issuer") });
   if (!result.active) return false; // unknown, expired or foreign: nothing to revoke (RFC 7009 §2.2)
   const { claims } = result;
   if (claims.client_id !== client.id) throw notYours();

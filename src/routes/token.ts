@@ -4,7 +4,6 @@ import { findGrant } from "../grants/index";
 import { authenticateClient } from "../oauth/client-auth";
 import { invalidRequest, unauthorizedClient, unsupportedGrantType } from "../oauth/errors";
 import { readFormBody } from "../oauth/form";
-import { loadKeyRing } from "../tokens/keys";
 import type { ProviderEnv } from "../types";
 
 /** `POST /o/token/` (RFC 6749 §3.2): authenticate the client, then hand over to the grant. */
@@ -24,18 +23,8 @@ export async function tokenEndpoint(c: Context<ProviderEnv>): Promise<Response> 
   if (!client.grantTypes.includes(grantType)) {
     throw unauthorizedClient(`this client is not allowed the ${grantType} grant`);
   }
-  const response = await grant({
-    client,
-    params,
-    settings,
-    db,
-    kv: c.get("kv"),
-    keys: await loadKeyRing(c.env.SIGNING_KEYS),
-    issuer: c.get("issuer"),
-    audience: c.get("audience"),
-    accounts: c.get("accounts"),
-    clientAddress: clientAddress(c.req.raw.headers),
-    emit: c.get("emit"),
-  });
+  // Keys missing or broken fail here, before a grant writes anything (a spent code, a rotated token).
+  await c.var.keys();
+  const response = await grant({ ...c.var, client, params, clientAddress: clientAddress(c.req.raw.headers) });
   return c.json(response, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
 }

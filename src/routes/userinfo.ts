@@ -5,7 +5,6 @@ import { readFormBody } from "../oauth/form";
 import { releaseClaims } from "../oidc/claims";
 import type { ClaimRequest } from "../tokens/claims-request";
 import { subjectFor } from "../tokens/subject";
-import { loadKeyRing } from "../tokens/keys";
 import { userIdOf } from "../tokens/user-tokens";
 import { verifyAccessToken } from "../tokens/verify";
 import type { ProviderEnv } from "../types";
@@ -43,7 +42,7 @@ export async function userinfoEndpoint(c: Ctx): Promise<Response> {
   const settings = c.get("settings");
   const token = await presentedToken(c);
   const result = await verifyAccessToken(token, {
-    keys: await loadKeyRing(c.env.SIGNING_KEYS),
+    keys: await c.var.keys(),
     issuer: c.get("issuer"),
     kv: c.get("kv"),
     secret: settings.SECRET_KEY,

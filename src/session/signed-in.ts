@@ -3,17 +3,16 @@ import type { Account } from "./accounts";
 import { NOTHING_APPROVED, type Approval } from "../db/consents";
 import { findLiveSession, findLiveSessionWithApproval } from "../db/sessions";
 import { credentialFingerprint, readSession, type Session } from "./cookies";
-import { requireSecretKey } from "../tokens/secret-keys";
-import type { Settings } from "../core/settings";
 import type { Database } from "../db/index";
 import type { AccountStore } from "./accounts";
 import { nowSeconds } from "../core/time";
 
 /** What reading a session needs from the provider (its context variables). */
 export interface SessionDeps {
-  settings: Settings;
   db: Database;
   accounts: AccountStore;
+  /** SECRET_KEY, or a SettingsError when it is missing. */
+  secret: () => string;
 }
 
 export interface SignedIn {
@@ -30,10 +29,10 @@ export async function signedInAccount(c: Context, provider: SessionDeps): Promis
 export async function signedInAccount(c: Context, provider: SessionDeps, clientId: string): Promise<(SignedIn & { approval: Approval }) | undefined>;
 export async function signedInAccount(
   c: Context,
-  { settings, db, accounts }: SessionDeps,
+  { db, accounts, secret: secretKey }: SessionDeps,
   clientId?: string,
 ): Promise<(SignedIn & { approval?: Approval }) | undefined> {
-  const secret = requireSecretKey(settings.SECRET_KEY);
+  const secret = secretKey();
   const session = await readSession(c, secret);
   if (!session) return undefined;
   const now = nowSeconds();

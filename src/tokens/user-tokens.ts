@@ -76,13 +76,14 @@ export const issuesRefreshTokens = (client: Client) => client.grantTypes.include
  * recover that id from `usr`, sealed for them (`userIdOf`).
  */
 export async function userAccessToken(
-  ctx: { keys: KeyRing; settings: Settings; issuer: string; audience: string },
+  ring: KeyRing,
+  ctx: { settings: Settings; issuer: string; audience: string },
   client: Client,
   grant: UserGrant,
 ) {
   const pairwise = client.subjectType === "pairwise";
   const secret = ctx.settings.SECRET_KEY;
-  return issueAccessToken(ctx.keys, ctx.settings.ACCESS_TOKEN_SIGNING_ALG, {
+  return issueAccessToken(ring, ctx.settings.ACCESS_TOKEN_SIGNING_ALG, {
     issuer: ctx.issuer,
     subject: pairwise ? await subjectFor(client, grant.userId, secret) : grant.userId,
     audience: ctx.audience,

@@ -14,8 +14,8 @@ import { BASE, db, ISSUER } from "./helpers";
 export async function mintUserTokens(client: Client, userId: string, scope = ["openid", "read"]) {
   const settings = parseSettings(env as unknown as Record<string, unknown>);
   const grant = { grantId: newGrantId(), userId, scope };
-  const ctx = { keys: await loadKeyRing(env.SIGNING_KEYS), settings, issuer: ISSUER, audience: BASE };
-  const access = await userAccessToken(ctx, client, grant);
+  const ctx = { settings, issuer: ISSUER, audience: BASE };
+  const access = await userAccessToken(await loadKeyRing(env.SIGNING_KEYS), ctx, client, grant);
   const refresh = await newRefreshToken(settings, client, grant);
   await insertRefreshToken(db(), refresh.row).run();
   return {
