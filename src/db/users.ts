@@ -32,20 +32,16 @@ export async function listUsers(db: Database): Promise<User[]> {
   return db.select().from(users).orderBy(users.createdAt, users.username).all();
 }
 
-export async function setUserActive(db: Database, username: string, isActive: boolean): Promise<boolean> {
+/** Changes a user (found by username); false when there is no such user. */
+async function updateUser(db: Database, username: string, changes: { isActive?: boolean; passwordHash?: string }): Promise<boolean> {
   const rows = await db
     .update(users)
-    .set({ isActive, updatedAt: nowSeconds() })
+    .set({ ...changes, updatedAt: nowSeconds() })
     .where(eq(users.username, username))
     .returning({ id: users.id });
   return rows.length > 0;
 }
 
-export async function setUserPassword(db: Database, username: string, passwordHash: string): Promise<boolean> {
-  const rows = await db
-    .update(users)
-    .set({ passwordHash, updatedAt: nowSeconds() })
-    .where(eq(users.username, username))
-    .returning({ id: users.id });
-  return rows.length > 0;
-}
+export const setUserActive = (db: Database, username: string, isActive: boolean) => updateUser(db, username, { isActive });
+
+export const setUserPassword = (db: Database, username: string, passwordHash: string) => updateUser(db, username, { passwordHash });

@@ -1,5 +1,6 @@
 import type { JWK } from "jose";
 import { generateSigningKey } from "./generate-keys";
+import { jwkSetKeys } from "./keys";
 
 /**
  * Signing-key rotation, add-then-retire (docs/keys.md). The first key of each algorithm in
@@ -17,17 +18,10 @@ export class KeyRotationError extends Error {
 }
 
 export function parseKeySet(text: string): KeySet {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new KeyRotationError("the key set is not JSON");
-  }
-  const keys = (parsed as { keys?: unknown })?.keys;
-  if (!Array.isArray(keys) || keys.some((k) => typeof k?.kid !== "string" || typeof k?.alg !== "string")) {
-    throw new KeyRotationError('the key set must be {"keys": [...]} with a kid and alg on every key');
-  }
-  return { keys: keys as JWK[] };
+  const notASet = () => new KeyRotationError('the key set must be {"keys": [...]} with a kid and alg on every key');
+  const keys = jwkSetKeys(text, { notJson: () => new KeyRotationError("the key set is not JSON"), notASet }) as JWK[];
+  if (keys.some((k) => typeof k?.kid !== "string" || typeof k?.alg !== "string")) throw notASet();
+  return { keys };
 }
 
 export async function addKey(set: KeySet, alg: string): Promise<{ set: KeySet; kid: string }> {

@@ -32,17 +32,23 @@ export function publicPart(jwk: JWK): JWK {
 
 let cached: { source: string; ring: Promise<KeyRing> } | undefined;
 
-async function buildKeyRing(source: string): Promise<KeyRing> {
+/** The `keys` array of a JWK set written as JSON; otherwise the error its caller names. */
+export function jwkSetKeys(text: string, errors: { notJson: () => Error; notASet: () => Error }): unknown[] {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(source);
+    parsed = JSON.parse(text);
   } catch {
-    throw new SettingsError("Invalid setting SIGNING_KEYS: must be a JSON Web Key Set");
+    throw errors.notJson();
   }
-  const list = (parsed as { keys?: unknown })?.keys;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new SettingsError('Invalid setting SIGNING_KEYS: must be {"keys": [private JWK, ...]} with at least one key');
-  }
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) throw errors.notASet();
+  return keys;
+}
+
+async function buildKeyRing(source: string): Promise<KeyRing> {
+  const notASet = () => new SettingsError('Invalid setting SIGNING_KEYS: must be {"keys": [private JWK, ...]} with at least one key');
+  const list = jwkSetKeys(source, { notJson: () => new SettingsError("Invalid setting SIGNING_KEYS: must be a JSON Web Key Set"), notASet });
+  if (list.length === 0) throw notASet();
   const keys = await Promise.all(
     (list as JWK[]).map(async (jwk, i) => {
       if (!jwk.kid || !jwk.alg || !jwk.d) {

@@ -63,6 +63,19 @@ export function LoginPage(props: LoginPageProps) {
   );
 }
 
+/** What the user is asked to approve: each item's description, with its protocol name. */
+function ScopeList(props: { items: ScopeView[] }) {
+  return (
+    <ul class="scopes">
+      {props.items.map((item) => (
+        <li>
+          {item.description} <span class="muted">(<code>{item.name}</code>)</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function ConsentPage(props: ConsentPageProps) {
   return (
     <Layout title={`Authorize ${props.client.name}`}>
@@ -70,23 +83,11 @@ export function ConsentPage(props: ConsentPageProps) {
       <p>
         <strong>{props.client.name}</strong> would like to:
       </p>
-      <ul class="scopes">
-        {props.scopes.map((scope) => (
-          <li>
-            {scope.description} <span class="muted">(<code>{scope.name}</code>)</span>
-          </li>
-        ))}
-      </ul>
+      <ScopeList items={props.scopes} />
       {props.claims.length > 0 ? (
         <>
           <p>and to see:</p>
-          <ul class="scopes">
-            {props.claims.map((claim) => (
-              <li>
-                {claim.description} <span class="muted">(<code>{claim.name}</code>)</span>
-              </li>
-            ))}
-          </ul>
+          <ScopeList items={props.claims} />
         </>
       ) : null}
       <form method="post" action={props.action}>
