@@ -1,5 +1,6 @@
 import type { Miniflare } from "miniflare";
-import type { Client, Database } from "../../src/db/index";
+import type { Database } from "../../src/db/index";
+import type { Client } from "../../src/db/schema";
 
 /** One HTTP request of a scenario. `path` is relative to the server, e.g. `/o/token/`. */
 export interface BenchRequest {

@@ -10,4 +10,3 @@ export function openDatabase(d1: D1Database): Database {
   return drizzle(d1);
 }
 
-export * from "./schema";
