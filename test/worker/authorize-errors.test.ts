@@ -1,8 +1,8 @@
 import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { redirectParams } from "./browser";
-import { BASE, createClient, ISSUER } from "./helpers";
-import { authorizeUrl, CHALLENGE, getCode, REDIRECT, signedIn } from "./flow";
+import { redirectParams } from "./support/browser";
+import { BASE, createClient, ISSUER } from "./support/helpers";
+import { authorizeUrl, CHALLENGE, getCode, REDIRECT, signedIn } from "./support/flow";
 
 /**
  * RFC 6749 §4.1.2.1 / §4.2.2.1: once the client and redirect URI are trusted, every error is sent

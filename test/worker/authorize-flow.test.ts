@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { registerUser } from "../../src/db/registration";
-import { Browser, hiddenFields, redirectParams } from "./browser";
-import { basic, createClient, db, ISSUER, postToken } from "./helpers";
+import { Browser, hiddenFields, redirectParams } from "./support/browser";
+import { basic, createClient, db, ISSUER, postToken } from "./support/helpers";
 
 const REDIRECT = "https://app.example.com/callback";
 const VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

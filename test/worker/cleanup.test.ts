@@ -5,7 +5,7 @@ import { codeRedemptions, signInThrottle, refreshTokens } from "../../src/db/sch
 import { CLEANUP_BATCH, clearExpired } from "../../src/db/cleanup";
 import worker from "../../src/index";
 import { parseSettings } from "../../src/core/settings";
-import { createClient, db } from "./helpers";
+import { createClient, db } from "./support/helpers";
 
 describe("cleartokens (Cron Trigger)", () => {
   it("removes exactly what has expired", async () => {

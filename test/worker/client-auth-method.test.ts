@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { basic, BASE, createClient, form, postToken } from "./helpers";
+import { basic, BASE, createClient, form, postToken } from "./support/helpers";
 
 /** A client authenticates only with its registered `token_endpoint_auth_method` (RFC 7591 §2). */
 

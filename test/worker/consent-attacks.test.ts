@@ -1,19 +1,12 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { createProvider } from "../../src/provider";
-import { Browser, hiddenFields, redirectParams } from "./browser";
-import { authorizeAndApprove, authorizeUrl, codeRequest, exchangeCode, getCode, isConsentPage, PASSWORD, REDIRECT, signedIn } from "./flow";
-import { createClient, ISSUER } from "./helpers";
-import { AppBrowser, expectOidcTokens, oidcClient, oidcRequest, signedInOidc, userinfo } from "./oidc-helpers";
+import { Browser, hiddenFields, redirectParams } from "./support/browser";
+import { authorizeAndApprove, authorizeUrl, codeRequest, exchangeCode, expectConsentPage, getCode, PASSWORD, REDIRECT, signedIn } from "./support/flow";
+import { createClient, ISSUER } from "./support/helpers";
+import { AppBrowser, expectOidcTokens, oidcClient, oidcRequest, signedInOidc, userinfo } from "./support/oidc-helpers";
 
 /** Issue #8, items 1, 3 and 17: what a consent covers, and when the consent page may be skipped. */
-
-async function expectConsentPage(browser: Browser, params: Record<string, string | undefined>): Promise<string> {
-  const res = await browser.get(authorizeUrl(params));
-  const html = await res.text();
-  expect(isConsentPage(res, html), `${res.status} ${res.headers.get("location")}`).toBe(true);
-  return html;
-}
 
 async function expectRedirect(browser: Browser, params: Record<string, string | undefined>) {
   const res = await browser.get(authorizeUrl(params));

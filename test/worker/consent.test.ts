@@ -1,16 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { Browser, hiddenFields, redirectParams } from "./browser";
-import { createClient, ISSUER } from "./helpers";
-import { authorizeUrl, codeRequest, getCode, isConsentPage, REDIRECT, signedIn } from "./flow";
+import { Browser, hiddenFields, redirectParams } from "./support/browser";
+import { createClient, ISSUER } from "./support/helpers";
+import { authorizeUrl, codeRequest, expectConsentPage, getCode, REDIRECT, signedIn } from "./support/flow";
 
 /** The consent page: deny, CSRF, remembered approvals (DOT's "approval prompt auto"), prompt=consent. */
-
-async function consentPage(browser: Browser, params: Record<string, string | undefined>) {
-  const res = await browser.get(authorizeUrl(params));
-  const html = await res.text();
-  expect(isConsentPage(res, html), `${res.status} ${res.headers.get("location")}`).toBe(true);
-  return html;
-}
 
 async function expectCodeAtOnce(browser: Browser, params: Record<string, string | undefined>) {
   const res = await browser.get(authorizeUrl(params));
@@ -29,7 +22,7 @@ describe("the decision", () => {
   it("shows the client and the scopes' descriptions", async () => {
     const clientId = await newClient({ name: "Photo printer" });
     const { browser } = await signedIn();
-    const html = await consentPage(browser, codeRequest(clientId));
+    const html = await expectConsentPage(browser, codeRequest(clientId));
     expect(html).toContain("Photo printer");
     expect(html).toContain("Read your data");
     expect(html).toContain("Change your data");
@@ -38,7 +31,7 @@ describe("the decision", () => {
   it("cancel: access_denied to the client with state and iss, no code, nothing remembered", async () => {
     const clientId = await newClient();
     const { browser } = await signedIn();
-    const html = await consentPage(browser, codeRequest(clientId));
+    const html = await expectConsentPage(browser, codeRequest(clientId));
     const res = await browser.post("/o/authorize/", { ...hiddenFields(html), cancel: "Cancel" });
     expect(res.status).toBe(303);
     const out = redirectParams(res);
@@ -48,13 +41,13 @@ describe("the decision", () => {
     expect(out.get("state")).toBe("st-123");
     expect(out.get("iss")).toBe(ISSUER);
     expect(out.get("code")).toBeNull();
-    await consentPage(browser, codeRequest(clientId));
+    await expectConsentPage(browser, codeRequest(clientId));
   });
 
   it("neither allow nor cancel counts as a denial", async () => {
     const clientId = await newClient();
     const { browser } = await signedIn();
-    const html = await consentPage(browser, codeRequest(clientId));
+    const html = await expectConsentPage(browser, codeRequest(clientId));
     const res = await browser.post("/o/authorize/", hiddenFields(html));
     expect(res.status).toBe(303);
     expect(redirectParams(res).get("error")).toBe("access_denied");
@@ -67,19 +60,19 @@ describe("the decision", () => {
   ])("an approval %s: a 403 page, no code, nothing remembered", async (_, change, headers) => {
     const clientId = await newClient();
     const { browser } = await signedIn();
-    const html = await consentPage(browser, codeRequest(clientId));
+    const html = await expectConsentPage(browser, codeRequest(clientId));
     const res = await browser.post("/o/authorize/", { ...change(hiddenFields(html)), allow: "Authorize" }, headers);
     expect(res.status).toBe(403);
     expect(res.headers.get("location")).toBeNull();
     expect(res.headers.get("content-type")).toMatch(/^text\/html/);
     expect(await res.text()).not.toContain("code=");
-    await consentPage(browser, codeRequest(clientId));
+    await expectConsentPage(browser, codeRequest(clientId));
   });
 
   it("an approval posted by a browser that is not signed in leads to the login page, no code", async () => {
     const clientId = await newClient();
     const { browser } = await signedIn();
-    const html = await consentPage(browser, codeRequest(clientId));
+    const html = await expectConsentPage(browser, codeRequest(clientId));
     const stranger = new Browser();
     for (const [name, value] of browser.cookies) if (!name.includes("session")) stranger.cookies.set(name, value);
     const res = await stranger.post("/o/authorize/", { ...hiddenFields(html), allow: "Authorize" });
@@ -97,7 +90,7 @@ describe("remembered approvals (approval_prompt=auto)", () => {
     await getCode(browser, auto(clientId));
     await expectCodeAtOnce(browser, auto(clientId));
     await expectCodeAtOnce(browser, auto(clientId, { scope: "read" }));
-    await consentPage(browser, auto(clientId, { prompt: "consent" }));
+    await expectConsentPage(browser, auto(clientId, { prompt: "consent" }));
   });
 
   it("an approval is for one user and one client", async () => {
@@ -105,18 +98,18 @@ describe("remembered approvals (approval_prompt=auto)", () => {
     const otherClient = await newClient();
     const alice = await signedIn("alice");
     await getCode(alice.browser, auto(clientId));
-    await consentPage(alice.browser, auto(otherClient));
+    await expectConsentPage(alice.browser, auto(otherClient));
     const bob = await signedIn("bob");
-    await consentPage(bob.browser, auto(clientId));
+    await expectConsentPage(bob.browser, auto(clientId));
   });
 
   it("a scope not approved before asks again; once approved, both are remembered", async () => {
     const clientId = await newClient();
     const { browser } = await signedIn();
     await getCode(browser, auto(clientId, { scope: "read" }));
-    const html = await consentPage(browser, auto(clientId, { scope: "read write" }));
+    const html = await expectConsentPage(browser, auto(clientId, { scope: "read write" }));
     expect(html).toContain("Change your data");
-    await consentPage(browser, auto(clientId, { scope: "write" }));
+    await expectConsentPage(browser, auto(clientId, { scope: "write" }));
     await getCode(browser, auto(clientId, { scope: "read write" }));
     await expectCodeAtOnce(browser, auto(clientId, { scope: "write" }));
   });

@@ -1,8 +1,8 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { Browser } from "./browser";
-import { basic, BASE, createClient, postToken } from "./helpers";
-import { authorizeUrl, codeRequest, REDIRECT, unique } from "./flow";
+import { Browser } from "./support/browser";
+import { basic, BASE, createClient, postToken } from "./support/helpers";
+import { authorizeUrl, codeRequest, REDIRECT, unique } from "./support/flow";
 
 /**
  * CORS (Fetch standard) for browser clients: the token endpoint answers origins registered by a

@@ -6,10 +6,10 @@ import type { Account, AccountStore } from "../../src/session/accounts";
 import type { ProviderEvent } from "../../src/core/events";
 import { requireToken, type RequireTokenVariables } from "../../src/middleware/require-token";
 import { createProvider } from "../../src/provider";
-import { hiddenFields, redirectParams } from "./browser";
-import { CHALLENGE, REDIRECT, VERIFIER } from "./flow";
-import { basic, BASE, createClient, form, ISSUER, postToken } from "./helpers";
-import { AppBrowser } from "./oidc-helpers";
+import { hiddenFields, redirectParams } from "./support/browser";
+import { CHALLENGE, REDIRECT, VERIFIER } from "./support/flow";
+import { basic, BASE, createClient, form, ISSUER, postToken } from "./support/helpers";
+import { AppBrowser } from "./support/oidc-helpers";
 
 /** A host's own user store: the provider never sees a password hash. */
 const grace: Account = { id: "u-grace-hopper", username: "grace", credentialVersion: "v1", claims: { name: "Grace Hopper" } };

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { requireToken } from "../../src/middleware/require-token";
 import { createProvider } from "../../src/provider";
-import { basic, BASE, createClient, form, ISSUER, postToken } from "./helpers";
+import { basic, BASE, createClient, form, ISSUER, postToken } from "./support/helpers";
 
 /** A misconfigured server refuses (fail closed), tells callers only server_error, and tells the operator why. */
 

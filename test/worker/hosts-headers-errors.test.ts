@@ -1,9 +1,9 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createProvider } from "../../src/provider";
-import { Browser, redirectParams } from "./browser";
-import { authorizeUrl, codeRequest, refresh, signedIn, tokenRequest, REDIRECT } from "./flow";
-import { basic, BASE, createClient, form, ISSUER, postToken } from "./helpers";
+import { Browser, redirectParams } from "./support/browser";
+import { authorizeUrl, codeRequest, refresh, signedIn, tokenRequest, REDIRECT } from "./support/flow";
+import { basic, BASE, createClient, form, ISSUER, postToken } from "./support/helpers";
 
 /** Issue #8, items 10, 11 and 13: the strings that leave the server, the host and issuer, headers on every response. */
 

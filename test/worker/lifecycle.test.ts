@@ -3,7 +3,7 @@ import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { deleteClient, forgetCachedClient } from "../../src/db/clients";
 import { registerUser } from "../../src/db/registration";
-import { basic, BASE, createClient, db, form, postToken, storageOps } from "./helpers";
+import { basic, BASE, createClient, db, form, postToken, storageOps } from "./support/helpers";
 
 async function post(path: string, body: Record<string, string>, headers: Record<string, string> = {}) {
   return SELF.fetch(`${BASE}${path}`, {

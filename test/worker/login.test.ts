@@ -1,9 +1,9 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { setUserActive } from "../../src/db/users";
-import { Browser, hiddenFields } from "./browser";
-import { BASE, createClient, db } from "./helpers";
-import { authorizeUrl, codeRequest, isConsentPage, newUser, PASSWORD, REDIRECT, signedIn } from "./flow";
+import { Browser, hiddenFields } from "./support/browser";
+import { BASE, createClient, db } from "./support/helpers";
+import { authorizeUrl, codeRequest, isConsentPage, newUser, PASSWORD, REDIRECT, signedIn } from "./support/flow";
 
 /**
  * The sign-in page: CSRF, throttling, no open redirect after sign-in, cookie attributes,

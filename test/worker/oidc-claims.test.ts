@@ -1,9 +1,9 @@
 import { SELF } from "cloudflare:test";
 import { decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
-import { redirectParams, type Browser } from "./browser";
-import { ISSUER } from "./helpers";
-import { authorizeUrl, exchangeCode, expectTokens, refresh, type ClientCredentials } from "./flow";
+import { redirectParams, type Browser } from "./support/browser";
+import { ISSUER } from "./support/helpers";
+import { authorizeUrl, exchangeCode, expectTokens, refresh, type ClientCredentials } from "./support/flow";
 import {
   expectOidcTokens,
   leftHalfSha256,
@@ -16,7 +16,7 @@ import {
   userinfo,
   verifyIdToken,
   type OidcTokens,
-} from "./oidc-helpers";
+} from "./support/oidc-helpers";
 
 /** OIDC Core §2 (ID token), §3.1.3.6–7, §12.2 (refresh), §5.1, §5.4 (scope claims), §5.5 (claims parameter). */
 

@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BASE, ISSUER } from "./helpers";
+import { BASE, ISSUER } from "./support/helpers";
 
 /** OpenID Connect Discovery 1.0 §3–4 and RFC 8414 §2–3 (with RFC 9207's iss parameter). */
 

@@ -4,10 +4,10 @@ import { describe, expect, it } from "vitest";
 import { refreshTokens } from "../../src/db/schema";
 import type { ProviderEvent } from "../../src/core/events";
 import { createProvider } from "../../src/provider";
-import { Browser, hiddenFields, redirectParams } from "./browser";
-import { basic, BASE, db, form, ISSUER } from "./helpers";
-import { authorizeUrl, exchangeCode, expectTokenError, expectTokens, refresh, REDIRECT, VERIFIER } from "./flow";
-import { AppBrowser, expectOidcTokens, oidcClient, oidcRequest, signedInOidc, signWithServerKey, unsignedJwt, userinfo } from "./oidc-helpers";
+import { Browser, hiddenFields, redirectParams } from "./support/browser";
+import { basic, BASE, db, form, ISSUER } from "./support/helpers";
+import { authorizeUrl, exchangeCode, expectTokenError, expectTokens, refresh, REDIRECT, VERIFIER } from "./support/flow";
+import { AppBrowser, expectOidcTokens, oidcClient, oidcRequest, signedInOidc, signWithServerKey, unsignedJwt, userinfo } from "./support/oidc-helpers";
 
 /** OpenID Connect RP-Initiated Logout 1.0 at `/o/logout/`. */
 

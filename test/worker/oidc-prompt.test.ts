@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Browser, hiddenFields, redirectParams } from "./browser";
-import { ISSUER } from "./helpers";
-import { authorizeAndApprove, authorizeUrl, exchangeCode, isConsentPage, PASSWORD } from "./flow";
-import { expectOidcTokens, oidcClient, oidcRequest, oidcUser, signedInOidc, signWithServerKey, unsignedJwt, verifyIdToken } from "./oidc-helpers";
+import { Browser, hiddenFields, redirectParams } from "./support/browser";
+import { ISSUER } from "./support/helpers";
+import { authorizeAndApprove, authorizeUrl, exchangeCode, isConsentPage, PASSWORD } from "./support/flow";
+import { expectOidcTokens, oidcClient, oidcRequest, oidcUser, signedInOidc, signWithServerKey, unsignedJwt, verifyIdToken } from "./support/oidc-helpers";
 
 /** OIDC Core §3.1.2.1 authentication request parameters: prompt, max_age, login_hint, id_token_hint. */
 

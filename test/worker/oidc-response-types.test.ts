@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { hiddenFields, redirectParams } from "./browser";
-import { createClient, ISSUER } from "./helpers";
-import { authorizeUrl, exchangeCode, expectTokenError, expectTokens, REDIRECT, signedIn } from "./flow";
+import { hiddenFields, redirectParams } from "./support/browser";
+import { createClient, ISSUER } from "./support/helpers";
+import { authorizeUrl, exchangeCode, expectTokenError, expectTokens, REDIRECT, signedIn } from "./support/flow";
 import {
   expectOidcTokens,
   leftHalfSha256,
@@ -12,7 +12,7 @@ import {
   userinfo,
   verifyIdToken,
   type OidcTokens,
-} from "./oidc-helpers";
+} from "./support/oidc-helpers";
 
 /**
  * OIDC Core §3 (code, implicit, hybrid flows), OAuth 2.0 Multiple Response Types (where each

@@ -2,8 +2,8 @@ import { SELF } from "cloudflare:test";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { registerUser } from "../../src/db/registration";
-import { Browser, hiddenFields, redirectParams } from "./browser";
-import { basic, BASE, createClient, db, ISSUER, postToken } from "./helpers";
+import { Browser, hiddenFields, redirectParams } from "./support/browser";
+import { basic, BASE, createClient, db, ISSUER, postToken } from "./support/helpers";
 
 const REDIRECT = "https://rp.example.com/cb";
 

@@ -1,10 +1,10 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { setUserActive } from "../../src/db/users";
-import { Browser, redirectParams } from "./browser";
-import { basic, db, form, ISSUER, postToken } from "./helpers";
-import { authorizeUrl, exchangeCode, expectTokens, type ClientCredentials } from "./flow";
-import { expectOidcTokens, oidcClient, oidcRequest, signedInOidc, userinfo, verifyIdToken } from "./oidc-helpers";
+import { Browser, redirectParams } from "./support/browser";
+import { basic, db, form, ISSUER, postToken } from "./support/helpers";
+import { authorizeUrl, exchangeCode, expectTokens, type ClientCredentials } from "./support/flow";
+import { expectOidcTokens, oidcClient, oidcRequest, signedInOidc, userinfo, verifyIdToken } from "./support/oidc-helpers";
 
 /** OIDC Core §5.3 UserInfo, with RFC 6750 for how the access token is presented and refused. */
 

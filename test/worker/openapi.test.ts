@@ -6,7 +6,7 @@ import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import document from "../../openapi.json";
 import { createProvider } from "../../src/provider";
-import { BASE } from "./helpers";
+import { BASE } from "./support/helpers";
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 

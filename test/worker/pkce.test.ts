@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { redirectParams } from "./browser";
-import { BASE, createClient } from "./helpers";
+import { redirectParams } from "./support/browser";
+import { BASE, createClient } from "./support/helpers";
 import {
   authorizeUrl,
   CHALLENGE,
@@ -14,7 +14,7 @@ import {
   signedIn,
   VERIFIER,
   type ClientCredentials,
-} from "./flow";
+} from "./support/flow";
 
 /** RFC 7636 §4.5-4.6, RFC 9700 §2.1.1 (downgrade), OAuth 2.1 §4.1.1 (public clients must use PKCE). */
 

@@ -1,8 +1,8 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { hiddenFields } from "./browser";
-import { newUser, PASSWORD } from "./flow";
-import { basic, BASE, createClient, form, storageOps } from "./helpers";
+import { hiddenFields } from "./support/browser";
+import { newUser, PASSWORD } from "./support/flow";
+import { basic, BASE, createClient, form, storageOps } from "./support/helpers";
 
 /**
  * Per-address rate limits on the token, login and introspection endpoints (issue #8, item 7), with

@@ -1,8 +1,8 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { redirectParams } from "./browser";
-import { BASE, createClient, ISSUER } from "./helpers";
-import { authorizeUrl, CHALLENGE, exchangeCode, expectTokenError, expectTokens, getCode, REDIRECT, signedIn } from "./flow";
+import { redirectParams } from "./support/browser";
+import { BASE, createClient, ISSUER } from "./support/helpers";
+import { authorizeUrl, CHALLENGE, exchangeCode, expectTokenError, expectTokens, getCode, REDIRECT, signedIn } from "./support/flow";
 
 /**
  * RFC 6749 §4.1.2.1 and §3.1.2, RFC 9700 §4.1.3 (exact matching), RFC 8252 §7.3 (loopback ports):

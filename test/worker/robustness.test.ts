@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { randomAlphanumeric } from "../../src/core/crypto";
-import { basic, BASE, createClient } from "./helpers";
+import { basic, BASE, createClient } from "./support/helpers";
 
 const FORM = "application/x-www-form-urlencoded";
 const BODIES: [string, BodyInit, string | undefined][] = [

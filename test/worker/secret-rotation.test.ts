@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CLIENT_RELOAD_INTERVAL_MS, dropPreviousClientSecret, forgetCachedClient } from "../../src/db/clients";
 import { rotateClientSecret } from "../../src/db/registration";
-import { basic, createClient, db, postToken, storageOps } from "./helpers";
+import { basic, createClient, db, postToken, storageOps } from "./support/helpers";
 
 /** `client rotate-secret` without a gap: the new secret works at once, the old one until the grace ends. */
 

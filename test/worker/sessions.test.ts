@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { deleteUserSessions } from "../../src/db/sessions";
-import { Browser, hiddenFields, redirectParams } from "./browser";
-import { authorizeUrl, PASSWORD, signedIn } from "./flow";
-import { db } from "./helpers";
-import { oidcClient, oidcRequest, signedInOidc } from "./oidc-helpers";
+import { Browser, hiddenFields, redirectParams } from "./support/browser";
+import { authorizeUrl, PASSWORD, signedIn } from "./support/flow";
+import { db } from "./support/helpers";
+import { oidcClient, oidcRequest, signedInOidc } from "./support/oidc-helpers";
 
 /** Issue #8, items 2 and 6: sessions end on the server, and a forced sign-in cannot be skipped. */
 

@@ -3,9 +3,9 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { clientAddress } from "../../src/core/client-address";
 import { signInThrottle } from "../../src/db/schema";
-import { hiddenFields } from "./browser";
-import { basic, BASE, createClient, db, form, storageOps } from "./helpers";
-import { newUser, PASSWORD, unique } from "./flow";
+import { hiddenFields } from "./support/browser";
+import { basic, BASE, createClient, db, form, storageOps } from "./support/helpers";
+import { newUser, PASSWORD, unique } from "./support/flow";
 
 /**
  * Sign-in throttling (issue #8, item 7): every attempt is counted before the password is checked,

@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
-import { basic, BASE, createClient, ISSUER, postToken, storageOps } from "./helpers";
+import { basic, BASE, createClient, ISSUER, postToken, storageOps } from "./support/helpers";
 
 describe("client_credentials at /o/token/", () => {
   it("issues an RFC 9068 access token that verifies against the published JWKS", async () => {

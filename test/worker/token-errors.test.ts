@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { forgetCachedClient } from "../../src/db/clients";
-import { basic, BASE, createClient, postToken, storageOps } from "./helpers";
+import { basic, BASE, createClient, postToken, storageOps } from "./support/helpers";
 
 async function expectError(res: Response, status: number, error: string) {
   expect(res.status).toBe(status);

@@ -5,9 +5,9 @@ import { revokeRefreshFamily } from "../../src/db/refresh-tokens";
 import { requireToken } from "../../src/middleware/require-token";
 import { parseSettings } from "../../src/core/settings";
 import { revokeUserTokens, userNotBeforeKey } from "../../src/tokens/revocation";
-import { newUser, refresh } from "./flow";
-import { basic, BASE, createClient, db, form, ISSUER, storageOps } from "./helpers";
-import { mintUserTokens } from "./minted-tokens";
+import { newUser, refresh } from "./support/flow";
+import { basic, BASE, createClient, db, form, ISSUER, storageOps } from "./support/helpers";
+import { mintUserTokens } from "./support/minted-tokens";
 
 /**
  * RFC 9700 §4.14.2: disabling a user or changing a password (the admin CLI's `user disable`,

@@ -3,9 +3,9 @@ import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { issueAccessToken } from "../../src/tokens/access-token";
 import { loadKeyRing } from "../../src/tokens/keys";
-import { newUser, type ClientCredentials } from "./flow";
-import { basic, BASE, createClient, form, ISSUER, storageOps } from "./helpers";
-import { mintUserTokens } from "./minted-tokens";
+import { newUser, type ClientCredentials } from "./support/flow";
+import { basic, BASE, createClient, form, ISSUER, storageOps } from "./support/helpers";
+import { mintUserTokens } from "./support/minted-tokens";
 
 /** RFC 7662 §4 and OIDC Core §8.1: who may see a token's details, and which subject they see. */
 

@@ -9,7 +9,7 @@ import { refreshTokens } from "../../src/db/schema";
 import { parseSettings } from "../../src/core/settings";
 import { sealCode } from "../../src/tokens/authorization-code";
 import { revokedGrantKey } from "../../src/tokens/revocation";
-import { createClient, db } from "./helpers";
+import { createClient, db } from "./support/helpers";
 import {
   CHALLENGE,
   codeRequest,
@@ -22,7 +22,7 @@ import {
   refresh,
   signedIn,
   type ClientCredentials,
-} from "./flow";
+} from "./support/flow";
 
 /** RFC 6749 §4.1.2: a code used twice revokes what it issued, also when the replay comes after the code expired. */
 

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:test";
-import { insertRefreshToken } from "../../src/db/refresh-tokens";
-import type { Client } from "../../src/db/schema";
-import { subjectFor } from "../../src/tokens/subject";
-import { parseSettings } from "../../src/core/settings";
-import { loadKeyRing } from "../../src/tokens/keys";
-import { newGrantId, newRefreshToken, userAccessToken } from "../../src/tokens/user-tokens";
+import { insertRefreshToken } from "../../../src/db/refresh-tokens";
+import type { Client } from "../../../src/db/schema";
+import { subjectFor } from "../../../src/tokens/subject";
+import { parseSettings } from "../../../src/core/settings";
+import { loadKeyRing } from "../../../src/tokens/keys";
+import { newGrantId, newRefreshToken, userAccessToken } from "../../../src/tokens/user-tokens";
 import { BASE, db, ISSUER } from "./helpers";
 
 /**

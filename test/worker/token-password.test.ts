@@ -1,9 +1,9 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { setUserActive } from "../../src/db/users";
-import { Browser, hiddenFields } from "./browser";
-import { basic, createClient, db, postToken } from "./helpers";
-import { expectTokenError, expectTokens, newUser, PASSWORD, tokenRequest, type ClientCredentials } from "./flow";
+import { Browser, hiddenFields } from "./support/browser";
+import { basic, createClient, db, postToken } from "./support/helpers";
+import { expectTokenError, expectTokens, newUser, PASSWORD, tokenRequest, type ClientCredentials } from "./support/flow";
 
 /** RFC 6749 §4.3 (kept for DOT parity): only for clients allowed it, with throttled guesses. */
 

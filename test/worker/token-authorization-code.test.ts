@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { revokedGrantKey } from "../../src/tokens/revocation";
-import { createClient, postToken, storageOps } from "./helpers";
+import { createClient, postToken, storageOps } from "./support/helpers";
 import {
   codeRequest,
   exchangeCode,
@@ -13,7 +13,7 @@ import {
   REDIRECT,
   signedIn,
   type ClientCredentials,
-} from "./flow";
+} from "./support/flow";
 
 /** RFC 6749 §4.1.3 and §4.1.2 (single use), RFC 7636 §4.6, RFC 9700 §4.2.4. */
 

@@ -1,8 +1,8 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { hiddenFields, redirectParams } from "./browser";
-import { createClient, ISSUER } from "./helpers";
-import { authorizeAndApprove, authorizeUrl, REDIRECT, signedIn } from "./flow";
+import { hiddenFields, redirectParams } from "./support/browser";
+import { createClient, ISSUER } from "./support/helpers";
+import { authorizeAndApprove, authorizeUrl, REDIRECT, signedIn } from "./support/flow";
 
 /** RFC 6749 §4.2 (kept for DOT parity), OAuth 2.0 Form Post Response Mode, RFC 9207. */
 

@@ -1,7 +1,7 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { basic, createClient, postToken, storageOps } from "./helpers";
-import { expectTokenError, expectTokens, REDIRECT } from "./flow";
+import { basic, createClient, postToken, storageOps } from "./support/helpers";
+import { expectTokenError, expectTokens, REDIRECT } from "./support/flow";
 
 /** A token with no user (client_credentials) never carries OpenID Connect scopes. */
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { setUserActive } from "../../src/db/users";
 import { createProvider } from "../../src/provider";
 import { revokedGrantKey } from "../../src/tokens/revocation";
-import { basic, BASE, createClient, db, form, storageOps } from "./helpers";
+import { basic, BASE, createClient, db, form, storageOps } from "./support/helpers";
 import {
   codeRequest,
   exchangeCode,
@@ -18,7 +18,7 @@ import {
   REDIRECT,
   signedIn,
   type ClientCredentials,
-} from "./flow";
+} from "./support/flow";
 
 /** RFC 6749 §6 with rotation and reuse detection (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2). */
 

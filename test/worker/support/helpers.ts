@@ -1,6 +1,6 @@
 import { env, SELF } from "cloudflare:test";
-import { openDatabase } from "../../src/db/index";
-import { registerClient, type ClientRegistration } from "../../src/db/registration";
+import { openDatabase } from "../../../src/db/index";
+import { registerClient, type ClientRegistration } from "../../../src/db/registration";
 
 export const BASE = "https://auth.example.com";
 export const ISSUER = `${BASE}/o`;

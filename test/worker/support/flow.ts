@@ -1,6 +1,6 @@
 import { decodeJwt } from "jose";
 import { expect } from "vitest";
-import { registerUser } from "../../src/db/registration";
+import { registerUser } from "../../../src/db/registration";
 import { Browser, hiddenFields, redirectParams } from "./browser";
 import { basic, db, postToken } from "./helpers";
 
@@ -36,6 +36,14 @@ export function authorizeUrl(params: Fields): string {
 /** Whether a response is the consent page. */
 export function isConsentPage(res: Response, html: string): boolean {
   return res.status === 200 && html.includes('name="allow"') && html.includes('name="csrfmiddlewaretoken"');
+}
+
+/** Sends an authorization request from a signed-in browser, expects the consent page and returns its HTML. */
+export async function expectConsentPage(browser: Browser, params: Record<string, string | undefined>): Promise<string> {
+  const res = await browser.get(authorizeUrl(params));
+  const html = await res.text();
+  expect(isConsentPage(res, html), `${res.status} ${res.headers.get("location")}`).toBe(true);
+  return html;
 }
 
 /**
