@@ -2,12 +2,19 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jo
 
 // No relative imports here: vitest.config.ts and the Node scripts load this file directly.
 
-/** A new private JWK with `kid` (its thumbprint), `alg` and `use`, ready for SIGNING_KEYS. */
+/**
+ * A new private JWK with `kid` (its thumbprint), `alg` and `use`, ready for SIGNING_KEYS. A key
+ * whose thumbprint starts with `-` is drawn again (1 in 64): such a kid reads as an option on the
+ * command line (`keys promote --kid <kid>`).
+ */
 export async function generateSigningKey(alg: string): Promise<JWK> {
   const options = alg === "EdDSA" ? { crv: "Ed25519", extractable: true } : { extractable: true };
-  const { privateKey } = await generateKeyPair(alg, options);
-  const jwk = await exportJWK(privateKey);
-  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg, use: "sig" };
+  for (;;) {
+    const { privateKey } = await generateKeyPair(alg, options);
+    const jwk = await exportJWK(privateKey);
+    const kid = await calculateJwkThumbprint(jwk);
+    if (!kid.startsWith("-")) return { ...jwk, kid, alg, use: "sig" };
+  }
 }
 
 /** The default key set: ES256 for access tokens, RS256 for ID tokens (OIDC requires it), EdDSA for clients that pick it. */
