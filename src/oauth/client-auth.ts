@@ -56,6 +56,9 @@ export function presentedCredentials(authorization: string | undefined, params: 
     if (bodyId !== undefined && bodyId !== basic.clientId) {
       throw invalidRequest("client_id in the body does not match the Basic credentials");
     }
+    // requests-oauthlib and simple-oauth2 send a public client's id as Basic with an empty
+    // password: that identifies the client (method none), as an empty client_secret does.
+    if (basic.secret === "") return { clientId: basic.clientId, method: "none" };
     return { clientId: basic.clientId, secret: basic.secret, method: "client_secret_basic" };
   }
   if (bodyId === undefined) throw invalidClient("client authentication is required (Basic, or client_id in the body)");

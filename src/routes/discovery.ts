@@ -31,7 +31,9 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
     id_token_signing_alg_values_supported: algorithms,
     token_endpoint_auth_methods_supported: [...clientAuth, "none"],
     revocation_endpoint_auth_methods_supported: [...clientAuth, "none"],
-    introspection_endpoint_auth_methods_supported: [...clientAuth, "bearer"],
+    // Registered method names only (RFC 8414 §2); a resource server's Bearer token with the
+    // introspection scope is accepted too, as the endpoint's documentation says.
+    introspection_endpoint_auth_methods_supported: clientAuth,
     code_challenge_methods_supported: settings.PKCE_ALLOW_PLAIN ? ["S256", "plain"] : ["S256"],
     claims_supported: SUPPORTED_CLAIMS,
     claims_parameter_supported: true,
