@@ -65,6 +65,21 @@ export async function mayHavePendingMigrations(d1: D1Database, config: D1Migrati
 }
 
 /**
+ * Runs `start` with wrangler's logger at "warn": its chatter ("Using secrets defined in .dev.vars")
+ * goes to stdout and would come before a command's `--json` document. Warnings and errors still
+ * reach stderr. The logger reads WRANGLER_LOG on every message, so the old value comes back after.
+ */
+async function quietly<T>(start: () => Promise<T>): Promise<T> {
+  const before = process.env.WRANGLER_LOG;
+  process.env.WRANGLER_LOG ??= "warn";
+  try {
+    return await start();
+  } finally {
+    if (before === undefined) delete process.env.WRANGLER_LOG;
+  }
+}
+
+/**
  * Opens the local database under `stateDir` (wrangler's `--persist-to` directory; its data lives
  * in `<stateDir>/v3`), applying pending migrations first. Call `dispose()` when done.
  */
@@ -81,11 +96,13 @@ export async function openLocalDatabase(stateDir: string): Promise<LocalDatabase
     simple: binding.migrations_pattern === undefined,
   };
 
-  const proxy = await getPlatformProxy<{ DB: D1Database; KV: KVNamespace }>({
-    configPath: CONFIG_PATH,
-    persist: { path: join(resolve(stateDir), "v3") },
-    remoteBindings: false,
-  });
+  const proxy = await quietly(() =>
+    getPlatformProxy<{ DB: D1Database; KV: KVNamespace }>({
+      configPath: CONFIG_PATH,
+      persist: { path: join(resolve(stateDir), "v3") },
+      remoteBindings: false,
+    }),
+  );
   try {
     if (await mayHavePendingMigrations(proxy.env.DB, migrations)) await applyLocalMigrations(stateDir);
     return { db: openDatabase(proxy.env.DB), kv: proxy.env.KV, dispose: () => proxy.dispose() };
