@@ -12,6 +12,7 @@ import { demoCallback } from "./worker/demo-callback";
 import { home } from "./worker/home";
 import { SettingsError, settingsReader } from "./core/settings";
 import type { Env } from "./types";
+import { logInfo } from "./core/log";
 
 /** The ready Worker: the provider with its settings from wrangler vars and secrets. */
 const settingsOf = settingsReader();
@@ -83,7 +84,7 @@ export default {
   /** Cron Trigger: DOT's `cleartokens`, in bounded batches. */
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
     ctx.waitUntil(
-      clearExpired(openDatabase(env.DB), settingsOf(env)).then((report) => console.log("cleartokens", JSON.stringify(report))),
+      clearExpired(openDatabase(env.DB), settingsOf(env)).then((report) => logInfo("cleartokens", { report })),
     );
   },
 } satisfies ExportedHandler<Env>;

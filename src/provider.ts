@@ -23,6 +23,7 @@ import { loadKeyRing } from "./tokens/keys";
 import { requireSecretKey } from "./tokens/secret-keys";
 import type { ProviderEnv } from "./types";
 import { defaultPages, type PageRenderers } from "./views/render";
+import { errorFields, logError } from "./core/log";
 
 export interface ProviderOptions {
   /** Settings that take precedence over the Worker's vars. */
@@ -47,12 +48,12 @@ function renderError(err: Error, c: Context<ProviderEnv>): Response {
   }
   if (err instanceof SettingsError) {
     // The operator reads the setting's name in the log and at /healthz; callers learn only that much.
-    console.error("server misconfigured:", err.message);
+    logError("server misconfigured", { detail: err.message });
     return c.json({ error: "server_error", error_description: "the server is misconfigured" }, 500, {
       "Cache-Control": "no-store",
     });
   }
-  console.error("unexpected error", err);
+  logError("unexpected error", errorFields(err));
   return c.json({ error: "server_error", error_description: "the server could not complete the request" }, 500, {
     "Cache-Control": "no-store",
   });

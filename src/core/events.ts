@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { errorFields, logError } from "./log";
 
 /** What happened, for audit logs and integrations: the analogue of DOT's signals. */
 export type ProviderEvent =
@@ -18,7 +19,7 @@ export function eventEmitter(hook: EventHook | undefined, c: Context): (event: P
     try {
       const pending = hook(event, c);
       if (pending && typeof pending.then === "function") {
-        const logged = pending.catch((err: unknown) => console.error("event hook failed", event.type, err));
+        const logged = pending.catch((err: unknown) => logError("event hook failed", { event: event.type, ...errorFields(err) }));
         try {
           c.executionCtx.waitUntil(logged);
         } catch {
@@ -26,7 +27,7 @@ export function eventEmitter(hook: EventHook | undefined, c: Context): (event: P
         }
       }
     } catch (err) {
-      console.error("event hook failed", event.type, err);
+      logError("event hook failed", { event: event.type, ...errorFields(err) });
     }
   };
 }

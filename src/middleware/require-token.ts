@@ -5,6 +5,7 @@ import { errorBody, serverError, type OAuthError } from "../oauth/errors";
 import { SettingsError } from "../core/settings";
 import { loadKeyRing } from "../tokens/keys";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
+import { logError } from "../core/log";
 
 export interface RequireTokenOptions {
   /** Every one of these scopes is required. */
@@ -43,7 +44,7 @@ function send(c: Context, err: OAuthError): Response {
 }
 
 function misconfigured(c: Context, detail: string): Response {
-  console.error(`requireToken is misconfigured: ${detail}`);
+  logError("requireToken is misconfigured", { detail });
   return send(c, serverError("the server is misconfigured"));
 }
 

@@ -23,6 +23,7 @@ import { SettingsError } from "../core/settings";
 import type { ProviderEnv } from "../types";
 import { sendErrorPage } from "../views/error-page";
 import { sendPage } from "../views/render";
+import { logError } from "../core/log";
 
 type Ctx = Context<ProviderEnv>;
 
@@ -121,7 +122,7 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
     if (err instanceof OAuthError) return sendAuthorizationError(c, target, issuer, err);
     if (err instanceof SettingsError) {
       // RFC 6749 §4.1.2.1: once the redirect URI is trusted, even server_error goes to the client.
-      console.error(err.message);
+      logError("server misconfigured", { detail: err.message });
       return sendAuthorizationError(c, target, issuer, serverError("the server is misconfigured"));
     }
     throw err;

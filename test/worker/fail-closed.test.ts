@@ -44,7 +44,7 @@ describe("requireToken without its KV binding", () => {
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({ error: "server_error", error_description: "the server is misconfigured" });
     expect(text).not.toMatch(/KV|revocation/);
-    expect(String(log.mock.calls[0]?.[0])).toMatch(/no KV binding "KV".*revocation: false/);
+    expect(log.mock.calls[0]?.[0]).toMatchObject({ message: "requireToken is misconfigured", detail: expect.stringMatching(/no KV binding "KV".*revocation: false/) });
   });
 
   it("a named binding that is missing is the same error", async () => {
@@ -72,7 +72,7 @@ describe("a provider with invalid settings", () => {
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({ error: "server_error", error_description: "the server is misconfigured" });
     expect(text).not.toContain("ACCESS_TOKEN_EXPIRE_SECONDS");
-    expect(log.mock.calls.flat().join(" ")).toContain("ACCESS_TOKEN_EXPIRE_SECONDS");
+    expect(JSON.stringify(log.mock.calls)).toContain("ACCESS_TOKEN_EXPIRE_SECONDS");
   });
 
   it("/healthz answers 503 naming the settings (not their values) to the operator, 200 ok otherwise", async () => {

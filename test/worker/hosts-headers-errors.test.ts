@@ -124,7 +124,7 @@ describe("hosts and the issuer (item 11)", () => {
   it("an ISSUER whose path is not the mount path is a configuration error, never 404 endpoints", async () => {
     const errors: unknown[] = [];
     const original = console.error;
-    console.error = (...args: unknown[]) => void errors.push(args.join(" "));
+    console.error = (...args: unknown[]) => void errors.push(JSON.stringify(args));
     try {
       const app = createProvider({ settings: { ISSUER: "https://id.example.com" } });
       const res = await app.request("https://id.example.com/o/.well-known/openid-configuration", {}, env);
