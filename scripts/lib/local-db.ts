@@ -65,17 +65,24 @@ export async function mayHavePendingMigrations(d1: D1Database, config: D1Migrati
 }
 
 /**
- * Runs `start` with wrangler's logger at "warn": its chatter ("Using secrets defined in .dev.vars")
- * goes to stdout and would come before a command's `--json` document. Warnings and errors still
- * reach stderr. The logger reads WRANGLER_LOG on every message, so the old value comes back after.
+ * Runs `start` with wrangler's chatter ("Using secrets defined in .dev.vars", which its logger
+ * writes with console.log) sent to stderr, so stdout carries only a command's own output, e.g. one
+ * `--json` document. Not WRANGLER_LOG: the environment is shared with the wrangler processes other
+ * commands start meanwhile, and `wrangler d1 execute --json` prints its result at that level.
+ * Overlapping calls share one redirection; the last to finish puts console.log back.
  */
+let redirections = 0;
+let original: Pick<Console, "log" | "info"> | undefined;
+
 async function quietly<T>(start: () => Promise<T>): Promise<T> {
-  const before = process.env.WRANGLER_LOG;
-  process.env.WRANGLER_LOG ??= "warn";
+  if (redirections++ === 0) {
+    original = { log: console.log, info: console.info };
+    console.log = console.info = (...args: unknown[]) => console.error(...args);
+  }
   try {
     return await start();
   } finally {
-    if (before === undefined) delete process.env.WRANGLER_LOG;
+    if (--redirections === 0 && original) Object.assign(console, original);
   }
 }
 
