@@ -1,10 +1,11 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { clearExpired } from "./db/cleanup";
 import { isOriginRegistered } from "./db/clients";
 import { openDatabase } from "./db/index";
 import { requireToken, type RequireTokenVariables } from "./middleware/require-token";
-import { siteReader } from "./middleware/allowed-host";
+import { hostNotServed, siteReader } from "./middleware/allowed-host";
+import { errorBody } from "./oauth/errors";
 import { securityHeaders } from "./middleware/security-headers";
 import { countStorage, type StorageCountVariables } from "./middleware/storage-count";
 import { createProvider } from "./provider";
@@ -44,14 +45,15 @@ app.get("/healthz", (c) => {
   const invalid = invalidSettings(c.env);
   return invalid ? c.text(`settings invalid: ${invalid}`, 503) : c.text("ok");
 });
-// The provider checks the host for its own routes; these do the same for the ready Worker's.
-app.use("*", securityHeaders());
-app.use("*", async (c, next) => {
-  if (!siteOf(settingsOf(c.env)).allows(new URL(c.req.url).host)) {
-    return c.json({ error: "invalid_request", error_description: "this server does not answer for this host (see ALLOWED_HOSTS)" }, 400);
-  }
-  await next();
-});
+// The provider sets headers and checks the host for its own routes; these do the same for the
+// ready Worker's own pages and API (and only those: provider requests would pay twice).
+const onlyServedHosts: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+  if (siteOf(settingsOf(c.env)).allows(new URL(c.req.url).host)) return next();
+  const err = hostNotServed();
+  return c.json(errorBody(err), err.status, { "Cache-Control": "no-store" });
+};
+const pageHeaders = securityHeaders();
+for (const path of ["/", "/demo/*", "/api/*"]) app.use(path, pageHeaders, onlyServedHosts);
 app.get("/", home);
 
 /** Where `npm start`'s demo client lands: shows the code and how to exchange it. */

@@ -3,7 +3,7 @@ import { builtinAccounts, type AccountStore } from "./session/accounts";
 import { openDatabase } from "./db/index";
 import { clientCors } from "./middleware/client-cors";
 import { rateLimit, tooManyRequestsPage } from "./middleware/rate-limit";
-import { siteReader } from "./middleware/allowed-host";
+import { hostNotServed, siteReader } from "./middleware/allowed-host";
 import { securityHeaders } from "./middleware/security-headers";
 import { countStorage } from "./middleware/storage-count";
 import { eventEmitter, type EventHook } from "./core/events";
@@ -83,7 +83,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     const site = siteFor(settings);
     const url = new URL(c.req.url);
     if (!site.allows(url.host)) {
-      throw new OAuthError("invalid_request", "this server does not answer for this host (see ALLOWED_HOSTS)", 400);
+      throw hostNotServed();
     }
     const origin = url.origin;
     c.set("settings", settings);

@@ -1,5 +1,4 @@
 import type { Approval } from "../db/consents";
-import { matchRedirectUri } from "../oauth/redirect-uri";
 import { claimsBeyondScopes } from "../oidc/claims";
 import type { Settings } from "../core/settings";
 import type { AuthorizationRequest } from "./request";
@@ -31,7 +30,7 @@ export function isCoveredBy(request: AuthorizationRequest, approval: Approval): 
  */
 function skipsConsent(request: AuthorizationRequest): boolean {
   if (!request.client.skipAuthorization) return false;
-  return request.client.clientType !== "public" || matchRedirectUri(request.redirectUri, request.client.redirectUris, false);
+  return request.client.clientType !== "public" || request.client.redirectUris.includes(request.redirectUri);
 }
 
 export type ConsentStep = "grant" | "ask" | "consent_required";

@@ -2,7 +2,6 @@
 
 /** JWS algorithms this server signs and verifies with (access tokens, ID tokens). */
 export const SIGNING_ALGORITHMS = ["ES256", "RS256", "EdDSA", "PS256", "ES384"] as const;
-export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
 /** RFC 6749 §3.3 `scope-token`: %x21 / %x23-5B / %x5D-7E (no space, quote or backslash). */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;

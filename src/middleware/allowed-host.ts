@@ -1,3 +1,4 @@
+import { invalidRequest } from "../oauth/errors";
 import { SettingsError, type Settings } from "../core/settings";
 
 /**
@@ -54,6 +55,9 @@ function buildSite(settings: Settings, basePath: string): Site {
     allows: (host) => patterns.some((matches) => matches(host)) || (noHostConfigured && LOOPBACK_HOSTNAMES.has(hostnameOf(host))),
   };
 }
+
+/** The answer to a request for a host this server does not answer for (Django's 400). */
+export const hostNotServed = () => invalidRequest("this server does not answer for this host (see ALLOWED_HOSTS)");
 
 /** The site of these settings, computed once per settings object (so once per isolate in the ready Worker). */
 export function siteReader(basePath: string): (settings: Settings) => Site {
