@@ -21,7 +21,7 @@ import { createServer } from "node:net";
 import { constants } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { hashSecret } from "../src/core/crypto";
-import { deleteClient, findClient, updateClientSecretHash } from "../src/db/clients";
+import { deleteClient, findClient, replaceClientSecretHash } from "../src/db/clients";
 import type { Database } from "../src/db/index";
 import { newClientSecret, registerClient, registerUser } from "../src/db/registration";
 import { findUserByUsername } from "../src/db/users";
@@ -95,7 +95,7 @@ async function ensureDemoData(db: Database): Promise<DemoClient> {
       if (client.secretHash === (await hashSecret(saved.client_secret))) return saved;
       // The secret was rotated (e.g. with the admin CLI): give the demo client one we know.
       const { secret, hash } = await newClientSecret();
-      await updateClientSecretHash(db, client.id, hash);
+      await replaceClientSecretHash(db, client.id, hash, null);
       const demo = { client_id: client.id, client_secret: secret };
       saveDemoClient(demo);
       return demo;

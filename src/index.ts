@@ -20,22 +20,13 @@ const settingsOf = settingsReader();
 const siteOf = siteReader("/o");
 const app = new Hono<{ Bindings: Env; Variables: RequireTokenVariables & StorageCountVariables }>();
 
-/**
- * The names in a SettingsError's message ("Invalid setting NAME: why; OTHER: why", or "Missing
- * setting NAME: ..."): what /healthz may tell, without the values or the reasons.
- */
-function settingNames(err: SettingsError): string[] {
-  const names = [...err.message.matchAll(/(?:^(?:Invalid|Missing) setting |; )([A-Z][A-Z0-9_]*)[^:;]*:/g)].map((m) => m[1]!);
-  return names.length > 0 ? [...new Set(names)] : ["settings"];
-}
-
 /** Why the settings of this env are unusable, or undefined (parsed once per env: no cost when warm). */
 function invalidSettings(env: Env): string | undefined {
   try {
     settingsOf(env);
     return undefined;
   } catch (err) {
-    if (err instanceof SettingsError) return settingNames(err).join(", ");
+    if (err instanceof SettingsError) return (err.settings.length > 0 ? err.settings : ["settings"]).join(", ");
     throw err;
   }
 }

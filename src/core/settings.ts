@@ -110,6 +110,12 @@ export type SettingsInput = z.input<typeof settingsSchema>;
 
 export class SettingsError extends Error {
   override name = "SettingsError";
+  /** The settings at fault, when known: what /healthz may name without values or reasons. */
+  readonly settings: string[];
+  constructor(message: string, settings: string[] = []) {
+    super(message);
+    this.settings = settings;
+  }
 }
 
 /** Validates raw settings; an invalid one throws a message naming the variable and the problem. */
@@ -122,7 +128,8 @@ export function parseSettings(raw: Record<string, unknown>): Settings {
   const result = settingsSchema.safeParse(picked);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "settings"}: ${issue.message}`);
-    throw new SettingsError(`Invalid setting ${problems.join("; ")}`);
+    const names = result.error.issues.map((issue) => String(issue.path[0] ?? "settings"));
+    throw new SettingsError(`Invalid setting ${problems.join("; ")}`, [...new Set(names)]);
   }
   return result.data;
 }

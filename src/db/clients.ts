@@ -22,15 +22,6 @@ export async function deleteClient(db: Database, clientId: string): Promise<bool
   return rows.length > 0;
 }
 
-export async function updateClientSecretHash(db: Database, clientId: string, secretHash: string): Promise<boolean> {
-  const rows = await db
-    .update(clients)
-    .set({ secretHash, updatedAt: nowSeconds() })
-    .where(eq(clients.id, clientId))
-    .returning({ id: clients.id });
-  return rows.length > 0;
-}
-
 /**
  * Gives a client a new secret hash and keeps the current one as the previous secret until
  * `previousExpiresAt` (null: no grace, the previous secret is dropped). SQLite evaluates every SET
