@@ -5,7 +5,7 @@ import { revokeClientRefreshTokens } from "../../src/db/refresh-tokens";
 import type { Client } from "../../src/db/schema";
 import { revokeClientAccessTokens } from "../../src/tokens/revocation";
 import { CliError, list, requireOptions, str, UsageError, validationError, type Command, type Context, type OptionValues } from "./context";
-import { accessTokenWindowNote, fields, isoTime, table } from "./output";
+import { accessTokenWindowNote, fields, isoTime, tableOr } from "./output";
 
 const CLIENT_FLAGS: Record<string, string> = {
   name: "--name",
@@ -147,12 +147,7 @@ export const clientCommands: Record<string, Command> = {
     async run(ctx) {
       const clients = await listClients(await ctx.db());
       ctx.print(
-        clients.length
-          ? table(
-              ["CLIENT ID", "TYPE", "NAME", "GRANT TYPES"],
-              clients.map((c) => [c.id, c.clientType, c.name, c.grantTypes.join(",")]),
-            )
-          : "No clients.",
+        tableOr("No clients.", ["CLIENT ID", "TYPE", "NAME", "GRANT TYPES"], clients.map((c) => [c.id, c.clientType, c.name, c.grantTypes.join(",")])),
         clients.map((c) => clientJson(c)),
       );
     },

@@ -80,33 +80,27 @@ export const keyCommands: Record<string, Command> = {
     },
   },
 
-  "keys promote": {
-    summary: "Step 2: make a key the signing key of its algorithm",
-    usage: "--kid=KID [--file KEYS.json] [--write]",
-    options: { kid: { type: "string" }, file: { type: "string" }, write: { type: "boolean" } },
-    async run(ctx) {
-      requireOptions(ctx, ["kid"]);
-      const kid = str(ctx.options.kid)!;
-      const set = keyStep(() => promoteKey(readKeySet(ctx), kid));
-      writeKeySet(ctx, set, `Key ${kid} signs from the next deploy on.`);
-    },
-  },
+  "keys promote": stepOnOneKey("Step 2: make a key the signing key of its algorithm", promoteKey, (kid) => `Key ${kid} signs from the next deploy on.`),
 
-  "keys retire": {
-    summary: "Step 3: remove a key that no longer signs, once its tokens have expired",
-    usage: "--kid=KID [--file KEYS.json] [--write]",
-    options: { kid: { type: "string" }, file: { type: "string" }, write: { type: "boolean" } },
-    async run(ctx) {
-      requireOptions(ctx, ["kid"]);
-      const kid = str(ctx.options.kid)!;
-      const set = keyStep(() => retireKey(readKeySet(ctx), kid));
-      writeKeySet(ctx, set, `Key ${kid} removed.`);
-    },
-  },
+  "keys retire": stepOnOneKey("Step 3: remove a key that no longer signs, once its tokens have expired", retireKey, (kid) => `Key ${kid} removed.`),
 };
 
 function devVarsPath(): string {
   return process.env.EOT_DEV_VARS ?? resolve(".dev.vars");
+}
+
+/** A rotation step on the key named by `--kid`: promote or retire. */
+function stepOnOneKey(summary: string, step: (set: KeySet, kid: string) => KeySet, done: (kid: string) => string): Command {
+  return {
+    summary,
+    usage: "--kid=KID [--file KEYS.json] [--write]",
+    options: { kid: { type: "string" }, file: { type: "string" }, write: { type: "boolean" } },
+    async run(ctx) {
+      requireOptions(ctx, ["kid"]);
+      const kid = str(ctx.options.kid)!;
+      writeKeySet(ctx, keyStep(() => step(readKeySet(ctx), kid)), done(kid));
+    },
+  };
 }
 
 function readKeySet(ctx: Context): KeySet {

@@ -13,6 +13,9 @@ export function fields(rows: [string, string | string[]][]): string {
     .join("\n");
 }
 
+/** A table of the rows, or `empty` when there are none. */
+export const tableOr = (empty: string, header: string[], rows: string[][]): string => (rows.length ? table(header, rows) : empty);
+
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();

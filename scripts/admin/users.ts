@@ -6,7 +6,7 @@ import { deleteUserSessions } from "../../src/db/sessions";
 import { findUserByUsername, listUsers, setUserActive, setUserPassword } from "../../src/db/users";
 import { revokeUserTokens } from "../../src/tokens/revocation";
 import { CliError, parseJsonOption, requireOptions, str, validationError, type Command, type Context } from "./context";
-import { accessTokenWindowNote, fields, isoTime, table } from "./output";
+import { accessTokenWindowNote, fields, isoTime, tableOr } from "./output";
 
 const USER_FLAGS: Record<string, string> = { username: "--username", password: "--password", email: "--email", claims: "--claims" };
 
@@ -81,12 +81,7 @@ export const userCommands: Record<string, Command> = {
     async run(ctx) {
       const users = await listUsers(await ctx.db());
       ctx.print(
-        users.length
-          ? table(
-              ["USERNAME", "ACTIVE", "EMAIL", "ID"],
-              users.map((u) => [u.username, u.isActive ? "yes" : "no", u.email ?? "", u.id]),
-            )
-          : "No users.",
+        tableOr("No users.", ["USERNAME", "ACTIVE", "EMAIL", "ID"], users.map((u) => [u.username, u.isActive ? "yes" : "no", u.email ?? "", u.id])),
         users.map(userJson),
       );
     },
