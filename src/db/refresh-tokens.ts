@@ -30,7 +30,7 @@ export interface RotationClaim {
   /** Scopes the request names: each must be among the token's (a refresh may narrow, never widen). */
   scopes: readonly string[];
   /** Require an active user in the built-in users table (hosts with their own store check it themselves). */
-  activeBuiltinUser: boolean;
+  activeInUsersTable: boolean;
   /** The new token: its id, hash and expiry; everything else is copied from the old one. */
   next: { id: string; tokenHash: string; expiresAt: number };
 }
@@ -63,7 +63,7 @@ export async function claimAndRotateRefreshToken(db: Database, r: RotationClaim)
     r.graceSeconds > 0 ? sql`(${t.rotatedAt} IS NULL OR ${t.rotatedAt} > ${r.now - r.graceSeconds})` : isNull(t.rotatedAt);
   // instr() on space-padded strings: an exact token match (scope tokens contain no spaces).
   const hasScopes = r.scopes.map((scope) => sql`instr(' ' || ${t.scope} || ' ', ${` ${scope} `}) > 0`);
-  const activeUser = r.activeBuiltinUser
+  const activeUser = r.activeInUsersTable
     ? [sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${t.userId} AND ${users.isActive} = 1)`]
     : [];
   const claim = db

@@ -63,7 +63,7 @@ export const refreshTokenGrant: Grant = async (ctx) => {
       now,
       graceSeconds: settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS,
       scopes: requested ?? [],
-      activeBuiltinUser: ctx.accounts.usersTable === true,
+      activeInUsersTable: ctx.accounts.usersTable === true,
       next,
     });
     refreshTokenOut = next.token;
