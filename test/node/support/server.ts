@@ -127,8 +127,23 @@ function stopGroup(child: ChildProcess, exited: Promise<unknown>): Promise<void>
   return Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]).then(() => clearTimeout(timer));
 }
 
-/** Starts migrations + `wrangler dev` on a fresh state directory. Prefer {@link useServer} in test files. */
+/**
+ * Starts migrations + `wrangler dev` on a fresh state directory. Prefer {@link useServer} in test
+ * files. The ports come from `freePort`, which frees them again before wrangler binds them, so
+ * another process (a workerd of a test file running alongside) may take one in between: then it
+ * starts again on new ports, up to three times.
+ */
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/Address already in use/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startServerOnce(options: StartOptions): Promise<TestServer> {
   const tempDir = mkdtempSync(join(tmpdir(), "eot-interop-"));
   const stateDir = join(tempDir, "state");
   // An empty env file: wrangler then ignores a developer's .dev.vars in the project.
