@@ -1,6 +1,5 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { clearExpired } from "./db/cleanup";
 import { isOriginRegistered } from "./db/clients";
 import { openDatabase } from "./db/index";
 import { requireToken, type RequireTokenVariables } from "./middleware/require-token";
@@ -8,12 +7,10 @@ import { hostNotServed, siteReader } from "./middleware/allowed-host";
 import { errorBody } from "./oauth/errors";
 import { securityHeaders } from "./middleware/security-headers";
 import { countStorage, type StorageCountVariables } from "./middleware/storage-count";
-import { createProvider } from "./provider";
+import { createProvider, scheduledCleanup } from "./provider";
 import { demoCallback } from "./worker/demo-callback";
 import { home } from "./worker/home";
 import { SettingsError, settingsReader } from "./core/settings";
-import type { Env } from "./types";
-import { logInfo } from "./core/log";
 
 /** The ready Worker: the provider with its settings from wrangler vars and secrets. */
 const settingsOf = settingsReader();
@@ -75,9 +72,5 @@ app.route("/", createProvider());
 export default {
   fetch: app.fetch,
   /** Cron Trigger: DOT's `cleartokens`, in bounded batches. */
-  async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
-    ctx.waitUntil(
-      clearExpired(openDatabase(env.DB), settingsOf(env)).then((report) => logInfo("cleartokens", { report })),
-    );
-  },
+  scheduled: scheduledCleanup(),
 } satisfies ExportedHandler<Env>;

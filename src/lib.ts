@@ -1,11 +1,16 @@
 /** The library face: mount the provider in your own Worker, protect your APIs. */
-export { createProvider } from "./provider";
+export { createProvider, scheduledCleanup } from "./provider";
 export type { ProviderOptions } from "./provider";
+export type { BindingNames, ProviderBindings, ProviderEnv, ProviderVariables, ServerContext } from "./types";
 export { requireToken } from "./middleware/require-token";
 export type { RequireTokenOptions, RequireTokenVariables } from "./middleware/require-token";
+export { OAuthError } from "./oauth/errors";
+export type { ErrorCode } from "./oauth/errors";
 export type { ProviderEvent, EventHook } from "./core/events";
 export type { AccountStore, Account } from "./session/accounts";
-export type { PageRenderers } from "./views/render";
-export { clearExpired } from "./db/cleanup";
+export { defaultPages } from "./views/render";
+export type { HtmlContent, PageRenderers } from "./views/render";
+export type { ConsentPageProps, ErrorPageProps, LoginPageProps, LogoutPageProps, ScopeView } from "./views/pages";
+export type { CleanupReport } from "./db/cleanup";
 export type { Settings, SettingsInput } from "./core/settings";
 export type { AccessTokenClaims } from "./tokens/verify";

@@ -18,12 +18,13 @@ import { openapiEndpoint } from "./routes/openapi";
 import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
-import { SettingsError, settingsReader, type SettingsInput } from "./core/settings";
+import { SettingsError, settingsReader, type Settings, type SettingsInput } from "./core/settings";
 import { loadKeyRing } from "./tokens/keys";
 import { requireSecretKey } from "./tokens/secret-keys";
-import type { ProviderEnv } from "./types";
+import { DEFAULT_BINDING_NAMES, type BindingNames, type ProviderBindings, type ProviderEnv } from "./types";
 import { defaultPages, type PageRenderers } from "./views/render";
-import { errorFields, logError } from "./core/log";
+import { errorFields, logError, logInfo } from "./core/log";
+import { clearExpired } from "./db/cleanup";
 
 export interface ProviderOptions {
   /** Settings that take precedence over the Worker's vars. */
@@ -34,6 +35,14 @@ export interface ProviderOptions {
   accounts?: AccountStore;
   /** Replace any of the HTML pages (login, consent, error, logout, message). */
   pages?: Partial<PageRenderers>;
+  /**
+   * The names of the bindings and secrets in your Worker's `env`, when they are not `DB`, `KV`,
+   * `SIGNING_KEYS` and `SECRET_KEY` (and the rate limits' `TOKEN_RATE_LIMIT`, …).
+   *
+   * @example
+   * createProvider({ bindings: { database: "AUTH_DB", kv: "AUTH_KV", secretKey: "AUTH_SECRET" } })
+   */
+  bindings?: Partial<BindingNames>;
   /** Told when tokens are issued, refreshed or revoked and when users grant or deny (DOT's signals). */
   events?: EventHook;
 }
@@ -60,6 +69,24 @@ function renderError(err: Error, c: Context<ProviderEnv>): Response {
 }
 
 /**
+ * The settings of an env: its vars, the secret key under its binding name, then the typed options.
+ * Parsed once per env object (workerd hands every request of an isolate the same one).
+ */
+export function settingsOfEnv(bindings: Pick<BindingNames, "secretKey">, overrides?: Partial<SettingsInput>): (env: ProviderBindings) => Settings {
+  const read = settingsReader(overrides);
+  if (bindings.secretKey === DEFAULT_BINDING_NAMES.secretKey) return read;
+  const views = new WeakMap<ProviderBindings, ProviderBindings>();
+  return (env) => {
+    let view = views.get(env);
+    if (!view) {
+      view = { ...env, SECRET_KEY: env[bindings.secretKey] };
+      views.set(env, view);
+    }
+    return read(view);
+  };
+}
+
+/**
  * The authorization server as a Hono app. Mount it at the root of a Worker:
  *
  * @example
@@ -71,13 +98,14 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   const basePath = (options.basePath ?? "/o").replace(/\/+$/, "");
   const accounts = options.accounts ?? builtinAccounts;
   const pages: PageRenderers = { ...defaultPages, ...options.pages };
-  const settingsFor = settingsReader(options.settings);
+  const bindings: BindingNames = { ...DEFAULT_BINDING_NAMES, ...options.bindings };
+  const settingsFor = settingsOfEnv(bindings, options.settings);
   const siteFor = siteReader(basePath);
   const app = new Hono<ProviderEnv>();
   app.onError(renderError);
 
   app.use("*", securityHeaders());
-  app.use("*", countStorage<ProviderEnv>({ header: (c) => c.var.settings?.STORAGE_COUNT_HEADER === true }));
+  app.use("*", countStorage<ProviderEnv>({ header: (c) => c.var.settings?.STORAGE_COUNT_HEADER === true, bindings }));
   app.use("*", async (c, next) => {
     const settings = settingsFor(c.env);
     const site = siteFor(settings);
@@ -92,10 +120,11 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     c.set("endpointBase", site.endpointBase ?? `${origin}${basePath}`);
     c.set("audience", settings.ACCESS_TOKEN_AUDIENCE ?? origin);
     c.set("basePath", basePath);
+    c.set("bindings", bindings);
     c.set("accounts", accounts);
     c.set("pages", pages);
     c.set("emit", eventEmitter(options.events, c));
-    c.set("keys", () => loadKeyRing(c.env.SIGNING_KEYS));
+    c.set("keys", () => loadKeyRing(c.env[bindings.signingKeys] as string | undefined));
     c.set("secret", () => requireSecretKey(settings.SECRET_KEY));
     await next();
   });
@@ -106,7 +135,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
 
   for (const path of both("/token")) {
     o.use(path, clientCors());
-    o.use(path, rateLimit("TOKEN_RATE_LIMIT"));
+    o.use(path, rateLimit("tokenRateLimit"));
     o.post(path, tokenEndpoint);
     o.all(path, methodNotAllowed("POST, OPTIONS"));
   }
@@ -116,7 +145,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.all(path, methodNotAllowed("POST, OPTIONS"));
   }
   for (const path of both("/introspect")) {
-    o.use(path, rateLimit("INTROSPECT_RATE_LIMIT"));
+    o.use(path, rateLimit("introspectRateLimit"));
     o.post(path, introspectEndpoint);
     o.all(path, methodNotAllowed("POST"));
   }
@@ -125,7 +154,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.post(path, authorizePost);
   }
   for (const path of both("/login")) {
-    o.use(path, rateLimit("LOGIN_RATE_LIMIT", tooManyRequestsPage));
+    o.use(path, rateLimit("loginRateLimit", tooManyRequestsPage));
     o.get(path, loginGet);
     o.post(path, loginPost);
   }
@@ -146,4 +175,27 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   app.get(`/.well-known/oauth-authorization-server${basePath}`, metadataEndpoint);
   app.get(`/.well-known/openid-configuration${basePath}`, metadataEndpoint);
   return app;
+}
+
+/**
+ * DOT's `cleartokens` for your Worker's Cron Trigger: removes expired refresh tokens, code
+ * redemption records, sessions and sign-in counters in bounded batches, and logs what it removed.
+ * Give it the same `settings` and `bindings` as `createProvider`.
+ *
+ * @example
+ * export default { fetch: app.fetch, scheduled: scheduledCleanup() };
+ */
+export function scheduledCleanup<E extends object = ProviderBindings>(
+  options: Pick<ProviderOptions, "settings" | "bindings"> = {},
+): ExportedHandlerScheduledHandler<E> {
+  const bindings: BindingNames = { ...DEFAULT_BINDING_NAMES, ...options.bindings };
+  const settingsFor = settingsOfEnv(bindings, options.settings);
+  return (_controller, workerEnv, ctx) => {
+    const env = workerEnv as ProviderBindings;
+    const cleared = clearExpired(openDatabase(env[bindings.database] as D1Database), settingsFor(env)).then(
+      (report) => logInfo("cleartokens", { report }),
+      (err: unknown) => logError("cleartokens failed", errorFields(err)),
+    );
+    ctx.waitUntil(cleared);
+  };
 }

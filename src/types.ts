@@ -6,18 +6,40 @@ import type { StorageCounts } from "./core/storage-counting";
 import type { KeyRing } from "./tokens/keys";
 import type { PageRenderers } from "./views/render";
 
-/** The bindings and secrets the provider reads from its Worker's `env`. */
-export interface Env {
-  DB: D1Database;
-  KV: KVNamespace;
-  /** JWK set of private signing keys (a Worker secret; `.dev.vars` locally). */
-  SIGNING_KEYS?: string;
-  /** Optional Workers Rate Limiting bindings: per-address limits on the token, login and introspection endpoints. */
-  TOKEN_RATE_LIMIT?: RateLimit;
-  LOGIN_RATE_LIMIT?: RateLimit;
-  INTROSPECT_RATE_LIMIT?: RateLimit;
-  [setting: string]: unknown;
+/**
+ * Where the provider finds its bindings and secrets in the Worker's `env`: the names of the
+ * `wrangler.toml` bindings and of the secrets. Each defaults to the name in brackets.
+ */
+export interface BindingNames {
+  /** The D1 database [DB]. */
+  database: string;
+  /** The KV namespace of revocation notes [KV]. */
+  kv: string;
+  /** The secret holding the JWK set of private signing keys [SIGNING_KEYS]. */
+  signingKeys: string;
+  /** The secret of 32+ random characters for cookies, CSRF tokens and sealed codes [SECRET_KEY]. */
+  secretKey: string;
+  /** Optional Workers Rate Limiting bindings [TOKEN_RATE_LIMIT, LOGIN_RATE_LIMIT, INTROSPECT_RATE_LIMIT]. */
+  tokenRateLimit: string;
+  loginRateLimit: string;
+  introspectRateLimit: string;
 }
+
+export const DEFAULT_BINDING_NAMES: BindingNames = {
+  database: "DB",
+  kv: "KV",
+  signingKeys: "SIGNING_KEYS",
+  secretKey: "SECRET_KEY",
+  tokenRateLimit: "TOKEN_RATE_LIMIT",
+  loginRateLimit: "LOGIN_RATE_LIMIT",
+  introspectRateLimit: "INTROSPECT_RATE_LIMIT",
+};
+
+/**
+ * The provider's view of its Worker's `env`: bindings and secrets under the names of
+ * `BindingNames`, and settings as vars (strings). Your Worker's `Env` (from `wrangler types`) fits it.
+ */
+export type ProviderBindings = Record<string, unknown>;
 
 /** Hono context variables the provider sets for its routes. */
 export interface ProviderVariables {
@@ -43,11 +65,14 @@ export interface ProviderVariables {
   keys: () => Promise<KeyRing>;
   /** SECRET_KEY, or a SettingsError when it is missing. */
   secret: () => string;
+  /** The names of the bindings and secrets in `env` (`createProvider({ bindings })`). */
+  bindings: BindingNames;
   /** Set once a route has authenticated the client: the origins it registered for CORS. */
   clientOrigins?: string[];
 }
 
-export type ProviderEnv = { Bindings: Env; Variables: ProviderVariables };
+/** The provider's Hono environment: `Hono<ProviderEnv>`, `Context<ProviderEnv>`. */
+export type ProviderEnv = { Bindings: ProviderBindings; Variables: ProviderVariables };
 
 /**
  * The one server context below the routes (authorization, grants, OIDC): what a request knows of

@@ -4,7 +4,7 @@ import type { ProviderEnv } from "../types";
 import { sendPage } from "../views/render";
 
 /** The Workers Rate Limiting bindings the provider uses when the Worker declares them (wrangler.toml). */
-export type RateLimitBinding = "TOKEN_RATE_LIMIT" | "LOGIN_RATE_LIMIT" | "INTROSPECT_RATE_LIMIT";
+export type RateLimitBinding = "tokenRateLimit" | "loginRateLimit" | "introspectRateLimit";
 
 /**
  * The `period` of every binding in wrangler.toml. The binding does not say its period, and its
@@ -41,7 +41,7 @@ export const tooManyRequestsPage: Refusal = (c) => {
  */
 export function rateLimit(binding: RateLimitBinding, refuse: Refusal = tooManyRequestsJson): MiddlewareHandler<ProviderEnv> {
   return async (c, next) => {
-    const limiter = c.env[binding];
+    const limiter = c.env[c.var.bindings[binding]] as RateLimit | undefined;
     if (!limiter || c.req.method !== "POST") return next();
     const address = clientAddress(c.req.raw.headers);
     if (address === UNKNOWN_ADDRESS) return next();

@@ -26,6 +26,11 @@ export interface RequireTokenOptions {
    * `false` turns the revocation check off explicitly.
    */
   revocation?: string | false;
+  /**
+   * In the provider's own Worker: the names of the secrets when they are not `SIGNING_KEYS` and
+   * `SECRET_KEY` (as given to `createProvider({ bindings })`).
+   */
+  bindings?: { signingKeys?: string; secretKey?: string };
   /** `realm` of the `WWW-Authenticate` challenge. */
   realm?: string;
 }
@@ -67,10 +72,12 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
   const required = options.scopes ?? [];
   const anyOf = options.anyScopes ?? [];
   const kvBinding = options.revocation === undefined ? "KV" : options.revocation;
+  const signingKeysBinding = options.bindings?.signingKeys ?? "SIGNING_KEYS";
+  const secretKeyBinding = options.bindings?.secretKey ?? "SECRET_KEY";
   let remoteKeys: JWTVerifyGetKey | undefined;
 
   const keysFor = async (env: Env): Promise<Parameters<typeof verifyAccessToken>[1]["keys"]> => {
-    if (!options.jwksUrl) return loadKeyRing(env.SIGNING_KEYS as string | undefined);
+    if (!options.jwksUrl) return loadKeyRing(env[signingKeysBinding] as string | undefined);
     if (!remoteKeys) {
       const service = options.service ? (env[options.service] as Fetcher | undefined) : undefined;
       remoteKeys = createRemoteJWKSet(new URL(options.jwksUrl), {
@@ -113,7 +120,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
       audience: options.audience ?? (env.ACCESS_TOKEN_AUDIENCE as string | undefined) ?? origin,
       kv,
       // The provider's own Worker can open pairwise tokens' sealed user id, for the user's revocation note.
-      secret: env.SECRET_KEY as string | undefined,
+      secret: env[secretKeyBinding] as string | undefined,
     });
     if (!result.active) {
       const why = { malformed: "the access token is malformed", invalid: "the access token is invalid", expired: "the access token has expired", revoked: "the access token has been revoked" };

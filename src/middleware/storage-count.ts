@@ -3,27 +3,37 @@ import { countingD1, countingKV, formatStorageCounts, newStorageCounts, type Sto
 
 export type StorageCountVariables = { storage: StorageCounts; d1: D1Database; kv: KVNamespace };
 
-type Bindings = { DB: D1Database; KV: KVNamespace; STORAGE_COUNT_HEADER?: unknown };
+export interface CountStorageOptions<E extends { Bindings: object }> {
+  /** Whether to add the `X-Storage-Ops` header (default: the STORAGE_COUNT_HEADER var). */
+  header?: (c: Context<E>) => boolean;
+  /** The names of the D1 and KV bindings (default `DB` and `KV`). */
+  bindings?: { database: string; kv: string };
+}
+
+function binding<T>(env: object, name: string): T {
+  return (env as Record<string, T>)[name]!;
+}
 
 /**
  * Gives the request counting views of the D1 and KV bindings (`c.var.d1`, `c.var.kv`), and with
  * the STORAGE_COUNT_HEADER var set, reports the round-trips in an `X-Storage-Ops` response header.
  */
-export function countStorage<E extends { Bindings: Bindings; Variables: StorageCountVariables }>(
-  options: { header?: (c: Context<E>) => boolean } = {},
+export function countStorage<E extends { Bindings: object; Variables: StorageCountVariables }>(
+  options: CountStorageOptions<E> = {},
 ): MiddlewareHandler<E> {
+  const { database, kv } = options.bindings ?? { database: "DB", kv: "KV" };
   const wantsHeader =
     options.header ??
     ((c: Context<E>) => {
-      const flag = c.env.STORAGE_COUNT_HEADER;
+      const flag = binding<unknown>(c.env, "STORAGE_COUNT_HEADER");
       return flag === true || flag === "true" || flag === "1";
     });
   return async (c, next) => {
     if (c.var.storage) return next();
     const storage = newStorageCounts();
     c.set("storage", storage);
-    c.set("d1", countingD1(c.env.DB, storage));
-    c.set("kv", countingKV(c.env.KV, storage));
+    c.set("d1", countingD1(binding<D1Database>(c.env, database), storage));
+    c.set("kv", countingKV(binding<KVNamespace>(c.env, kv), storage));
     await next();
     if (wantsHeader(c)) c.res.headers.set("X-Storage-Ops", formatStorageCounts(storage));
   };
