@@ -2,7 +2,7 @@
  * What every admin command shares: the context it runs with, its errors (exit codes 2 and 1) and the
  * helpers that read its options.
  */
-import type { z } from "zod";
+import type { core } from "zod/mini";
 import type { Database } from "../../src/db/index";
 import type { Settings } from "../../src/core/settings";
 
@@ -84,7 +84,7 @@ export function requireOptions(ctx: Context, names: string[]): void {
 }
 
 /** A zod error as one line per problem, naming the command-line option (`flags` maps field → option). */
-export function validationError(error: z.ZodError, input: object, flags: Record<string, string>): UsageError {
+export function validationError(error: core.$ZodError, input: object, flags: Record<string, string>): UsageError {
   const lines = error.issues.map((issue) => {
     const [field, index] = issue.path;
     const key = field === undefined ? "" : String(field);

@@ -1,4 +1,5 @@
-import { z } from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
 import { SCOPE_LIST, SIGNING_ALGORITHMS } from "../core/protocol";
 import { hashPassword, hashSecret, randomAlphanumeric, randomToken } from "../core/crypto";
 import type { Database } from "./index";
@@ -15,10 +16,15 @@ import {
 } from "./schema";
 import { nowSeconds } from "../core/time";
 
+// zod/mini loads no locale; English messages for every parse, as classic zod set on import: the
+// admin CLI parses these schemas itself and shows their messages.
+z.config(en());
+
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
 /** RFC 9700 §4.1 / RFC 8252: absolute, no fragment; http only for loopback; custom schemes for native apps. */
-export const redirectUriSchema = z.string().superRefine((value, ctx) => {
+export const redirectUriSchema = z.string().check(
+  z.superRefine((value, ctx) => {
   let url: URL;
   try {
     url = new URL(value);
@@ -33,39 +39,40 @@ export const redirectUriSchema = z.string().superRefine((value, ctx) => {
   if (["javascript:", "data:", "file:", "vbscript:"].includes(url.protocol)) {
     ctx.addIssue({ code: "custom", message: `"${value}" uses a forbidden scheme` });
   }
-});
+  }),
+);
 
-const originSchema = z.string().refine((value) => {
+const originSchema = z.string().check(
+  z.refine((value) => {
   try {
     const url = new URL(value);
     return url.origin === value && (url.protocol === "https:" || url.protocol === "http:");
   } catch {
     return false;
   }
-}, "must be an origin such as https://app.example.com (scheme, host and port only)");
+}, "must be an origin such as https://app.example.com (scheme, host and port only)"),
+);
 
-const scopeSchema = z
-  .string()
-  .regex(SCOPE_LIST, "scopes are space-separated tokens without quotes or backslashes");
+const scopeSchema = z.string().check(z.regex(SCOPE_LIST, "scopes are space-separated tokens without quotes or backslashes"));
 
 export const clientRegistrationSchema = z
   .object({
-    name: z.string().min(1).max(200),
+    name: z.string().check(z.minLength(1), z.maxLength(200)),
     clientType: z.enum(CLIENT_TYPES),
     /** `native` apps may use any loopback port; inferred from the redirect URIs when not given. */
-    applicationType: z.enum(APPLICATION_TYPES).optional(),
-    grantTypes: z.array(z.enum(GRANT_TYPES)).min(1),
-    redirectUris: z.array(redirectUriSchema).default([]),
-    postLogoutRedirectUris: z.array(redirectUriSchema).default([]),
-    allowedOrigins: z.array(originSchema).default([]),
-    scope: scopeSchema.default(""),
-    skipAuthorization: z.boolean().default(false),
-    tokenEndpointAuthMethod: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).optional(),
-    idTokenSignedResponseAlg: z.enum(SIGNING_ALGORITHMS).default("RS256"),
-    subjectType: z.enum(SUBJECT_TYPES).default("public"),
-    userId: z.string().nullish(),
+    applicationType: z.optional(z.enum(APPLICATION_TYPES)),
+    grantTypes: z.array(z.enum(GRANT_TYPES)).check(z.minLength(1)),
+    redirectUris: z._default(z.array(redirectUriSchema), []),
+    postLogoutRedirectUris: z._default(z.array(redirectUriSchema), []),
+    allowedOrigins: z._default(z.array(originSchema), []),
+    scope: z._default(scopeSchema, ""),
+    skipAuthorization: z._default(z.boolean(), false),
+    tokenEndpointAuthMethod: z.optional(z.enum(TOKEN_ENDPOINT_AUTH_METHODS)),
+    idTokenSignedResponseAlg: z._default(z.enum(SIGNING_ALGORITHMS), "RS256"),
+    subjectType: z._default(z.enum(SUBJECT_TYPES), "public"),
+    userId: z.nullish(z.string()),
   })
-  .superRefine((c, ctx) => {
+  .check(z.superRefine((c, ctx) => {
     const redirects = c.grantTypes.includes("authorization_code") || c.grantTypes.includes("implicit");
     if (redirects && c.redirectUris.length === 0) {
       ctx.addIssue({ code: "custom", path: ["redirectUris"], message: "authorization_code and implicit need at least one redirect URI" });
@@ -83,7 +90,7 @@ export const clientRegistrationSchema = z
     if (c.clientType === "confidential" && c.tokenEndpointAuthMethod === "none") {
       ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "confidential clients need a secret method" });
     }
-  });
+  }));
 
 export type ClientRegistration = z.input<typeof clientRegistrationSchema>;
 
@@ -148,11 +155,11 @@ export async function rotateClientSecret(
 }
 
 export const userRegistrationSchema = z.object({
-  username: z.string().min(1).max(150).regex(/^[\w.@+-]+$/, "letters, digits and @ . + - _ only (as Django)"),
-  password: z.string().min(8, "at least 8 characters").max(1024),
-  email: z.email().nullish(),
+  username: z.string().check(z.minLength(1), z.maxLength(150), z.regex(/^[\w.@+-]+$/, "letters, digits and @ . + - _ only (as Django)")),
+  password: z.string().check(z.minLength(8, "at least 8 characters"), z.maxLength(1024)),
+  email: z.nullish(z.email()),
   /** OpenID Connect standard claims (name, given_name, email_verified, address, phone_number, ...). */
-  claims: z.record(z.string(), z.unknown()).nullish(),
+  claims: z.nullish(z.record(z.string(), z.unknown())),
 });
 
 export async function registerUser(db: Database, input: z.input<typeof userRegistrationSchema>): Promise<User> {
