@@ -23,8 +23,7 @@ z.config(en());
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
 /** RFC 9700 §4.1 / RFC 8252: absolute, no fragment; http only for loopback; custom schemes for native apps. */
-export const redirectUriSchema = z.string().check(
-  z.superRefine((value, ctx) => {
+function checkRedirectUri(value: string, ctx: z.core.$RefinementCtx<string>): void {
   let url: URL;
   try {
     url = new URL(value);
@@ -39,18 +38,21 @@ export const redirectUriSchema = z.string().check(
   if (["javascript:", "data:", "file:", "vbscript:"].includes(url.protocol)) {
     ctx.addIssue({ code: "custom", message: `"${value}" uses a forbidden scheme` });
   }
-  }),
-);
+}
 
-const originSchema = z.string().check(
-  z.refine((value) => {
+export const redirectUriSchema = z.string().check(z.superRefine(checkRedirectUri));
+
+function isOrigin(value: string): boolean {
   try {
     const url = new URL(value);
     return url.origin === value && (url.protocol === "https:" || url.protocol === "http:");
   } catch {
     return false;
   }
-}, "must be an origin such as https://app.example.com (scheme, host and port only)"),
+}
+
+const originSchema = z.string().check(
+  z.refine(isOrigin, "must be an origin such as https://app.example.com (scheme, host and port only)"),
 );
 
 const scopeSchema = z.string().check(z.regex(SCOPE_LIST, "scopes are space-separated tokens without quotes or backslashes"));
@@ -72,25 +74,27 @@ export const clientRegistrationSchema = z
     subjectType: z._default(z.enum(SUBJECT_TYPES), "public"),
     userId: z.nullish(z.string()),
   })
-  .check(z.superRefine((c, ctx) => {
-    const redirects = c.grantTypes.includes("authorization_code") || c.grantTypes.includes("implicit");
-    if (redirects && c.redirectUris.length === 0) {
-      ctx.addIssue({ code: "custom", path: ["redirectUris"], message: "authorization_code and implicit need at least one redirect URI" });
-    }
-    if (c.clientType === "public" && c.grantTypes.includes("client_credentials")) {
-      ctx.addIssue({ code: "custom", path: ["grantTypes"], message: "public clients cannot use client_credentials" });
-    }
-    if (c.clientType === "public" && c.tokenEndpointAuthMethod && c.tokenEndpointAuthMethod !== "none") {
-      ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "public clients authenticate with none" });
-    }
-    const hosts = new Set(c.redirectUris.map((uri) => URL.canParse(uri) && new URL(uri).host));
-    if (c.subjectType === "pairwise" && hosts.size > 1) {
-      ctx.addIssue({ code: "custom", path: ["subjectType"], message: "pairwise clients need all redirect URIs on one host (OIDC Core §8.1)" });
-    }
-    if (c.clientType === "confidential" && c.tokenEndpointAuthMethod === "none") {
-      ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "confidential clients need a secret method" });
-    }
-  }));
+  .check(
+    z.superRefine((c, ctx) => {
+      const redirects = c.grantTypes.includes("authorization_code") || c.grantTypes.includes("implicit");
+      if (redirects && c.redirectUris.length === 0) {
+        ctx.addIssue({ code: "custom", path: ["redirectUris"], message: "authorization_code and implicit need at least one redirect URI" });
+      }
+      if (c.clientType === "public" && c.grantTypes.includes("client_credentials")) {
+        ctx.addIssue({ code: "custom", path: ["grantTypes"], message: "public clients cannot use client_credentials" });
+      }
+      if (c.clientType === "public" && c.tokenEndpointAuthMethod && c.tokenEndpointAuthMethod !== "none") {
+        ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "public clients authenticate with none" });
+      }
+      const hosts = new Set(c.redirectUris.map((uri) => URL.canParse(uri) && new URL(uri).host));
+      if (c.subjectType === "pairwise" && hosts.size > 1) {
+        ctx.addIssue({ code: "custom", path: ["subjectType"], message: "pairwise clients need all redirect URIs on one host (OIDC Core §8.1)" });
+      }
+      if (c.clientType === "confidential" && c.tokenEndpointAuthMethod === "none") {
+        ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "confidential clients need a secret method" });
+      }
+    }),
+  );
 
 export type ClientRegistration = z.input<typeof clientRegistrationSchema>;
 
