@@ -68,6 +68,10 @@ function renderError(err: Error, c: Context<ProviderEnv>): Response {
   });
 }
 
+function missingBinding(name: string): SettingsError {
+  return new SettingsError(`Missing binding ${name}: bind it in wrangler.toml, or name yours with createProvider({ bindings })`, [name]);
+}
+
 /**
  * The settings of an env: its vars, the secret key under its binding name, then the typed options.
  * Parsed once per env object (workerd hands every request of an isolate the same one).
@@ -113,6 +117,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     if (!site.allows(url.host)) {
       throw hostNotServed();
     }
+    if (!c.var.d1 || !c.var.kv) throw missingBinding(c.var.d1 ? bindings.kv : bindings.database);
     const origin = url.origin;
     c.set("settings", settings);
     c.set("db", openDatabase(c.var.d1));

@@ -10,8 +10,8 @@ export interface CountStorageOptions<E extends { Bindings: object }> {
   bindings?: { database: string; kv: string };
 }
 
-function binding<T>(env: object, name: string): T {
-  return (env as Record<string, T>)[name]!;
+function binding<T>(env: object | undefined, name: string): T {
+  return (env as Record<string, T> | undefined)?.[name] as T;
 }
 
 /**
@@ -32,8 +32,11 @@ export function countStorage<E extends { Bindings: object; Variables: StorageCou
     if (c.var.storage) return next();
     const storage = newStorageCounts();
     c.set("storage", storage);
-    c.set("d1", countingD1(binding<D1Database>(c.env, database), storage));
-    c.set("kv", countingKV(binding<KVNamespace>(c.env, kv), storage));
+    // A missing binding stays missing (undefined), for the route to report as a configuration error.
+    const d1 = binding<D1Database | undefined>(c.env, database);
+    const namespace = binding<KVNamespace | undefined>(c.env, kv);
+    if (d1) c.set("d1", countingD1(d1, storage));
+    if (namespace) c.set("kv", countingKV(namespace, storage));
     await next();
     if (wantsHeader(c)) c.res.headers.set("X-Storage-Ops", formatStorageCounts(storage));
   };

@@ -110,14 +110,17 @@ export function unsignedJwt(payload: JWTPayload): string {
 
 /** A browser whose requests go to a provider app (e.g. one made with other settings) instead of the Worker. */
 export class AppBrowser extends Browser {
-  constructor(private readonly app: Hono<ProviderEnv>) {
+  constructor(
+    private readonly app: Hono<ProviderEnv>,
+    private readonly workerEnv: object = env,
+  ) {
     super();
   }
 
   override async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.cookies.size > 0) headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
-    const res = await this.app.request(new URL(url, BASE).toString(), { ...init, headers, redirect: "manual" }, env);
+    const res = await this.app.request(new URL(url, BASE).toString(), { ...init, headers, redirect: "manual" }, this.workerEnv);
     for (const line of res.headers.getSetCookie()) {
       const [pair] = line.split(";");
       const eq = pair!.indexOf("=");
