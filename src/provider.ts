@@ -14,7 +14,7 @@ import { introspectEndpoint } from "./routes/introspect";
 import { jwksEndpoint } from "./routes/jwks";
 import { loginGet, loginPost } from "./routes/login";
 import { logoutGet, logoutPost } from "./routes/logout";
-import { openapiEndpoint } from "./routes/openapi";
+import { openapiEndpoint, openapiReferencePage } from "./routes/openapi";
 import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
@@ -174,6 +174,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   }
   o.get("/.well-known/jwks.json", jwksEndpoint);
   o.get("/openapi.json", openapiEndpoint);
+  o.get("/openapi", openapiReferencePage);
   o.get("/.well-known/openid-configuration", metadataEndpoint);
   o.get("/.well-known/oauth-authorization-server", metadataEndpoint);
   // RFC 8414 §3: metadata of an issuer with a path lives at /.well-known/oauth-authorization-server{path}.

@@ -19,7 +19,8 @@ code{font-size:.9em;background:#eef0f4;padding:.1rem .3rem;border-radius:4px}
 .muted{color:#5b6473;font-size:.9rem}
 `;
 
-export function Layout(props: { title: string; children?: Child }) {
+/** The page frame; `styles` and `mainClass` let a page (the API reference) add to the shared look. */
+export function Layout(props: { title: string; styles?: string; mainClass?: string; children?: Child }) {
   return (
     <html lang="en">
       <head>
@@ -27,10 +28,10 @@ export function Layout(props: { title: string; children?: Child }) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="referrer" content="same-origin" />
         <title>{props.title}</title>
-        <style dangerouslySetInnerHTML={{ __html: styles }} />
+        <style dangerouslySetInnerHTML={{ __html: styles + (props.styles ?? "") }} />
       </head>
       <body>
-        <main>{props.children}</main>
+        <main class={props.mainClass}>{props.children}</main>
       </body>
     </html>
   );

@@ -1,0 +1,414 @@
+/**
+ * The provider's endpoints, one row each, as the OpenAPI document describes them: the one
+ * definition the served document (openapi-document.ts) and the reference page are built from.
+ * test/worker/openapi.test.ts checks this table against the routes createProvider registers.
+ */
+import {
+  described,
+  formBody,
+  header,
+  htmlContent,
+  jsonContent,
+  object,
+  oauthError,
+  parameter,
+  response,
+  schema,
+  text,
+  type JsonObject,
+} from "./openapi-components";
+
+export type Method = "get" | "post" | "options";
+
+/** An OpenAPI operation, with the fields the reference page reads typed. */
+export interface Operation {
+  tags: string[];
+  operationId: string;
+  summary: string;
+  description?: string;
+  /** Alternatives: one scheme name (with its scopes) each; `{}` is "no scheme" (public clients, or none). */
+  security: Record<string, string[]>[];
+  parameters?: JsonObject[];
+  requestBody?: JsonObject;
+  responses: Record<string, JsonObject>;
+}
+
+export interface Endpoint {
+  /** Path under the mount path; with `atOrigin`, the path at the origin the mount path is appended to. */
+  path: string;
+  /** RFC 8414 §3: the metadata of an issuer with a path lives at `/.well-known/…{path}`, outside the mount path. */
+  atOrigin?: boolean;
+  operations: Partial<Record<Method, Operation>>;
+}
+
+export const TAGS = [
+  { name: "OAuth 2.1", description: "Authorization, token, revocation (RFC 7009) and introspection (RFC 7662)." },
+  { name: "OpenID Connect", description: "UserInfo and RP-Initiated Logout 1.0." },
+  { name: "Browser pages", description: "HTML pages a user's browser is sent to: sign in, consent, sign out." },
+  { name: "Metadata", description: "Discovery (OpenID Connect Discovery 1.0, RFC 8414), the JWKS and this document." },
+];
+
+const OAUTH = ["OAuth 2.1"];
+const OIDC = ["OpenID Connect"];
+const PAGES = ["Browser pages"];
+const METADATA = ["Metadata"];
+
+type Security = Operation["security"];
+const session: Security = [{ sessionCookie: [] }, {}];
+const clientAuth: Security = [{ clientSecretBasic: [] }, {}];
+const noStore = { "Cache-Control": header("NoStore") };
+const publicAnyOrigin = (cacheControl: JsonObject) => ({ "Cache-Control": cacheControl, "Access-Control-Allow-Origin": header("AnyOrigin") });
+
+/** The errors every form-posting JSON endpoint may answer. */
+const postErrors = {
+  405: response("MethodNotAllowed"),
+  413: response("TooLarge"),
+  500: response("ServerError"),
+};
+const bearerErrors = {
+  400: response("BearerInvalidRequest"),
+  401: response("BearerInvalidToken"),
+  403: response("BearerInsufficientScope"),
+  405: response("MethodNotAllowed"),
+};
+
+const preflight = (tags: string[], operationId: string): Operation => ({
+  tags,
+  operationId,
+  summary: "CORS preflight",
+  security: [],
+  responses: { 204: response("Preflight") },
+});
+
+const metadata = (operationId: string, summary: string, description?: string): Operation => ({
+  tags: METADATA,
+  operationId,
+  summary,
+  ...(description ? { description } : {}),
+  security: [],
+  responses: { 200: response("ServerMetadata"), 500: response("ServerError") },
+});
+
+const AUTHORIZATION_PARAMETERS =
+  "response_type client_id redirect_uri scope state code_challenge code_challenge_method response_mode nonce prompt max_age login_hint id_token_hint claims";
+
+export const ENDPOINTS: Endpoint[] = [
+  {
+    path: "/authorize/",
+    operations: {
+      get: {
+        tags: OAUTH,
+        operationId: "authorize",
+        summary: "Authorization endpoint",
+        description:
+          "RFC 6749 §4.1.1 / §4.2.1 with PKCE (RFC 7636), OpenID Connect Core §3. Checks the client and `redirect_uri` first (errors: an HTML page, never a redirect), then the rest (errors: redirected to the client). A user who is not signed in (or must sign in again: `prompt=login`, `max_age`, an `id_token_hint` for another user) is sent to the sign-in page (`login/`); a client without consent for every requested scope gets the consent page. The response always carries `iss` (RFC 9207) and the request's `state`. `request` and `request_uri` are refused (`request_not_supported`, `request_uri_not_supported`).",
+        security: session,
+        parameters: AUTHORIZATION_PARAMETERS.split(" ").map(parameter),
+        responses: {
+          200: response("AuthorizationPage"),
+          303: response("AuthorizationRedirect"),
+          400: response("ErrorPage"),
+          500: response("ServerError"),
+        },
+      },
+      post: {
+        tags: OAUTH,
+        operationId: "authorizeDecision",
+        summary: "Consent decision, or a POSTed authorization request",
+        description:
+          "Either the consent form's decision (it carries the request's fields, `csrfmiddlewaretoken`, and `allow` to approve; without `allow` the request is denied with `access_denied`), or an authorization request sent with POST (OpenID Connect Core §3.1.2.1), answered as the GET. Any consent-form field makes the POST a decision, which then needs a valid CSRF token (403 page otherwise).",
+        security: session,
+        requestBody: formBody({ oneOf: [schema("AuthorizationRequest"), schema("ConsentDecision")] }),
+        responses: {
+          200: response("AuthorizationPage"),
+          303: response("AuthorizationRedirect"),
+          400: response("ErrorPage"),
+          403: response("ErrorPage"),
+          413: response("ErrorPage"),
+          500: response("ServerError"),
+        },
+      },
+    },
+  },
+  {
+    path: "/token/",
+    operations: {
+      post: {
+        tags: OAUTH,
+        operationId: "token",
+        summary: "Token endpoint",
+        description:
+          "RFC 6749 §3.2. Confidential clients authenticate with HTTP Basic (`client_secret_basic`) or `client_id` + `client_secret` in the body (`client_secret_post`), never both; public clients send `client_id` alone. Credentials in the query string are refused. The grant must be one the client is registered for (`unauthorized_client` otherwise). Access tokens are RFC 9068 JWTs. Browser clients get CORS for the origins they registered.",
+        security: clientAuth,
+        requestBody: formBody(schema("TokenRequest")),
+        responses: {
+          200: { description: "Tokens.", headers: noStore, content: jsonContent(schema("TokenResponse")) },
+          400: {
+            description:
+              "`invalid_request`, `invalid_grant` (code or refresh token invalid, expired, used, revoked, or issued to another client; wrong `redirect_uri` or `code_verifier`; bad password), `invalid_scope`, `unauthorized_client`, `unsupported_grant_type`.",
+            headers: noStore,
+            content: jsonContent(schema("OAuthError"), {
+              error: "invalid_grant",
+              error_description: "the authorization code is invalid or has expired",
+            }),
+          },
+          401: response("InvalidClient"),
+          ...postErrors,
+        },
+      },
+      options: preflight(OAUTH, "tokenPreflight"),
+    },
+  },
+  {
+    path: "/revoke_token/",
+    operations: {
+      post: {
+        tags: OAUTH,
+        operationId: "revoke",
+        summary: "Token revocation (RFC 7009)",
+        description:
+          "Revokes an access token (a KV note by its `jti`; with `REVOKE_REFRESH_TOKEN_WITH_ACCESS_TOKEN`, its whole grant) or a refresh token (its whole family, and the access tokens of that grant). Client authentication as at the token endpoint. A client revokes only its own tokens; an unknown, expired or already revoked token is still a success. The token's shape decides where to look, whatever the hint says.",
+        security: clientAuth,
+        requestBody: formBody(schema("RevocationRequest")),
+        responses: {
+          200: { description: "Revoked, or nothing to revoke. Empty body.", headers: noStore },
+          400: oauthError(
+            "`invalid_request` (no `token`; a token issued to another client), `unsupported_token_type` (a hint other than `access_token` or `refresh_token`).",
+          ),
+          401: response("InvalidClient"),
+          ...postErrors,
+        },
+      },
+      options: preflight(OAUTH, "revokePreflight"),
+    },
+  },
+  {
+    path: "/introspect/",
+    operations: {
+      post: {
+        tags: OAUTH,
+        operationId: "introspect",
+        summary: "Token introspection (RFC 7662)",
+        description:
+          'The caller is a confidential client (Basic or `client_secret_post`), or a resource server presenting its own access token with the `introspection` scope (Bearer). Public clients are refused. Anything not active (unknown, expired, revoked, another issuer\'s) is exactly `{"active": false}`. No CORS.',
+        security: [{ clientSecretBasic: [] }, { bearer: ["introspection"] }, {}],
+        requestBody: formBody(schema("IntrospectionRequest")),
+        responses: {
+          200: { description: "The token's state.", headers: noStore, content: jsonContent(schema("IntrospectionResponse")) },
+          400: response("InvalidRequest"),
+          401: oauthError(
+            "`invalid_client` (client authentication failed, or a public client), or `invalid_token` (the Bearer caller's token is not valid; with a `WWW-Authenticate: Bearer` challenge).",
+            { "WWW-Authenticate": header("WWWAuthenticate") },
+          ),
+          403: oauthError("`insufficient_scope`: the Bearer caller's token lacks the `introspection` scope.", {
+            "WWW-Authenticate": header("WWWAuthenticate"),
+          }),
+          ...postErrors,
+        },
+      },
+    },
+  },
+  {
+    path: "/userinfo/",
+    operations: {
+      get: {
+        tags: OIDC,
+        operationId: "userinfo",
+        summary: "UserInfo (OpenID Connect Core §5.3)",
+        description:
+          "The claims of the granted scopes (see docs/oidc.md), plus those the `claims` request parameter asked for in its `userinfo` member, each only when the user has it; `sub` as this client sees it (pairwise for pairwise clients). The access token must have the `openid` scope and belong to a user. Tokens in the query string are refused. Browser clients get CORS for the origins they registered.",
+        security: [{ bearer: ["openid"] }],
+        responses: { 200: response("UserInfo"), ...bearerErrors, 500: response("ServerError") },
+      },
+      post: {
+        tags: OIDC,
+        operationId: "userinfoPost",
+        summary: "UserInfo, POST",
+        description: "As GET; the access token may instead be sent as the `access_token` form field (RFC 6750 §2.2), but not both ways.",
+        security: [{ bearer: ["openid"] }, {}],
+        requestBody: formBody(object({ access_token: described("When no Authorization header is sent.") }), false),
+        responses: { 200: response("UserInfo"), ...bearerErrors, 413: response("TooLarge"), 500: response("ServerError") },
+      },
+      options: preflight(OIDC, "userinfoPreflight"),
+    },
+  },
+  {
+    path: "/login/",
+    operations: {
+      get: {
+        tags: PAGES,
+        operationId: "loginPage",
+        summary: "Sign-in form",
+        description:
+          "Sets the CSRF cookie; the form posts `username`, `password`, `csrfmiddlewaretoken` and `next` back here. The authorization endpoint sends users here with `next` set to the authorization request.",
+        security: [],
+        parameters: [
+          {
+            name: "next",
+            in: "query",
+            description: "Where to go after signing in; only this server's own `authorize/?...` URLs are followed.",
+            schema: text,
+          },
+          parameter("login_hint"),
+        ],
+        responses: { 200: response("HtmlPage") },
+      },
+      post: {
+        tags: PAGES,
+        operationId: "login",
+        summary: "Sign in",
+        description:
+          'Checks the CSRF token, the throttling (`LOGIN_MAX_FAILURES` per username within `LOGIN_LOCKOUT_SECONDS`) and the password, then sets the session cookie and redirects to `next` (or shows a "signed in" page). Failures show the form again with a message.',
+        security: [],
+        requestBody: formBody(
+          object(
+            {
+              username: text,
+              password: { type: "string", format: "password" },
+              csrfmiddlewaretoken: described("From the form (DOT's field name)."),
+              next: text,
+            },
+            ["username", "password", "csrfmiddlewaretoken"],
+          ),
+        ),
+        responses: {
+          200: response("HtmlPage"),
+          303: {
+            description: "Signed in: back to the authorization request in `next`.",
+            headers: { Location: header("Location"), "Set-Cookie": header("SetCookie") },
+          },
+          400: response("HtmlPage"),
+          401: response("HtmlPage"),
+          403: response("HtmlPage"),
+          429: response("HtmlPage"),
+        },
+      },
+    },
+  },
+  {
+    path: "/logout/",
+    operations: {
+      get: {
+        tags: [...OIDC, ...PAGES],
+        operationId: "endSession",
+        summary: "RP-Initiated Logout 1.0 (end_session_endpoint)",
+        description:
+          "Checks the request and shows a confirmation page naming the client; a GET never signs anyone out. The client is named by `id_token_hint` (an ID token this server issued; an expired one is fine) or `client_id` (both must agree). `post_logout_redirect_uri` must be registered for that client, exactly; any failed check is an `invalid_request` error page, never a redirect.",
+        security: session,
+        parameters: [
+          ...["id_token_hint", "client_id_optional", "post_logout_redirect_uri", "logout_state"].map(parameter),
+          { name: "ui_locales", in: "query", description: "Accepted and ignored.", schema: text },
+          { name: "logout_hint", in: "query", description: "Accepted and ignored.", schema: text },
+        ],
+        responses: { 200: response("HtmlPage"), 400: response("ErrorPage") },
+      },
+      post: {
+        tags: [...OIDC, ...PAGES],
+        operationId: "endSessionPost",
+        summary: "Logout request by POST, or the confirmation",
+        description:
+          'Without `csrfmiddlewaretoken` or `logout`: a logout request POSTed by the client, answered as the GET (confirmation page). With them: the user\'s confirmation, which clears the session cookie (and, with `REVOKE_TOKENS_ON_LOGOUT`, revokes the user\'s refresh tokens of that client and their access tokens), then redirects to `post_logout_redirect_uri` with `state`, or shows a "signed out" page.',
+        security: session,
+        requestBody: formBody(schema("LogoutRequest")),
+        responses: {
+          200: response("HtmlPage"),
+          303: {
+            description: "Signed out: to the registered `post_logout_redirect_uri`, with `state` when the request had one.",
+            headers: { Location: header("Location") },
+          },
+          400: response("ErrorPage"),
+          403: { description: "The CSRF token did not match: the confirmation page again.", content: htmlContent },
+          413: response("ErrorPage"),
+        },
+      },
+    },
+  },
+  {
+    path: "/.well-known/openid-configuration",
+    operations: { get: metadata("openidConfiguration", "OpenID Connect Discovery 1.0") },
+  },
+  {
+    path: "/.well-known/oauth-authorization-server",
+    operations: {
+      get: metadata(
+        "authorizationServerMetadataUnderIssuer",
+        "Authorization server metadata, under the issuer",
+        "The RFC 8414 document also under the issuer's path, where DOT and some clients look.",
+      ),
+    },
+  },
+  {
+    path: "/.well-known/oauth-authorization-server",
+    atOrigin: true,
+    operations: {
+      get: metadata(
+        "authorizationServerMetadata",
+        "Authorization server metadata (RFC 8414 §3.1)",
+        "For an issuer with a path, RFC 8414 puts the metadata at the origin, with the issuer's path after `/.well-known/oauth-authorization-server`. Same content as the OpenID Connect discovery document.",
+      ),
+    },
+  },
+  {
+    path: "/.well-known/openid-configuration",
+    atOrigin: true,
+    operations: {
+      get: metadata(
+        "openidConfigurationPathSuffixed",
+        "Discovery, RFC 8414-style location",
+        "The same document at the path-suffixed location some clients try.",
+      ),
+    },
+  },
+  {
+    path: "/.well-known/jwks.json",
+    operations: {
+      get: {
+        tags: METADATA,
+        operationId: "jwks",
+        summary: "Public signing keys (RFC 7517)",
+        description: "The public half of every key in `SIGNING_KEYS`, signing or not (see docs/keys.md). Readable from any origin.",
+        security: [],
+        responses: {
+          200: {
+            description: "The JWK set.",
+            headers: publicAnyOrigin(described("`public, max-age=300, stale-while-revalidate=60`.")),
+            content: { "application/jwk-set+json": { schema: schema("JWKS") } },
+          },
+          500: response("ServerError"),
+        },
+      },
+    },
+  },
+  {
+    path: "/openapi.json",
+    operations: {
+      get: {
+        tags: METADATA,
+        operationId: "openapi",
+        summary: "This document",
+        description: "Built from the provider's endpoint table for the server URL it is served under.",
+        security: [],
+        responses: {
+          200: {
+            description: "The OpenAPI 3.1 description of the endpoints.",
+            headers: publicAnyOrigin(header("PublicFiveMinutes")),
+            content: jsonContent({ type: "object" }),
+          },
+        },
+      },
+    },
+  },
+  {
+    path: "/openapi",
+    operations: {
+      get: {
+        tags: METADATA,
+        operationId: "openapiReference",
+        summary: "This document as a page",
+        description: "Every endpoint with its methods, parameters, request fields and responses, as HTML without scripts.",
+        security: [],
+        responses: { 200: response("HtmlPage") },
+      },
+    },
+  },
+];
