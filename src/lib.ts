@@ -1,6 +1,6 @@
 /** The library face: mount the provider in your own Worker, protect your APIs. */
 export { createProvider, scheduledCleanup } from "./provider";
-export type { ProviderOptions } from "./provider";
+export type { ProviderOptions, SettingsOptions } from "./provider";
 export type { BindingNames, ProviderBindings, ProviderEnv, ProviderVariables, ServerContext } from "./types";
 export { requireToken } from "./middleware/require-token";
 export type { RequireTokenOptions, RequireTokenVariables } from "./middleware/require-token";

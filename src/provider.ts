@@ -18,7 +18,7 @@ import { openapiEndpoint, openapiReferencePage } from "./routes/openapi";
 import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
-import { SettingsError, settingsReader, type Settings, type SettingsInput } from "./core/settings";
+import { SettingsError, settingsReader, type Settings } from "./core/settings";
 import { loadKeyRing } from "./tokens/keys";
 import { requireSecretKey } from "./tokens/secret-keys";
 import { DEFAULT_BINDING_NAMES, type BindingNames, type ProviderBindings, type ProviderEnv } from "./types";
@@ -26,9 +26,18 @@ import { defaultPages, type PageRenderers } from "./views/render";
 import { errorFields, logError, logInfo } from "./core/log";
 import { clearExpired } from "./db/cleanup";
 
+/**
+ * How a setting is given in code: lifetimes as numbers, flags as booleans, lists as arrays (or
+ * space-separated strings), scopes as an object (wrangler vars give all of them as strings).
+ */
+type SettingOption<T> = T extends boolean ? boolean : T extends number ? number : T extends string[] ? string | string[] : T extends Record<string, string> ? T | string : T;
+
+/** Settings as `createProvider({ settings })` takes them (README, "Settings"). */
+export type SettingsOptions = { [K in keyof Settings]?: SettingOption<Settings[K]> };
+
 export interface ProviderOptions {
   /** Settings that take precedence over the Worker's vars. */
-  settings?: Partial<SettingsInput>;
+  settings?: SettingsOptions;
   /** Where the OAuth endpoints live; the issuer is the origin plus this path unless ISSUER is set. */
   basePath?: string;
   /** Replace how users sign in (default: the built-in users table). */
@@ -76,7 +85,7 @@ function missingBinding(name: string): SettingsError {
  * The settings of an env: its vars, the secret key under its binding name, then the typed options.
  * Parsed once per env object (workerd hands every request of an isolate the same one).
  */
-export function settingsOfEnv(bindings: Pick<BindingNames, "secretKey">, overrides?: Partial<SettingsInput>): (env: ProviderBindings) => Settings {
+export function settingsOfEnv(bindings: Pick<BindingNames, "secretKey">, overrides?: SettingsOptions): (env: ProviderBindings) => Settings {
   const read = settingsReader(overrides);
   if (bindings.secretKey === DEFAULT_BINDING_NAMES.secretKey) return read;
   const views = new WeakMap<ProviderBindings, ProviderBindings>();

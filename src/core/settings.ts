@@ -37,10 +37,11 @@ const scopesMap = z.pipe(
   z.record(z.string().check(z.regex(SCOPE_TOKEN, "scope names may not contain spaces, quotes or backslashes")), z.string()),
 );
 
+/** A list: space-separated in a wrangler var, or an array in code. */
 const spaceList = (fallback: string) =>
   z.pipe(
-    z._default(z.string(), fallback),
-    z.transform((v) => v.split(/\s+/).filter(Boolean)),
+    z._default(z.union([z.string(), z.array(z.string())]), fallback),
+    z.transform((v) => (Array.isArray(v) ? v : v.split(/\s+/).filter(Boolean))),
   );
 
 export const settingsSchema = z.object({

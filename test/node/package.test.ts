@@ -57,6 +57,9 @@ const failure: OAuthError = new OAuthError("invalid_request", "bad");
 const env: ProviderEnv["Bindings"] = {};
 // @ts-expect-error options are typed
 createProvider({ basePath: 42 });
+// @ts-expect-error settings are typed: a lifetime is a number of seconds
+createProvider({ settings: { ACCESS_TOKEN_EXPIRE_SECONDS: "soon" } });
+createProvider({ settings: { DEFAULT_SCOPES: ["read"], ROTATE_REFRESH_TOKEN: false, SCOPES: { read: "Read" } } });
 export default { fetch: app.fetch, scheduled: scheduledCleanup({ bindings }), failure, env };
 `,
     );

@@ -18,6 +18,11 @@ describe("settings", () => {
     expect(s).toMatchObject({ ACCESS_TOKEN_EXPIRE_SECONDS: 600, ROTATE_REFRESH_TOKEN: false, SCOPES: { a: "A" }, DEFAULT_SCOPES: ["a"] });
   });
 
+  it("takes typed values from createProvider({ settings }): numbers, booleans, arrays, an object", () => {
+    const s = parseSettings({ ACCESS_TOKEN_EXPIRE_SECONDS: 600, ROTATE_REFRESH_TOKEN: false, SCOPES: { a: "A", b: "B" }, DEFAULT_SCOPES: ["a", "b"], ALLOWED_HOSTS: ["x.example"] });
+    expect(s).toMatchObject({ ACCESS_TOKEN_EXPIRE_SECONDS: 600, ROTATE_REFRESH_TOKEN: false, SCOPES: { a: "A", b: "B" }, DEFAULT_SCOPES: ["a", "b"], ALLOWED_HOSTS: ["x.example"] });
+  });
+
   it("ignores unrelated env entries and empty values", () => {
     expect(parseSettings({ DB: {}, ISSUER: "" }).ISSUER).toBeUndefined();
   });

@@ -111,7 +111,7 @@ export function unsignedJwt(payload: JWTPayload): string {
 /** A browser whose requests go to a provider app (e.g. one made with other settings) instead of the Worker. */
 export class AppBrowser extends Browser {
   constructor(
-    private readonly app: Hono<ProviderEnv>,
+    private readonly app: { request: (url: string, init: RequestInit, env: object) => Response | Promise<Response> },
     private readonly workerEnv: object = env,
   ) {
     super();
