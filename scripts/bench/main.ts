@@ -2,7 +2,9 @@
  * `npm run bench`: bundles the Worker as it would be deployed, serves it with workerd through
  * Miniflare's API (in-memory D1 and KV), and loads each scenario with autocannon. Prints requests/s,
  * latency, the ratio to a trivial route of the same Worker and the per-request storage round-trips
- * (X-Storage-Ops); writes the same as JSON. A benchmark, not a test: nothing here asserts on timing.
+ * (X-Storage-Ops); writes the same as JSON. First it measures the Worker's startup time (startup.ts):
+ * a new isolate evaluating the bundle and answering /healthz, against a one-line Worker.
+ * A benchmark, not a test: nothing here asserts on timing.
  *
  *   npm run bench                         10 s per scenario, 16 connections
  *   npm run bench -- --smoke              1 s per scenario: checks that the benchmark works
@@ -19,6 +21,7 @@ import { freePort, WorkerProfiler } from "./profile";
 import { formatHeader, formatResults, loadAverage, machineInfo, writeReport, type Report, type RunOptions } from "./report";
 import { fixed, scenarios as allScenarios } from "./scenarios";
 import { bundleWorker, readWranglerSettings, startServer, type Server } from "./server";
+import { measureStartup, type StartupResult } from "./startup";
 import { ROOT } from "../lib/project";
 import type { LoadPlan, RequestSource, Scenario, ScenarioResult } from "./types";
 
@@ -28,6 +31,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --warmup N        warm-up seconds before each scenario (default 2; 0.5 with --smoke)
   --smoke           1 s per scenario: a quick check that the benchmark works
   --only a,b        run only these scenarios (baseline always runs)
+  --startup-runs N  new isolates per Worker for the startup time (default 15; 3 with --smoke; 0 skips it)
   --json FILE       where to write the results (default dist/bench/results.json)
   --paired          measure each scenario in 1 s slices alternating with the baseline, and take the
                     ratio to those slices: steadier ratios on a busy machine (twice the time)
@@ -59,6 +63,7 @@ function parseOptions() {
       json: { type: "string" },
       profile: { type: "string" },
       paired: { type: "boolean", default: false },
+      "startup-runs": { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -72,7 +77,8 @@ function parseOptions() {
   const seconds = positive("--seconds", values.seconds ?? process.env.BENCH_SECONDS, smoke ? 1 : 10);
   const connections = Math.round(positive("--connections", values.connections ?? process.env.BENCH_CONNECTIONS, 16));
   const warmupSeconds = positive("--warmup", values.warmup, smoke ? 0.5 : 2, true);
-  const run: RunOptions = { seconds, warmupSeconds, connections, smoke, paired: values.paired ?? false };
+  const startupRuns = Math.round(positive("--startup-runs", values["startup-runs"], smoke ? 3 : 15, true));
+  const run: RunOptions = { seconds, warmupSeconds, connections, smoke, paired: values.paired ?? false, startupRuns };
 
   let selected: Scenario[] = allScenarios;
   if (values.only) {
@@ -213,9 +219,14 @@ async function main(): Promise<number> {
   log("bundling with wrangler deploy --dry-run");
   const bundle = await bundleWorker(ROOT, path.join(ROOT, "dist", "bench", "worker"));
   const results: ScenarioResult[] = [];
+  let startup: StartupResult | null = null;
   let profiler: { profiler: WorkerProfiler; dir: string } | undefined;
   try {
     const settings = readWranglerSettings(ROOT);
+    if (run.startupRuns > 0) {
+      log(`startup time: ${run.startupRuns} new isolates of the bundle and of a one-line Worker`);
+      startup = await measureStartup(bundle, settings, run.startupRuns, log);
+    }
     log(`starting workerd through Miniflare (compatibility date ${settings.compatibilityDate})`);
     const inspectorPort = profileDir ? await freePort() : undefined;
     server = await startServer(bundle, settings, { inspectorPort });
@@ -223,7 +234,7 @@ async function main(): Promise<number> {
     if (inspectorPort && profileDir) {
       profiler = { profiler: await WorkerProfiler.connect(inspectorPort), dir: profileDir };
     }
-    console.log(formatHeader(machine, bundle, run));
+    console.log(formatHeader(machine, bundle, run, startup));
     if (profiler) console.log("Profiling: the Worker runs slower than usual, do not compare these figures");
 
     let baseline: Baseline | null = null;
@@ -253,6 +264,7 @@ async function main(): Promise<number> {
     loadAverageAtEnd: loadAverage(),
     machine,
     bundle: { path: path.relative(ROOT, bundle.script), bytes: bundle.bytes, gzipBytes: bundle.gzipBytes },
+    startup,
     options: { ...run, profiled: Boolean(profileDir) },
     scenarios: results,
   };

@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Bundle } from "./server";
+import type { StartupResult } from "./startup";
 import type { ScenarioResult } from "./types";
 
 export interface MachineInfo {
@@ -47,6 +48,8 @@ export interface RunOptions {
   smoke: boolean;
   /** Ratios against baseline slices interleaved with the scenario's (`--paired`). */
   paired: boolean;
+  /** New isolates per Worker for the startup time (0: not measured). */
+  startupRuns: number;
 }
 
 export interface Report {
@@ -56,6 +59,8 @@ export interface Report {
   loadAverageAtEnd: number;
   machine: MachineInfo;
   bundle: { path: string; bytes: number; gzipBytes: number };
+  /** The Worker's cold start (startup.ts); null with --startup-runs 0. */
+  startup: StartupResult | null;
   options: RunOptions & { profiled: boolean };
   scenarios: ScenarioResult[];
 }
@@ -72,7 +77,16 @@ function table(rows: string[][], rightAligned: boolean[]): string {
   return [line(rows[0]!), rule, ...rows.slice(1).map(line)].join("\n");
 }
 
-export function formatHeader(machine: MachineInfo, bundle: Bundle, options: RunOptions): string {
+function formatStartup(startup: StartupResult | null): string[] {
+  if (!startup) return ["Startup: not measured (--startup-runs 0)"];
+  return [
+    `Startup: ${fmt(startup.startupMs, 1)} ms: a new isolate evaluating the bundle and answering GET /healthz took ` +
+      `${fmt(startup.bundleMedianMs, 1)} ms, a one-line Worker ${fmt(startup.trivialMedianMs, 1)} ms`,
+    `  (medians of ${startup.runs} new isolates each, loaded alternately by workerd's Worker Loader in one process)`,
+  ];
+}
+
+export function formatHeader(machine: MachineInfo, bundle: Bundle, options: RunOptions, startup: StartupResult | null): string {
   const v = machine.versions;
   return [
     `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.platform}`,
@@ -80,6 +94,7 @@ export function formatHeader(machine: MachineInfo, bundle: Bundle, options: RunO
       (machine.loadAverageAtStart > 0.5 ? " (other processes are busy: expect noisy figures)" : ""),
     `Node ${machine.node}; miniflare ${v.miniflare}, workerd ${v.workerd}, wrangler ${v.wrangler}, autocannon ${v.autocannon}`,
     `Bundle: ${kib(bundle.bytes)} (gzip ${kib(bundle.gzipBytes)}) at ${bundle.script}`,
+    ...formatStartup(startup),
     `Load: ${options.seconds} s per scenario after a ${options.warmupSeconds} s warm-up, ${options.connections} connections` +
       (options.paired ? "; each scenario paired with baseline slices (ratio against those)" : "") +
       (options.smoke ? " (smoke run: figures are not meaningful)" : ""),
