@@ -9,6 +9,7 @@ import { securityHeaders } from "./middleware/security-headers";
 import { countStorage, type StorageCountVariables } from "./middleware/storage-count";
 import { createProvider, scheduledCleanup } from "./provider";
 import { demoCallback } from "./worker/demo-callback";
+import { demoLoginPage } from "./worker/demo-login";
 import { home } from "./worker/home";
 import { SettingsError, settingsReader } from "./core/settings";
 
@@ -67,7 +68,8 @@ app.get("/api/me", requireToken({ scopes: ["read"] }), (c) => {
   return c.json({ sub: token.sub, client_id: token.client_id, scope: token.scope });
 });
 
-app.route("/", createProvider());
+// Under `npm start` (the DEMO_USER var) the login page names the demo user; deployed, it is the provider's own.
+app.route("/", createProvider({ pages: { login: demoLoginPage } }));
 
 export default {
   fetch: app.fetch,

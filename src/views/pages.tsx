@@ -8,6 +8,8 @@ export interface LoginPageProps {
   hidden: Record<string, string>;
   username?: string;
   error?: string;
+  /** A line above the form; the ready Worker's development hint naming the demo user (never set by the provider). */
+  notice?: string;
 }
 
 export interface ScopeView {
@@ -44,6 +46,7 @@ export function LoginPage(props: LoginPageProps) {
   return (
     <Layout title="Sign in">
       <h1>Sign in</h1>
+      {props.notice ? <p class="muted">{props.notice}</p> : null}
       {props.error ? (
         <p class="error" role="alert">
           {props.error}
