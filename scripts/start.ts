@@ -4,9 +4,12 @@
  *  1. Puts development SIGNING_KEYS and SECRET_KEY into .dev.vars if it lacks them (mode 0600, other lines kept).
  *  2. Applies the D1 migrations to the local state.
  *  3. Creates the demo user and the demo confidential client if they are absent (the client's
- *     secret, known only at creation, is kept in .wrangler/demo-client.json).
- *  4. Runs `wrangler dev` on 127.0.0.1:$PORT (default 8787), forwarding SIGINT/SIGTERM.
- *  5. Once /healthz answers, prints the URL, the demo credentials and a curl that gets a token.
+ *     secret, known only at creation, is kept in .wrangler/demo-client.json); on another PORT the
+ *     saved client keeps its id and secret and gets that port's redirect URI.
+ *  4. Runs `wrangler dev` on 127.0.0.1:$PORT (default 8787), forwarding SIGINT/SIGTERM, with the
+ *     var DEMO_USER (the login page names the demo user; a deployed Worker has no such var).
+ *  5. Once /healthz answers, prints the URL, the demo credentials, an `export` line for the README's
+ *     walkthrough, a curl that gets a token, and a PKCE sign-in URL with its code_verifier.
  * Exits with wrangler's exit code.
  *
  * Environment: PORT; EOT_STATE_DIR (wrangler's --persist-to, default .wrangler/state; the demo
@@ -14,14 +17,14 @@
  * when set, wrangler gets it as --env-file).
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import module from "node:module";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { hashSecret } from "../src/core/crypto";
-import { deleteClient, findClient, replaceClientSecretHash } from "../src/db/clients";
+import { findClient, replaceClientRedirectUris, replaceClientSecretHash } from "../src/db/clients";
 import type { Database } from "../src/db/index";
 import { newClientSecret, registerClient, registerUser } from "../src/db/registration";
 import { findUserByUsername } from "../src/db/users";
@@ -80,7 +83,7 @@ function saveDemoClient(demo: DemoClient): void {
   writeFileSync(demoClientPath, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
 }
 
-/** Step 3: the demo user and client (reusing the saved client when it still matches). */
+/** Step 3: the demo user and client (reusing the saved client, updated for this PORT). */
 async function ensureDemoData(db: Database): Promise<DemoClient> {
   if (!(await findUserByUsername(db, DEMO_USERNAME))) {
     await registerUser(db, { username: DEMO_USERNAME, password: DEMO_PASSWORD });
@@ -91,18 +94,22 @@ async function ensureDemoData(db: Database): Promise<DemoClient> {
   const saved = readDemoClient();
   const client = saved && (await findClient(db, saved.client_id));
   if (saved && client) {
-    if (redirectUris.every((uri) => client.redirectUris.includes(uri))) {
-      if (client.secretHash === (await hashSecret(saved.client_secret))) return saved;
-      // The secret was rotated (e.g. with the admin CLI): give the demo client one we know.
-      const { secret, hash } = await newClientSecret();
-      await replaceClientSecretHash(db, client.id, hash, null);
-      const demo = { client_id: client.id, client_secret: secret };
-      saveDemoClient(demo);
-      return demo;
+    if (!redirectUris.every((uri) => client.redirectUris.includes(uri))) {
+      // Registered for another PORT: same client, this port's callback instead of the old one.
+      await replaceClientRedirectUris(db, client.id, redirectUris);
     }
-    // Registered for another PORT: replace it.
-    await deleteClient(db, client.id);
+    if (client.secretHash === (await hashSecret(saved.client_secret))) return saved;
+    // The secret was rotated (e.g. with the admin CLI): give the demo client one we know.
+    const { secret, hash } = await newClientSecret();
+    await replaceClientSecretHash(db, client.id, hash, null);
+    const demo = { client_id: client.id, client_secret: secret };
+    saveDemoClient(demo);
+    return demo;
   }
+  return createDemoClient(db, redirectUris);
+}
+
+async function createDemoClient(db: Database, redirectUris: string[]): Promise<DemoClient> {
   const { client: created, clientSecret } = await registerClient(db, {
     name: DEMO_CLIENT_NAME,
     clientType: "confidential",
@@ -116,6 +123,15 @@ async function ensureDemoData(db: Database): Promise<DemoClient> {
   return demo;
 }
 
+/**
+ * wrangler's environment, plus: no fetch of the `Request.cf` placeholder from workers.cloudflare.com,
+ * which prints a stack trace when offline (the Worker never reads `request.cf`); set
+ * CLOUDFLARE_CF_FETCH_ENABLED=true to have it anyway.
+ */
+function devServerEnv(): NodeJS.ProcessEnv {
+  return wranglerEnv({ CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED || "false" });
+}
+
 function assertPortFree(): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const server = createServer();
@@ -126,8 +142,28 @@ function assertPortFree(): Promise<void> {
   });
 }
 
+/**
+ * A PKCE sign-in for the banner (RFC 7636, S256). The verifier stays out of the URL: the banner
+ * prints it for the user's shell. The state starts with "pkce-", which tells the demo callback
+ * page to add `-d code_verifier=$VERIFIER` to its curl (the page keeps no session to remember it).
+ */
+function pkceSignIn(demo: DemoClient): { verifier: string; url: string } {
+  const verifier = randomBytes(32).toString("base64url");
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: demo.client_id,
+    redirect_uri: `${baseUrl}/demo/callback`,
+    scope: "openid profile read",
+    state: `pkce-${randomBytes(8).toString("base64url")}`,
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+  });
+  return { verifier, url: `${baseUrl}/o/authorize/?${query}` };
+}
+
 function banner(demo: DemoClient): string {
   const line = "─".repeat(78);
+  const signIn = pkceSignIn(demo);
   return [
     "",
     line,
@@ -135,16 +171,17 @@ function banner(demo: DemoClient): string {
     `  Token endpoint:  ${baseUrl}/o/token/      JWKS: ${baseUrl}/o/.well-known/jwks.json`,
     `  Demo user:       ${DEMO_USERNAME} / ${DEMO_PASSWORD}`,
     `  Demo client:     ${demo.client_id} (secret in ${show(demoClientPath)})`,
+    "",
+    "  For your shell (the README's walkthrough uses these):",
+    `  export BASE=${baseUrl} CLIENT_ID=${demo.client_id} CLIENT_SECRET=${demo.client_secret}`,
+    "",
     "  Get an access token:",
     `  curl -s -u ${demo.client_id}:${demo.client_secret} -d grant_type=client_credentials -d scope=read ${baseUrl}/o/token/`,
-    "  Sign in as a user (authorization code flow), open in a browser:",
-    `  ${baseUrl}/o/authorize/?${new URLSearchParams({
-      response_type: "code",
-      client_id: demo.client_id,
-      redirect_uri: `${baseUrl}/demo/callback`,
-      scope: "openid profile read",
-      state: "demo",
-    })}`,
+    "",
+    "  Sign in as a user (authorization code with PKCE, S256): paste this line into your shell,",
+    "  then open the URL; the callback page shows the curl that exchanges the code with $VERIFIER.",
+    `  export VERIFIER=${signIn.verifier}`,
+    `  ${signIn.url}`,
     line,
     "",
   ].join("\n");
@@ -166,7 +203,8 @@ async function main(): Promise<number> {
 
   const args = [WRANGLER_BIN, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir];
   if (process.env.EOT_DEV_VARS) args.push("--env-file", devVarsPath);
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: wranglerEnv(), stdio: "inherit" });
+  args.push("--var", `DEMO_USER:${DEMO_USERNAME} / ${DEMO_PASSWORD}`);
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: devServerEnv(), stdio: "inherit" });
   let exited = false;
   const exit = new Promise<number>((resolvePromise, reject) => {
     child.on("error", reject);
@@ -184,7 +222,8 @@ async function main(): Promise<number> {
   void (async () => {
     while (!exited) {
       try {
-        const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2000) });
+        // The first request waits for the Worker to build (seconds on a busy machine): no early abort and retry.
+        const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(60_000) });
         if (res.ok) {
           if (!exited) console.log(banner(demo));
           return;

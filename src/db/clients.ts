@@ -46,6 +46,16 @@ export async function replaceClientSecretHash(
   return rows.length > 0;
 }
 
+/** Replaces a client's registered redirect URIs (npm start's demo client, when PORT changes). */
+export async function replaceClientRedirectUris(db: Database, clientId: string, redirectUris: string[]): Promise<boolean> {
+  const rows = await db
+    .update(clients)
+    .set({ redirectUris, updatedAt: nowSeconds() })
+    .where(eq(clients.id, clientId))
+    .returning({ id: clients.id });
+  return rows.length > 0;
+}
+
 /** Ends the grace of the last rotation: the previous secret stops working. */
 export async function dropPreviousClientSecret(db: Database, clientId: string): Promise<boolean> {
   const rows = await db

@@ -140,6 +140,8 @@ export interface InteractiveOptions {
   password: string;
   /** What to press on the consent page (default `allow`); a page that is not shown is fine. */
   decision?: "allow" | "cancel";
+  /** The client's redirect URI, when it is on the server's own origin (the demo callback). */
+  redirectUri?: string;
 }
 
 export interface InteractiveResult {
@@ -153,7 +155,7 @@ export interface InteractiveResult {
 /**
  * Follows an authorization request as a browser would: redirects on the server's origin, the
  * sign-in form, the consent form; stops at the first redirect leaving the server's origin (the
- * client's redirect URI). `form_post` responses are not handled (not needed here).
+ * client's redirect URI, or `redirectUri`). `form_post` responses are not handled (not needed here).
  */
 export async function authorizeInteractively(agent: UserAgent, authorizationUrl: URL, options: InteractiveOptions): Promise<InteractiveResult> {
   const serverOrigin = authorizationUrl.origin;
@@ -164,7 +166,8 @@ export async function authorizeInteractively(agent: UserAgent, authorizationUrl:
   for (let step = 0; step < 12; step++) {
     if (res.status >= 300 && res.status < 400) {
       const location = new URL(res.headers.get("location")!, url);
-      if (location.origin !== serverOrigin) return { callback: location, sawLogin, sawConsent };
+      const atClient = location.origin !== serverOrigin || (options.redirectUri !== undefined && location.href.startsWith(`${options.redirectUri}?`));
+      if (atClient) return { callback: location, sawLogin, sawConsent };
       url = location;
       res = await agent.fetch(url);
       continue;
