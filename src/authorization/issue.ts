@@ -8,7 +8,8 @@ import { nowSeconds } from "../core/time";
 
 /**
  * The parameters of a successful authorization response: a sealed code, an access token
- * (implicit), an ID token, or the hybrid combinations of them (OIDC Core §3.3.2.5).
+ * (implicit), an ID token, or the hybrid combinations of them (OIDC Core §3.3.2.5). An access
+ * token issued here is told as `token.issued` with grant type `implicit`.
  */
 export async function issueAuthorization(
   ctx: ServerContext,
@@ -61,6 +62,9 @@ export async function issueAuthorization(
       withScopeClaims: !types.includes("token") && !types.includes("code"),
     });
     if (idToken) out.id_token = idToken;
+  }
+  if (out.access_token) {
+    ctx.emit({ type: "token.issued", grantType: "implicit", clientId: request.client.id, userId: account.id, scope: request.scope.join(" ") });
   }
   return out;
 }

@@ -1,33 +1,109 @@
 import type { Context } from "hono";
-import { errorFields, logError } from "./log";
+import { errorFields, logError, logInfo, logWarn } from "./log";
 
-/** What happened, for audit logs and integrations: the analogue of DOT's signals. */
+/** How a password sign-in came in: the login form, or the password grant (RFC 6749 §4.3). */
+export type SignInVia = "login_form" | "password_grant";
+
+/**
+ * Why a sign-in was refused. A disabled user is `invalid_credentials`: the account store answers
+ * only "these credentials" or "none".
+ */
+export type SignInFailure = "invalid_credentials" | "locked_out";
+
+/**
+ * Where a sign-in came from. `username` is as typed (at most 150 characters, the longest a username
+ * may be); never the password. `clientAddress` is `CF-Connecting-IP` (an IPv6 address as its /64),
+ * or "unknown". `clientId` is set for the password grant, whose client is authenticated.
+ */
+interface SignInSource {
+  via: SignInVia;
+  username: string;
+  clientAddress: string;
+  clientId?: string;
+}
+
+/** A grant (token family) found reused; every token of it is revoked. `clientAddress` as above. */
+interface ReuseDetected {
+  clientId: string;
+  userId: string;
+  grantId: string;
+  clientAddress: string;
+}
+
+/**
+ * What happened, for audit logs and integrations: the analogue of DOT's signals. Events carry ids,
+ * never a secret, token or password.
+ *
+ * - `token.issued`: an access token from the token endpoint, or from the authorization endpoint
+ *   (`implicit`: response types with `token`, implicit and hybrid). An ID token alone is not one.
+ * - `signin.succeeded` / `signin.failed`: every password sign-in, with the account's id or the reason.
+ * - `signin.locked_out`: an attempt refused by the sign-in throttle (it also counts as a
+ *   `signin.failed` with reason `locked_out`). `lock` is `address` for this username from this
+ *   address, `username` for the username from everywhere; `started` when this attempt began the
+ *   lock; `lockedUntil` in epoch seconds.
+ * - `refresh_token.reused`: a rotated refresh token presented again after the grace period (or
+ *   lost a race to a concurrent rotation); `authorization_code.reused`: a code redeemed twice.
+ *
+ * The sign-in and reuse events are security events: the provider also logs each as one structured
+ * line (`message: "security event"`), with or without a hook.
+ */
 export type ProviderEvent =
-  | { type: "token.issued"; grantType: string; clientId: string; userId?: string; scope: string }
+  | { type: "token.issued"; grantType: "authorization_code" | "client_credentials" | "password" | "implicit"; clientId: string; userId?: string; scope: string }
   | { type: "token.refreshed"; clientId: string; userId?: string; scope: string }
   | { type: "token.revoked"; clientId: string; tokenType: "access_token" | "refresh_token" }
   | { type: "authorization.granted"; clientId: string; userId: string; scope: string[] }
-  | { type: "authorization.denied"; clientId: string; userId: string };
+  | { type: "authorization.denied"; clientId: string; userId: string }
+  | ({ type: "signin.succeeded"; userId: string } & SignInSource)
+  | ({ type: "signin.failed"; reason: SignInFailure } & SignInSource)
+  | ({ type: "signin.locked_out"; lock: "address" | "username"; started: boolean; lockedUntil: number | null } & SignInSource)
+  | ({ type: "refresh_token.reused" } & ReuseDetected)
+  | ({ type: "authorization_code.reused" } & ReuseDetected);
 
 /** Called after the response is decided; a returned promise runs on after the response (`waitUntil`). */
 export type EventHook = (event: ProviderEvent, c: Context) => void | Promise<void>;
 
-/** An emitter for one request: failures of the hook are logged, never turned into an error response. */
-export function eventEmitter(hook: EventHook | undefined, c: Context): (event: ProviderEvent) => void {
-  if (!hook) return () => {};
-  return (event) => {
-    try {
-      const pending = hook(event, c);
-      if (pending && typeof pending.then === "function") {
-        const logged = pending.catch((err: unknown) => logError("event hook failed", { event: event.type, ...errorFields(err) }));
-        try {
-          c.executionCtx.waitUntil(logged);
-        } catch {
-          // No execution context (e.g. app.request in tests): the promise still runs.
-        }
+/** The security events, each logged at its level. */
+const SECURITY_LOG: Partial<Record<ProviderEvent["type"], typeof logInfo>> = {
+  "signin.succeeded": logInfo,
+  "signin.failed": logWarn,
+  "signin.locked_out": logWarn,
+  "refresh_token.reused": logWarn,
+  "authorization_code.reused": logWarn,
+};
+
+/** Logs a security event as one line, its fields flat; other events are not logged. */
+function logSecurityEvent(event: ProviderEvent): void {
+  const log = SECURITY_LOG[event.type];
+  if (!log) return;
+  const { type, ...fields } = event;
+  log("security event", { event: type, ...fields });
+}
+
+function callHook(hook: EventHook, event: ProviderEvent, c: Context): void {
+  try {
+    const pending = hook(event, c);
+    if (pending && typeof pending.then === "function") {
+      const logged = pending.catch((err: unknown) => logError("event hook failed", { event: event.type, ...errorFields(err) }));
+      try {
+        c.executionCtx.waitUntil(logged);
+      } catch {
+        // No execution context (e.g. app.request in tests): the promise still runs.
       }
-    } catch (err) {
-      logError("event hook failed", { event: event.type, ...errorFields(err) });
     }
+  } catch (err) {
+    logError("event hook failed", { event: event.type, ...errorFields(err) });
+  }
+}
+
+/**
+ * An emitter for one request: security events are logged; every event goes to the hook, whose
+ * failures are logged, never turned into an error response. Without a hook the emitter is one
+ * shared function, so a request that emits only ordinary events pays nothing.
+ */
+export function eventEmitter(hook: EventHook | undefined, c: Context): (event: ProviderEvent) => void {
+  if (!hook) return logSecurityEvent;
+  return (event) => {
+    logSecurityEvent(event);
+    callHook(hook, event, c);
   };
 }

@@ -14,6 +14,10 @@ export function logInfo(message: string, fields: Fields = {}): void {
   console.log({ level: "info", message, ...fields });
 }
 
+export function logWarn(message: string, fields: Fields = {}): void {
+  console.warn({ level: "warn", message, ...fields });
+}
+
 export function logError(message: string, fields: Fields = {}): void {
   console.error({ level: "error", message, ...fields });
 }

@@ -48,6 +48,34 @@ export function attemptAllowed(count: AttemptCount | undefined, limit: number, n
 }
 
 /**
+ * The lock that refuses an attempt: `address` for the username from this client address (the
+ * narrow key), `username` for the username from everywhere (the wide key). `started` when this
+ * attempt began it: a lock starts with the first attempt over the limit, and the count starts
+ * again only after the lock ends.
+ */
+export interface SignInLock {
+  lock: "address" | "username";
+  started: boolean;
+  lockedUntil: number | null;
+}
+
+function lockOn(lock: SignInLock["lock"], count: AttemptCount | undefined, limit: number): SignInLock {
+  return { lock, started: count?.attempts === limit + 1, lockedUntil: count?.lockedUntil ?? null };
+}
+
+/** Which lock, if any, refuses the attempt `countSignInAttempt` just counted; the narrow key's first. */
+export function lockOf(
+  counted: { narrow: AttemptCount | undefined; wide: AttemptCount | undefined },
+  narrow: ThrottleLimit,
+  wide: ThrottleLimit,
+  now: number,
+): SignInLock | undefined {
+  if (!attemptAllowed(counted.narrow, narrow.limit, now)) return lockOn("address", counted.narrow, narrow.limit);
+  if (!attemptAllowed(counted.wide, wide.limit, now)) return lockOn("username", counted.wide, wide.limit);
+  return undefined;
+}
+
+/**
  * Counts one sign-in attempt against two keys in one batch (one round-trip; D1 runs a batch as a
  * transaction, so concurrent attempts are serialized at the primary and none is lost):
  *

@@ -1,4 +1,5 @@
 import { hashSecret } from "../core/crypto";
+import { UNKNOWN_ADDRESS } from "../core/client-address";
 import { findCodeRedemption, insertCodeRedemption } from "../db/code-redemptions";
 import type { Client } from "../db/schema";
 import { insertRefreshToken } from "../db/refresh-tokens";
@@ -23,6 +24,19 @@ function isUniqueViolation(err: unknown): boolean {
 
 const ALREADY_USED = "the authorization code has already been used; the tokens issued from it are revoked";
 
+/** A code redeemed twice (RFC 6749 §4.1.2): the tokens issued from it are revoked and the event told. */
+async function refuseReuse(ctx: GrantContext, grant: Pick<CodeGrant, "grantId" | "userId">): Promise<never> {
+  await revokeGrant(ctx, grant.grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS);
+  ctx.emit({
+    type: "authorization_code.reused",
+    clientId: ctx.client.id,
+    userId: grant.userId,
+    grantId: grant.grantId,
+    clientAddress: ctx.clientAddress ?? UNKNOWN_ADDRESS,
+  });
+  throw invalidGrant(ALREADY_USED);
+}
+
 /** The code's bindings (RFC 6749 §4.1.3, RFC 7636 §4.6): the client, the redirect URI, the PKCE verifier. */
 async function checkCodeBindings(grant: CodeGrant, client: Client, params: Params): Promise<void> {
   if (grant.clientId !== client.id) throw invalidGrant("the authorization code was issued to another client");
@@ -38,11 +52,10 @@ async function checkCodeBindings(grant: CodeGrant, client: Client, params: Param
  * first redemption issued are revoked as for any reuse (RFC 6749 §4.1.2). Cleanup keeps the
  * redemption record while that grant could have live tokens. Costs one D1 read, off the hot path.
  */
-async function refuseExpiredCode(ctx: GrantContext, code: string): Promise<never> {
+async function refuseExpiredCode(ctx: GrantContext, code: string, grant: CodeGrant): Promise<never> {
   const redemption = await findCodeRedemption(ctx.db, await hashSecret(code));
   if (!redemption) throw invalidGrant("the authorization code is invalid or has expired");
-  await revokeGrant(ctx, redemption.grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS);
-  throw invalidGrant(ALREADY_USED);
+  return refuseReuse(ctx, { grantId: redemption.grantId, userId: grant.userId });
 }
 
 /**
@@ -58,7 +71,7 @@ export const authorizationCodeGrant: Grant = async (ctx) => {
   if (!grant) throw invalidGrant("the authorization code is invalid or has expired");
   await checkCodeBindings(grant, client, params);
   const now = nowSeconds();
-  if (grant.expiresAt <= now) await refuseExpiredCode(ctx, code);
+  if (grant.expiresAt <= now) await refuseExpiredCode(ctx, code, grant);
   // Fail on a missing ID token key before the code is spent, so the client may retry once it is fixed.
   if (grant.scope.includes("openid")) signingKeyFor(await ctx.keys(), client.idTokenSignedResponseAlg);
 
@@ -84,9 +97,7 @@ export const authorizationCodeGrant: Grant = async (ctx) => {
     else await redemption.run();
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
-    // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
-    await revokeGrant(ctx, grant.grantId, settings.ACCESS_TOKEN_EXPIRE_SECONDS);
-    throw invalidGrant(ALREADY_USED);
+    await refuseReuse(ctx, grant);
   }
 
   return userTokenResponse(ctx, userGrant, refresh?.token, { type: "token.issued", grantType: "authorization_code" });

@@ -18,7 +18,8 @@ export const passwordGrant: Grant = async (ctx) => {
   const username = params.require("username");
   const secret = params.require("password");
   const scope = resolveScope(parseScope(params.get("scope")), client, settings);
-  const account = await signInWithPassword(ctx.accounts, db, settings, username, secret, ctx.clientAddress ?? UNKNOWN_ADDRESS);
+  const attempt = { via: "password_grant" as const, address: ctx.clientAddress ?? UNKNOWN_ADDRESS, clientId: client.id, emit: ctx.emit };
+  const account = await signInWithPassword(ctx.accounts, db, settings, username, secret, attempt);
   if (account === "locked") throw invalidGrant("too many sign-in attempts for this user; try again later");
   if (account === "invalid") throw invalidGrant("invalid username or password");
 

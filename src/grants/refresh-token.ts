@@ -1,4 +1,5 @@
 import { hashSecret } from "../core/crypto";
+import { UNKNOWN_ADDRESS } from "../core/client-address";
 import { claimAndRotateRefreshToken, findRefreshToken, refreshTokenState } from "../db/refresh-tokens";
 import type { RefreshToken } from "../db/schema";
 import { invalidGrant, invalidScope, type OAuthError } from "../oauth/errors";
@@ -12,6 +13,19 @@ import { nowSeconds } from "../core/time";
 const revokeFamily = (ctx: GrantContext, grantId: string) => revokeGrant(ctx, grantId, ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS);
 
 const REUSED = "the refresh token was already used; every token of this grant is now revoked";
+
+/** Reuse detected: the whole family is revoked and the event told. Returns the error to answer. */
+async function refuseReuse(ctx: GrantContext, row: Pick<RefreshToken, "grantId" | "userId">): Promise<OAuthError> {
+  await revokeFamily(ctx, row.grantId);
+  ctx.emit({
+    type: "refresh_token.reused",
+    clientId: ctx.client.id,
+    userId: row.userId,
+    grantId: row.grantId,
+    clientAddress: ctx.clientAddress ?? UNKNOWN_ADDRESS,
+  });
+  return invalidGrant(REUSED);
+}
 
 /**
  * Why this token cannot be refreshed, checked in the order a client can act on; reuse of a
@@ -28,10 +42,7 @@ async function refusal(
   const state = refreshTokenState(row, now, ctx.settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS);
   if (state === "revoked") return invalidGrant("the refresh token has been revoked");
   if (state === "expired") return invalidGrant("the refresh token has expired");
-  if (state === "reused") {
-    await revokeFamily(ctx, row.grantId);
-    return invalidGrant(REUSED);
-  }
+  if (state === "reused") return refuseReuse(ctx, row);
   if (ctx.accounts.usersTable === true && row.userActive !== true) return invalidGrant("the user is disabled or no longer exists");
   const granted = row.scope.split(" ");
   const widened = requested?.find((s) => !granted.includes(s));
@@ -74,8 +85,7 @@ export const refreshTokenGrant: Grant = async (ctx) => {
     if (error) throw error;
     if (rotate) {
       // Nothing was wrong with it, yet the claim failed: a concurrent request rotated it first.
-      await revokeFamily(ctx, found!.grantId);
-      throw invalidGrant(REUSED);
+      throw await refuseReuse(ctx, found!);
     }
     row = found!;
   }

@@ -1,6 +1,9 @@
+import type { ProviderEvent } from "../core/events";
 import { idTokenForGrant } from "../oidc/grant-id-token";
 import { userAccessToken, type UserGrant } from "../tokens/user-tokens";
 import type { GrantContext, TokenResponse } from "./types";
+
+type TokenIssued = Extract<ProviderEvent, { type: "token.issued" }>;
 
 /**
  * The token response of a user's grant (RFC 6749 §5.1): an access token, an ID token when
@@ -10,7 +13,7 @@ export async function userTokenResponse(
   ctx: GrantContext,
   grant: UserGrant,
   refreshToken: string | undefined,
-  event: { type: "token.issued"; grantType: string } | { type: "token.refreshed" },
+  event: { type: "token.issued"; grantType: TokenIssued["grantType"] } | { type: "token.refreshed" },
 ): Promise<TokenResponse> {
   const { client } = ctx;
   const access = await userAccessToken(await ctx.keys(), ctx, client, grant);

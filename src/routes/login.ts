@@ -58,7 +58,8 @@ export async function loginPost(c: Ctx): Promise<Response> {
   const username = params.get("username");
   const password = params.get("password");
   if (!username || !password) return showLogin(c, next, 400, "Enter your username and password.", username);
-  const account = await signInWithPassword(c.get("accounts"), db, settings, username, password, clientAddress(c.req.raw.headers));
+  const attempt = { via: "login_form" as const, address: clientAddress(c.req.raw.headers), emit: c.get("emit") };
+  const account = await signInWithPassword(c.get("accounts"), db, settings, username, password, attempt);
   if (account === "locked") {
     return showLogin(c, next, 429, "Too many failed attempts. Please wait a few minutes and try again.", username);
   }

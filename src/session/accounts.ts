@@ -1,7 +1,8 @@
 import { verifyPassword } from "../core/crypto";
 import type { Database } from "../db/index";
 import type { User } from "../db/schema";
-import { attemptAllowed, countSignInAttempt, recordSignInSuccess } from "../db/throttle";
+import { countSignInAttempt, lockOf, recordSignInSuccess } from "../db/throttle";
+import type { ProviderEvent, SignInVia } from "../core/events";
 import { findUserById, findUserByUsername } from "../db/users";
 import { IsolateCache } from "../core/isolate-cache";
 import type { Settings } from "../core/settings";
@@ -67,6 +68,19 @@ function throttleKeys(username: string, address: string) {
   return { narrow: `${user}|addr:${encodeURIComponent(address)}`, wide: user };
 }
 
+/** Who attempts a sign-in, and where its events go. */
+export interface SignInAttempt {
+  via: SignInVia;
+  /** The client address (`clientAddress`), or "unknown". */
+  address: string;
+  /** The authenticated client, for the password grant. */
+  clientId?: string;
+  emit: (event: ProviderEvent) => void;
+}
+
+/** The longest username an event repeats: the longest a username may be (registration's limit). */
+const USERNAME_IN_EVENTS = 150;
+
 /**
  * A password sign-in, the same for the login form and the password grant, throttled before the
  * password is looked at: each attempt is counted first (one atomic batch), so parallel guesses
@@ -76,7 +90,8 @@ function throttleKeys(username: string, address: string) {
  * Unknown usernames are counted the same way, so the lock tells nothing about who exists.
  *
  * "locked" while either key is locked (the password is not evaluated), "invalid" for wrong
- * credentials, else the account.
+ * credentials, else the account. Emits `signin.succeeded`, or `signin.failed` (and
+ * `signin.locked_out` when locked).
  */
 export async function signInWithPassword(
   store: AccountStore,
@@ -84,18 +99,32 @@ export async function signInWithPassword(
   settings: Settings,
   username: string,
   password: string,
-  /** The client address (`clientAddress`), or "unknown". */
-  address: string,
+  attempt: SignInAttempt,
 ): Promise<Account | "locked" | "invalid"> {
-  const keys = throttleKeys(username, address);
+  const keys = throttleKeys(username, attempt.address);
   const now = nowSeconds();
   const narrow = { key: keys.narrow, limit: settings.LOGIN_MAX_FAILURES };
   const wide = { key: keys.wide, limit: settings.LOGIN_MAX_FAILURES_PER_USERNAME };
   const counted = await countSignInAttempt(db, narrow, wide, { now, windowSeconds: settings.LOGIN_LOCKOUT_SECONDS });
-  if (!attemptAllowed(counted.narrow, narrow.limit, now) || !attemptAllowed(counted.wide, wide.limit, now)) return "locked";
+  const source = {
+    via: attempt.via,
+    username: username.slice(0, USERNAME_IN_EVENTS),
+    clientAddress: attempt.address,
+    ...(attempt.clientId ? { clientId: attempt.clientId } : {}),
+  };
+  const lock = lockOf(counted, narrow, wide, now);
+  if (lock) {
+    attempt.emit({ type: "signin.failed", reason: "locked_out", ...source });
+    attempt.emit({ type: "signin.locked_out", ...lock, ...source });
+    return "locked";
+  }
   const account = await store.authenticate(db, username, password);
-  if (!account) return "invalid";
+  if (!account) {
+    attempt.emit({ type: "signin.failed", reason: "invalid_credentials", ...source });
+    return "invalid";
+  }
   await recordSignInSuccess(db, keys.narrow, keys.wide);
+  attempt.emit({ type: "signin.succeeded", userId: account.id, ...source, username: account.username });
   return account;
 }
 

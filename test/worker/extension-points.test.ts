@@ -65,9 +65,10 @@ describe("createProvider extension points", () => {
     const refreshed = await request(app, "/o/token/", { grant_type: "refresh_token", refresh_token: body.refresh_token }, { authorization: basic(clientId, clientSecret) });
     expect(refreshed.status).toBe(200);
 
-    expect(events.map((e) => e.type)).toEqual(["authorization.granted", "token.issued", "token.refreshed"]);
-    expect(events[0]).toMatchObject({ clientId, userId: grace.id, scope: ["openid", "read"] });
-    expect(events[1]).toMatchObject({ grantType: "authorization_code", clientId, userId: grace.id });
+    expect(events.map((e) => e.type)).toEqual(["signin.failed", "signin.succeeded", "authorization.granted", "token.issued", "token.refreshed"]);
+    expect(events[1]).toMatchObject({ userId: grace.id, username: "grace" });
+    expect(events[2]).toMatchObject({ clientId, userId: grace.id, scope: ["openid", "read"] });
+    expect(events[3]).toMatchObject({ grantType: "authorization_code", clientId, userId: grace.id });
   });
 
   it("events for client credentials, revocation and denial (DOT's signals)", async () => {
