@@ -9,6 +9,7 @@ import type { Database } from "../../src/db/index";
 import { parseSettings } from "../../src/core/settings";
 import type { LocalDatabase } from "../lib/local-db";
 import { DEFAULT_STATE_DIR, runWrangler, wranglerVars } from "../lib/project";
+import { RemoteDatabaseError } from "../lib/remote-db";
 import { clientCommands } from "./clients";
 import { CliError, str, UsageError, type Command, type Context, type OptionSpec, type OptionValues } from "./context";
 import { keyCommands } from "./keys";
@@ -42,8 +43,13 @@ function commandHelp(name: string): string {
   return `Usage: ${commandUsage(name)}\n\n${command.summary}` + (command.details ? `\n${command.details}` : "");
 }
 
+/** The commands named `filter` or in its group; all without one. */
+function commandsIn(filter?: string): string[] {
+  return Object.keys(commands).filter((name) => !filter || name === filter || name.startsWith(`${filter} `));
+}
+
 function usage(filter?: string): string {
-  const names = Object.keys(commands).filter((name) => !filter || name === filter || name.startsWith(`${filter} `));
+  const names = commandsIn(filter);
   const lines = names.map((name) => {
     const command = commands[name]!;
     const head = [name, ...(command.args ?? []), command.usage ?? ""].filter(Boolean).join(" ");
@@ -58,9 +64,11 @@ function usage(filter?: string): string {
     "      Show this text, or one command's",
     "",
     "Options for every command:",
-    "  --json              Machine-readable output",
+    "  --json              Machine-readable output: stdout is exactly one JSON document. On an error it is",
+    '                      {"error": {"message": "...", "exit_code": 1 or 2}} (the message also goes to stderr)',
     "  --persist-to DIR    Local state directory, as wrangler's flag (default .wrangler/state)",
-    "  --remote            Act on the deployed D1 database (wrangler d1 execute --remote)",
+    "  --remote            Act on the deployed D1 database through D1's HTTP API, with CLOUDFLARE_ACCOUNT_ID and",
+    "                      CLOUDFLARE_API_TOKEN from the environment (CLOUDFLARE_API_BASE_URL to change the API's URL)",
     "  -h, --help          Show help",
     "",
     "Exit codes: 0 success, 1 failure or not found, 2 usage error.",
@@ -75,6 +83,24 @@ function findCommand(words: string[]): string | undefined {
 
 function isGroup(word: string | undefined): boolean {
   return word !== undefined && Object.keys(commands).some((name) => name.startsWith(`${word} `));
+}
+
+/** `help --json`: the commands' names, arguments, usage lines and texts. */
+function helpJson(names: string[]) {
+  return {
+    commands: names.map((name) => {
+      const { summary, details, args = [] } = commands[name]!;
+      return { name, args, usage: commandUsage(name), summary, ...(details ? { details } : {}) };
+    }),
+  };
+}
+
+/** The first error among `error` and its causes that is meant to be shown as a plain message. */
+function plainError(error: unknown): CliError | RemoteDatabaseError | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof CliError || e instanceof RemoteDatabaseError) return e;
+  }
+  return undefined;
 }
 
 /** An error's message and those of its causes (Drizzle wraps driver errors); the stack with DEBUG set. */
@@ -98,6 +124,16 @@ export interface MainOptions {
   openLocal?: (stateDir: string) => Promise<LocalDatabase>;
 }
 
+/**
+ * Reports a failure and returns its exit code: the message (and any usage text) on stderr, and with
+ * --json also `{"error": {"message", "exit_code"}}` on stdout, so stdout is one JSON document either way.
+ */
+function fail(io: Output, json: boolean, exitCode: number, message: string, usageText?: string): number {
+  io.err(`error: ${message}${usageText ? `\n\n${usageText}` : ""}`);
+  if (json) io.out(JSON.stringify({ error: { message, exit_code: exitCode } }, null, 2));
+  return exitCode;
+}
+
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: Output = stdio, options: MainOptions = {}): Promise<number> {
   const allOptions: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS };
@@ -106,37 +142,31 @@ export async function main(argv: string[], io: Output = stdio, options: MainOpti
   const loose = parseArgs({ args: argv, options: allOptions, strict: false, allowPositionals: true });
   const words = loose.positionals;
   const wantsHelp = loose.values.help === true;
+  const wantsJson = loose.values.json === true;
+  const showHelp = (names: string[], text: string) => {
+    io.out(wantsJson ? JSON.stringify(helpJson(names), null, 2) : text);
+    return 0;
+  };
 
   if (words[0] === "help" || (words.length === 0 && wantsHelp)) {
     const topic = words.slice(1);
     const name = findCommand(topic);
-    if (topic.length && !name && !isGroup(topic[0])) {
-      io.err(`error: unknown command "${topic.join(" ")}"\n\n${usage()}`);
-      return 2;
-    }
-    io.out(name ? commandHelp(name) : usage(topic[0]));
-    return 0;
+    if (topic.length && !name && !isGroup(topic[0])) return fail(io, wantsJson, 2, `unknown command "${topic.join(" ")}"`, usage());
+    return name ? showHelp([name], commandHelp(name)) : showHelp(commandsIn(topic[0]), usage(topic[0]));
   }
   const name = findCommand(words);
   if (!name) {
-    if (wantsHelp && isGroup(words[0]) && words.length === 1) {
-      io.out(usage(words[0]));
-      return 0;
-    }
+    if (wantsHelp && isGroup(words[0]) && words.length === 1) return showHelp(commandsIn(words[0]), usage(words[0]));
     const problem =
       words.length === 0
         ? "no command given"
         : isGroup(words[0]) && words.length === 1
           ? `"${words[0]}" needs a subcommand`
           : `unknown command "${words.slice(0, 2).join(" ")}"`;
-    io.err(`error: ${problem}\n\n${usage(isGroup(words[0]) ? words[0] : undefined)}`);
-    return 2;
+    return fail(io, wantsJson, 2, problem, usage(isGroup(words[0]) ? words[0] : undefined));
   }
   const command = commands[name]!;
-  if (wantsHelp) {
-    io.out(commandHelp(name));
-    return 0;
-  }
+  if (wantsHelp) return showHelp([name], commandHelp(name));
 
   let dispose: (() => Promise<void>) | undefined;
   try {
@@ -175,8 +205,9 @@ export async function main(argv: string[], io: Output = stdio, options: MainOpti
         db ??= (async () => {
           if (values.remote) {
             const { openRemoteDatabase } = await import("../lib/remote-db");
+            const remote = openRemoteDatabase();
             io.err("Acting on the REMOTE (deployed) database.");
-            return openRemoteDatabase();
+            return remote;
           }
           const open = options.openLocal ?? (await import("../lib/local-db")).openLocalDatabase;
           const local = await open(stateDir);
@@ -205,16 +236,13 @@ export async function main(argv: string[], io: Output = stdio, options: MainOpti
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`error: ${error.message}\n\nUsage: ${commandUsage(name)}\nRun "npm run admin -- help ${name}" for details.`);
-      return 2;
+      return fail(io, wantsJson, 2, error.message, `Usage: ${commandUsage(name)}\nRun "npm run admin -- help ${name}" for details.`);
     }
-    if (error instanceof CliError) {
-      io.err(`error: ${error.message}`);
-      return error.exitCode;
-    }
-    // Anything else (a failed migration, a D1 or wrangler error): its message and causes, exit 1.
-    io.err(`error: ${describeError(error)}`);
-    return 1;
+    // A CliError, or the remote database's own (Drizzle wraps them): just the message.
+    const plain = plainError(error);
+    if (plain) return fail(io, wantsJson, plain instanceof CliError ? plain.exitCode : 1, plain.message);
+    // Anything else (a failed migration, a local D1 or wrangler error): its message and causes, exit 1.
+    return fail(io, wantsJson, 1, describeError(error));
   } finally {
     await dispose?.();
   }

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Unstable_Config } from "wrangler";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const CONFIG_PATH = join(ROOT, "wrangler.toml");
@@ -48,8 +49,18 @@ export function runWrangler(args: string[], env: Record<string, string> = {}): P
   });
 }
 
+/** wrangler.toml as wrangler reads it (loaded on demand: wrangler's bundle is large). */
+function wranglerConfig(): Unstable_Config {
+  const { unstable_readConfig } = createRequire(import.meta.url)("wrangler") as typeof import("wrangler");
+  return unstable_readConfig({ config: CONFIG_PATH }, { hideWarnings: true });
+}
+
 /** The `[vars]` of wrangler.toml, so the CLI uses the same settings as the Worker. */
 export function wranglerVars(): Record<string, unknown> {
-  const { unstable_readConfig } = createRequire(import.meta.url)("wrangler") as typeof import("wrangler");
-  return unstable_readConfig({ config: CONFIG_PATH }, { hideWarnings: true }).vars ?? {};
+  return wranglerConfig().vars ?? {};
+}
+
+/** The `database_id` of wrangler.toml's D1 binding named DB, if it has one. */
+export function d1DatabaseId(): string | undefined {
+  return wranglerConfig().d1_databases.find((d) => d.binding === DB_BINDING)?.database_id;
 }

@@ -1,141 +1,146 @@
 /**
- * The deployed D1 database, reached through `wrangler d1 execute DB --remote --json --command SQL`.
+ * The deployed D1 database, reached through D1's HTTP API with bound parameters:
+ * `POST {base}/accounts/{account_id}/d1/database/{database_id}/raw` with `{"sql", "params"}`, or
+ * `{"batch": [{"sql", "params"}, ...]}` for Drizzle's `db.batch`. User input travels only as
+ * parameters, never inside the SQL text.
  *
- * Drizzle's `sqlite-proxy` driver hands us each statement with `?` placeholders and its
- * parameters; wrangler's `--command` takes plain SQL only, so the parameters are inlined as
- * SQLite literals (`sqliteLiteral`) at the placeholders (`inlineParams`), which skips anything
- * quoted or commented. Each statement is one wrangler run.
+ * The account and token come from CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN (wrangler's
+ * names), the base URL from CLOUDFLARE_API_BASE_URL (wrangler honours it too; tests point it at a
+ * local fake), the database from wrangler.toml's DB binding. `/raw`, not `/query`: it answers rows
+ * as arrays in column order, which is what Drizzle's sqlite-proxy driver takes, and two selected
+ * columns of the same name stay two.
  */
 import { drizzle } from "drizzle-orm/sqlite-proxy";
 import type { Database } from "../../src/db/index";
-import * as schema from "../../src/db/schema";
-import { DB_BINDING, runWrangler } from "./project";
+import { d1DatabaseId } from "./project";
 
-/** A value as an SQLite literal: NULL, an integer or real, 'text' with quotes doubled, or X'blob'. */
-export function sqliteLiteral(value: unknown): string {
-  if (value === null || value === undefined) return "NULL";
-  if (typeof value === "boolean") return value ? "1" : "0";
-  if (typeof value === "bigint") return value.toString();
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new TypeError(`cannot store ${value} in SQLite`);
-    if (Object.is(value, -0)) return "0";
-    // String() gives "1e+21" or "1.5e-7" for extreme values; SQLite reads both as reals.
-    return String(value);
-  }
-  if (typeof value === "string") {
-    if (value.includes("\0")) throw new TypeError("text values may not contain NUL characters");
-    return `'${value.replace(/'/g, "''")}'`;
-  }
-  if (value instanceof Uint8Array || value instanceof ArrayBuffer) {
-    return `X'${Buffer.from(value instanceof ArrayBuffer ? new Uint8Array(value) : value).toString("hex")}'`;
-  }
-  throw new TypeError(`cannot inline a value of type ${typeof value} as an SQLite literal`);
+export const DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4";
+
+/** A failure to report as a plain message (no stack): missing settings, an unreachable API, an API error. */
+export class RemoteDatabaseError extends Error {
+  override name = "RemoteDatabaseError";
+}
+
+export interface D1HttpTarget {
+  baseUrl: string;
+  accountId: string;
+  apiToken: string;
+  databaseId: string;
+}
+
+type Method = "run" | "all" | "values" | "get";
+type BoundParam = string | number | null;
+interface Statement {
+  sql: string;
+  params: BoundParam[];
+}
+
+/** One statement's answer from `/raw`. */
+interface RawResult {
+  success?: boolean;
+  results?: { columns?: string[]; rows?: unknown[][] };
+  meta?: Record<string, unknown>;
+}
+
+interface Envelope {
+  success?: boolean;
+  errors?: { code?: number; message?: string }[];
+  result?: RawResult[] | null;
 }
 
 /**
- * Replaces each `?` placeholder of `sql` with the next parameter's literal. Placeholders inside
- * 'strings', "identifiers", `identifiers`, [identifiers], -- comments and block comments are
- * left alone. Numbered or named parameters (?1, :name, @name, $name) are rejected: Drizzle does
- * not produce them, and inlining them positionally would be wrong.
+ * The target from the environment and wrangler.toml (`databaseId` overrides the latter); names
+ * what is missing.
  */
-export function inlineParams(sql: string, params: readonly unknown[]): string {
-  let out = "";
-  let next = 0;
-  let i = 0;
-  const closers: Record<string, string> = { "'": "'", '"': '"', "`": "`", "[": "]" };
-  while (i < sql.length) {
-    const ch = sql[i]!;
-    const closer = closers[ch];
-    if (closer) {
-      // Quoted: copy through the closing quote; a doubled quote is an escaped quote (not for []).
-      let j = i + 1;
-      for (;;) {
-        const end = sql.indexOf(closer, j);
-        if (end === -1) throw new SyntaxError(`unterminated ${ch} in SQL`);
-        if (closer !== "]" && sql[end + 1] === closer) {
-          j = end + 2;
-          continue;
-        }
-        j = end + 1;
-        break;
-      }
-      out += sql.slice(i, j);
-      i = j;
-    } else if (ch === "-" && sql[i + 1] === "-") {
-      const end = sql.indexOf("\n", i);
-      const j = end === -1 ? sql.length : end + 1;
-      out += sql.slice(i, j);
-      i = j;
-    } else if (ch === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      const j = end === -1 ? sql.length : end + 2;
-      out += sql.slice(i, j);
-      i = j;
-    } else if (ch === "?") {
-      if (/[0-9]/.test(sql[i + 1] ?? "")) throw new SyntaxError("numbered parameters (?NNN) are not supported");
-      if (next >= params.length) throw new RangeError(`SQL has more placeholders than the ${params.length} parameters`);
-      out += sqliteLiteral(params[next++]);
-      i++;
-    } else if ((ch === ":" || ch === "@" || ch === "$") && /[A-Za-z_]/.test(sql[i + 1] ?? "")) {
-      throw new SyntaxError(`named parameters (${ch}name) are not supported`);
-    } else {
-      out += ch;
-      i++;
-    }
+export function remoteTarget(env: NodeJS.ProcessEnv = process.env, databaseId?: string): D1HttpTarget {
+  const missing = ["CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN"].filter((name) => !env[name]);
+  if (missing.length) {
+    throw new RemoteDatabaseError(
+      `--remote needs ${missing.join(" and ")} in the environment (an API token with D1 Edit permission)`,
+    );
   }
-  if (next !== params.length) throw new RangeError(`SQL has ${next} placeholders but ${params.length} parameters`);
-  return out;
-}
-
-/** Runs one SQL statement with `wrangler d1 execute`; returns its result rows (objects). */
-export type SqlExecutor = (sql: string) => Promise<Record<string, unknown>[]>;
-
-/**
- * An executor for `wrangler d1 execute DB <target> --json --command SQL`, where `target` is
- * `["--remote"]` for the deployed database (or `["--local", "--persist-to", dir]`).
- */
-export function wranglerExecutor(target: string[]): SqlExecutor {
-  return async (sql) => {
-    const result = await runWrangler(["d1", "execute", DB_BINDING, ...target, "--json", "--command", sql]);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(result.stdout);
-    } catch {
-      parsed = undefined;
-    }
-    if (result.code !== 0 || !Array.isArray(parsed)) {
-      const error = (parsed as { error?: { text?: string; message?: string } } | undefined)?.error;
-      const detail = error?.text ?? error?.message ?? (result.stderr.trim() || result.stdout.trim());
-      throw new Error(`wrangler d1 execute failed (exit ${result.code}): ${detail}`);
-    }
-    const first = parsed[0] as { results?: Record<string, unknown>[]; success?: boolean } | undefined;
-    if (first && first.success === false) throw new Error(`D1 query failed: ${JSON.stringify(first)}`);
-    return first?.results ?? [];
+  databaseId ??= d1DatabaseId();
+  if (!databaseId) throw new RemoteDatabaseError("wrangler.toml has no database_id for the D1 binding DB");
+  return {
+    baseUrl: (env.CLOUDFLARE_API_BASE_URL || DEFAULT_API_BASE_URL).replace(/\/+$/, ""),
+    accountId: env.CLOUDFLARE_ACCOUNT_ID!,
+    apiToken: env.CLOUDFLARE_API_TOKEN!,
+    databaseId,
   };
 }
 
+/** A parameter as JSON the API binds: text, a number, or null (booleans as SQLite's 0 and 1). */
+function boundParam(value: unknown): BoundParam {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  throw new RemoteDatabaseError(`cannot send a ${typeof value} parameter (${String(value)}) to D1's HTTP API`);
+}
+
+const statement = (sql: string, params: readonly unknown[]): Statement => ({ sql, params: params.map(boundParam) });
+
+function apiErrors(envelope: Envelope | undefined): string {
+  return (envelope?.errors ?? []).map((e) => [e.code, e.message].filter((part) => part !== undefined).join(": ")).join("; ");
+}
+
+/** Why fetch failed, e.g. ECONNREFUSED (undici puts it in the cause). */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}
+
+/** Posts one request to `/raw`; returns one result per statement, or throws the API's own error. */
+async function post(target: D1HttpTarget, body: Statement | { batch: Statement[] }, count: number): Promise<RawResult[]> {
+  const url = `${target.baseUrl}/accounts/${encodeURIComponent(target.accountId)}/d1/database/${encodeURIComponent(target.databaseId)}/raw`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${target.apiToken}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new RemoteDatabaseError(`cannot reach the Cloudflare API at ${target.baseUrl}: ${networkReason(error)}`);
+  }
+  const envelope = (await response.json().catch(() => undefined)) as Envelope | undefined;
+  if (!response.ok || envelope?.success !== true || !Array.isArray(envelope.result)) {
+    const detail = apiErrors(envelope) || response.statusText || "no error message";
+    throw new RemoteDatabaseError(`the D1 API refused the query (HTTP ${response.status}): ${detail}`);
+  }
+  if (envelope.result.length !== count || envelope.result.some((r) => r.success === false)) {
+    throw new RemoteDatabaseError(`the D1 API answered ${envelope.result.length} results for ${count} statements, or a failed one`);
+  }
+  return envelope.result;
+}
+
 /**
- * A Drizzle database over an executor. The functions in src/db take the D1 driver's `Database`
- * type; the sqlite-proxy database has the same async SQLite query builder, hence the cast.
- *
- * Rows come back from wrangler as objects whose keys are in the SELECT's column order (Drizzle
- * always lists the columns it selects); `Object.values` turns them into the positional rows the
- * proxy driver expects.
+ * A statement's result as the proxy driver wants it: positional rows, the first row for `get`, and
+ * for `run` the D1 driver's own shape (the functions in src/db read `meta.changes`).
  */
-export function proxyDatabase(execute: SqlExecutor): Database {
+function proxyResult(method: Method, result: RawResult): { rows: unknown[] } {
+  const rows = result.results?.rows ?? [];
+  if (method === "run") return { rows: [], results: [], success: true, meta: result.meta ?? {} } as { rows: unknown[] };
+  if (method === "get") return { rows: rows[0] } as { rows: unknown[] };
+  return { rows };
+}
+
+/**
+ * A Drizzle database over D1's HTTP API. The functions in src/db take the D1 driver's `Database`
+ * type; the sqlite-proxy database has the same async SQLite query builder, hence the cast.
+ */
+export function remoteDatabase(target: D1HttpTarget): Database {
   const db = drizzle(
-    async (sql, params, method) => {
-      const rows = await execute(inlineParams(sql, params));
-      if (method === "run") return { rows: [] };
-      if (method === "get") return { rows: rows[0] ? Object.values(rows[0]) : undefined } as { rows: unknown[] };
-      return { rows: rows.map((row) => Object.values(row)) };
+    async (sql, params, method) => proxyResult(method, (await post(target, statement(sql, params), 1))[0]!),
+    async (queries) => {
+      const results = await post(target, { batch: queries.map((q) => statement(q.sql, q.params)) }, queries.length);
+      return queries.map((q, i) => proxyResult(q.method, results[i]!));
     },
-    { schema },
   );
   return db as unknown as Database;
 }
 
-/** The deployed database named DB in wrangler.toml (needs `wrangler login` or CLOUDFLARE_API_TOKEN). */
-export function openRemoteDatabase(): Database {
-  return proxyDatabase(wranglerExecutor(["--remote"]));
+/** The deployed database named DB in wrangler.toml, with the credentials of the environment. */
+export function openRemoteDatabase(env: NodeJS.ProcessEnv = process.env): Database {
+  return remoteDatabase(remoteTarget(env));
 }
