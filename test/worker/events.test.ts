@@ -1,7 +1,6 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ProviderEvent } from "../../src/core/events";
-import type { SettingsInput } from "../../src/core/settings";
 import { createProvider } from "../../src/provider";
 import { hiddenFields, redirectParams } from "./support/browser";
 import { authorizeUrl, codeRequest, grantIdOf, newUser, PASSWORD, REDIRECT, VERIFIER, type ClientCredentials } from "./support/flow";
@@ -16,9 +15,10 @@ import { AppBrowser, oidcClient, oidcRequest } from "./support/oidc-helpers";
  */
 
 type App = ReturnType<typeof createProvider>;
+type ProviderSettings = NonNullable<NonNullable<Parameters<typeof createProvider>[0]>["settings"]>;
 
 /** A provider whose `events` hook records every event. */
-function recording(settings: Partial<SettingsInput> = {}) {
+function recording(settings: ProviderSettings = {}) {
   const events: ProviderEvent[] = [];
   const app = createProvider({
     settings,
@@ -171,7 +171,7 @@ const codeClient = () => createClient({ grantTypes: ["authorization_code", "refr
 describe("refresh token reuse", () => {
   afterEach(() => vi.useRealTimers());
 
-  async function setUp(settings: Partial<SettingsInput> = {}) {
+  async function setUp(settings: ProviderSettings = {}) {
     const client = await codeClient();
     const user = await newUser();
     const minted = await mintUserTokens(client.client, user.id, ["read"]);
@@ -228,7 +228,7 @@ describe("authorization code reuse", () => {
   afterEach(() => vi.useRealTimers());
 
   /** A signed-in user's code for a new client, through the recording provider; the events so far cleared. */
-  async function codeFor(settings: Partial<SettingsInput> = {}) {
+  async function codeFor(settings: ProviderSettings = {}) {
     const client = await codeClient();
     const user = await newUser();
     const { app, events } = recording(settings);
