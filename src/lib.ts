@@ -5,6 +5,7 @@ export type { BindingNames, ProviderBindings, ProviderEnv, ProviderVariables, Se
 export { requireToken } from "./middleware/require-token";
 export type { RequireTokenOptions, RequireTokenVariables } from "./middleware/require-token";
 export { OAuthError } from "./oauth/errors";
+export { generateSigningKeySet } from "./tokens/generate-keys";
 export type { ErrorCode } from "./oauth/errors";
 export type { ProviderEvent, EventHook } from "./core/events";
 export type { AccountStore, Account } from "./session/accounts";

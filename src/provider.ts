@@ -52,7 +52,10 @@ export interface ProviderOptions {
    * createProvider({ bindings: { database: "AUTH_DB", kv: "AUTH_KV", secretKey: "AUTH_SECRET" } })
    */
   bindings?: Partial<BindingNames>;
-  /** Told when tokens are issued, refreshed or revoked and when users grant or deny (DOT's signals). */
+  /**
+   * Told of tokens issued, refreshed and revoked, users' grants and denials, sign-ins and lockouts,
+   * and refresh-token or code reuse (DOT's signals; README, "Events").
+   */
   events?: EventHook;
 }
 

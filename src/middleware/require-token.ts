@@ -6,18 +6,24 @@ import { SettingsError } from "../core/settings";
 import { loadKeyRing } from "../tokens/keys";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 import { logError } from "../core/log";
+import type { BindingNames } from "../types";
 
 export interface RequireTokenOptions {
   /** Every one of these scopes is required. */
   scopes?: string[];
   /** At least one of these scopes is required. */
   anyScopes?: string[];
-  /** The issuer to trust. Default: the `ISSUER` var, or this Worker's origin + `/o` (the ready Worker). */
+  /** The issuer to trust. Default: the `ISSUER` var, or this Worker's origin + `basePath`. */
   issuer?: string;
+  /** In the provider's own Worker: where `createProvider` is mounted (default `/o`), for the default issuer. */
+  basePath?: string;
   /** The audience tokens must carry. Default: the `ACCESS_TOKEN_AUDIENCE` var, or this Worker's origin. */
   audience?: string | string[];
-  /** In a separate Worker: the provider's JWKS URL (fetched and cached per isolate). */
-  jwksUrl?: string;
+  /**
+   * In a separate Worker: the provider's JWKS URL (fetched and cached per isolate), or a function
+   * of the Worker's env giving it, e.g. `(env) => \`${env.ISSUER}/.well-known/jwks.json\``.
+   */
+  jwksUrl?: string | ((env: Env) => string);
   /** In a separate Worker with a service binding to the provider: the binding's name (used to fetch `jwksUrl`). */
   service?: string;
   /**
@@ -27,10 +33,10 @@ export interface RequireTokenOptions {
    */
   revocation?: string | false;
   /**
-   * In the provider's own Worker: the names of the secrets when they are not `SIGNING_KEYS` and
-   * `SECRET_KEY` (as given to `createProvider({ bindings })`).
+   * In the provider's own Worker: the binding names given to `createProvider({ bindings })`, for
+   * the KV namespace (unless `revocation` names it), the signing keys and the secret key.
    */
-  bindings?: { signingKeys?: string; secretKey?: string };
+  bindings?: Partial<Pick<BindingNames, "kv" | "signingKeys" | "secretKey">>;
   /** `realm` of the `WWW-Authenticate` challenge. */
   realm?: string;
 }
@@ -67,11 +73,11 @@ function revocationNotes(c: Context, env: Env, binding: string): KVNamespace | u
  * @example
  * app.get("/api/me", requireToken({ scopes: ["read"] }), (c) => c.json({ sub: c.get("accessToken").sub }));
  */
-export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandler<{ Bindings: Env; Variables: RequireTokenVariables }> {
+export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandler<{ Variables: RequireTokenVariables }> {
   const realm = options.realm ?? "api";
   const required = options.scopes ?? [];
   const anyOf = options.anyScopes ?? [];
-  const kvBinding = options.revocation === undefined ? "KV" : options.revocation;
+  const kvBinding = options.revocation ?? options.bindings?.kv ?? "KV";
   const signingKeysBinding = options.bindings?.signingKeys ?? "SIGNING_KEYS";
   const secretKeyBinding = options.bindings?.secretKey ?? "SECRET_KEY";
   let remoteKeys: JWTVerifyGetKey | undefined;
@@ -80,7 +86,8 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     if (!options.jwksUrl) return loadKeyRing(env[signingKeysBinding] as string | undefined);
     if (!remoteKeys) {
       const service = options.service ? (env[options.service] as Fetcher | undefined) : undefined;
-      remoteKeys = createRemoteJWKSet(new URL(options.jwksUrl), {
+      const url = typeof options.jwksUrl === "function" ? options.jwksUrl(env) : options.jwksUrl;
+      remoteKeys = createRemoteJWKSet(new URL(url), {
         cacheMaxAge: 10 * 60 * 1000,
         cooldownDuration: 30 * 1000,
         ...(service ? { [customFetch]: (url: string, init: RequestInit) => service.fetch(url, init) } : {}),
@@ -90,7 +97,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
   };
 
   return async (c, next) => {
-    const env = c.env ?? {};
+    const env = (c.env ?? {}) as Env;
     const kv = kvBinding ? revocationNotes(c, env, kvBinding) : undefined;
     if (kvBinding && !kv) {
       return misconfigured(c, `no KV binding "${kvBinding}" holds the revocation notes: bind the provider's KV namespace, or pass revocation: false to skip the revocation check`);
@@ -116,7 +123,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     }
     const result = await verifyAccessToken(token, {
       keys,
-      issuer: options.issuer ?? (env.ISSUER as string | undefined) ?? `${origin}/o`,
+      issuer: options.issuer ?? (env.ISSUER as string | undefined) ?? `${origin}${options.basePath ?? "/o"}`,
       audience: options.audience ?? (env.ACCESS_TOKEN_AUDIENCE as string | undefined) ?? origin,
       kv,
       // The provider's own Worker can open pairwise tokens' sealed user id, for the user's revocation note.

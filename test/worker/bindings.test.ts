@@ -21,7 +21,7 @@ const bindings = { database: "AUTH_DB", kv: "AUTH_KV", signingKeys: "AUTH_SIGNIN
 
 function hostWorker() {
   const app = new Hono<{ Variables: RequireTokenVariables }>();
-  app.get("/api/me", requireToken({ revocation: "AUTH_KV", bindings }), (c) => c.json({ sub: c.get("accessToken").sub }));
+  app.get("/api/me", requireToken({ bindings }), (c) => c.json({ sub: c.get("accessToken").sub }));
   app.route("/", createProvider({ bindings }));
   return app;
 }
@@ -46,6 +46,20 @@ describe("createProvider({ bindings }): a host Worker's own binding and secret n
     expect((await post(app, "/o/revoke_token/", { token }, auth, renamedEnv)).status).toBe(200);
     // The revocation note went to the renamed KV namespace, where requireToken reads it.
     expect((await api()).status).toBe(401);
+  });
+
+  it("requireToken of the same Worker follows a provider mounted elsewhere with basePath", async () => {
+    const app = new Hono<{ Variables: RequireTokenVariables }>();
+    app.get("/api/me", requireToken({ basePath: "/auth", bindings }), (c) => c.json({ sub: c.get("accessToken").sub }));
+    app.get("/api/default", requireToken({ bindings }), (c) => c.json({ sub: c.get("accessToken").sub }));
+    app.route("/", createProvider({ basePath: "/auth", bindings }));
+    const { clientId, clientSecret } = await createClient({ grantTypes: ["client_credentials"] });
+    const issued = await post(app, "/auth/token", { grant_type: "client_credentials", scope: "read" }, { authorization: basic(clientId, clientSecret) }, renamedEnv);
+    const token = ((await issued.json()) as { access_token: string }).access_token;
+    const call = (path: string) => app.request(`${BASE}${path}`, { headers: { authorization: `Bearer ${token}` } }, renamedEnv);
+    expect((await call("/api/me")).status).toBe(200);
+    // Without basePath it expects the issuer at /o, and refuses this token.
+    expect((await call("/api/default")).status).toBe(401);
   });
 
   it("signs users in with the secret key under its own name (CSRF token and session cookie)", async () => {

@@ -15,23 +15,18 @@ export type Env = {
 type AppEnv = { Bindings: Env; Variables: RequireTokenVariables };
 
 /**
- * Access tokens of the provider with these scopes. The JWKS URL follows the ISSUER var, so the
- * middleware is made on the first request (once per isolate; it caches the keys for ten minutes).
- * With `service`, the URL is fetched through the service binding, never over the internet; its
- * host must be one the provider answers for (its ISSUER's, or loopback in development).
+ * Access tokens of the provider with these scopes. The JWKS URL follows the ISSUER var; with
+ * `service`, it is fetched through the service binding, never over the internet (its host must be
+ * one the provider answers for: its ISSUER's, or loopback in development). Keys are cached per
+ * isolate for ten minutes.
  */
-function protect(scopes: string[]): ReturnType<typeof requireToken> {
-  let guard: ReturnType<typeof requireToken> | undefined;
-  return (c, next) => {
-    guard ??= requireToken({
-      jwksUrl: `${String(c.env.ISSUER)}/.well-known/jwks.json`,
-      service: "AUTH",
-      revocation: "AUTH_KV",
-      scopes,
-    });
-    return guard(c, next);
-  };
-}
+const protect = (scopes: string[]) =>
+  requireToken({
+    jwksUrl: (env) => `${env.ISSUER}/.well-known/jwks.json`,
+    service: "AUTH",
+    revocation: "AUTH_KV",
+    scopes,
+  });
 
 const app = new Hono<AppEnv>();
 
