@@ -9,6 +9,7 @@ export function home(c: Context): Promise<Response> {
     ["OpenID Connect discovery", `${issuer}/.well-known/openid-configuration`],
     ["Authorization server metadata (RFC 8414)", `${new URL(c.req.url).origin}/.well-known/oauth-authorization-server/o`],
     ["Public signing keys (JWKS)", `${issuer}/.well-known/jwks.json`],
+    ["API reference (OpenAPI)", `${issuer}/openapi`],
     ["Sign in", `${issuer}/login/`],
   ];
   const html = (

@@ -78,3 +78,12 @@ describe("demo callback", () => {
     expect(command(html)).toBeUndefined();
   });
 });
+
+describe("front page", () => {
+  it("links the discovery documents, keys, sign-in page and API reference, and each link answers 200", async () => {
+    const html = await (await get("/")).text();
+    const links = [...html.matchAll(/href="([^"]+)"/g)].map((match) => match[1]!.replace(/&amp;/g, "&"));
+    expect(links).toContain(`${BASE}/o/openapi`);
+    for (const link of links) expect((await worker.fetch(new Request(link), env, createExecutionContext())).status, link).toBe(200);
+  });
+});
