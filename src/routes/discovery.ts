@@ -7,6 +7,19 @@ import type { ProviderEnv } from "../types";
 
 type Ctx = Context<ProviderEnv>;
 
+/** The metadata's endpoint addresses, for endpoints mounted at `base`. */
+export function endpointAddresses(base: string) {
+  return {
+    authorization_endpoint: `${base}/authorize/`,
+    token_endpoint: `${base}/token/`,
+    userinfo_endpoint: `${base}/userinfo/`,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    end_session_endpoint: `${base}/logout/`,
+    revocation_endpoint: `${base}/revoke_token/`,
+    introspection_endpoint: `${base}/introspect/`,
+  };
+}
+
 /** What this server supports, from the same tables the endpoints use, so the two cannot drift. */
 async function metadata(c: Ctx): Promise<Record<string, unknown>> {
   const issuer = c.get("issuer");
@@ -16,13 +29,7 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
   const clientAuth = ["client_secret_basic", "client_secret_post"];
   return {
     issuer,
-    authorization_endpoint: `${base}/authorize/`,
-    token_endpoint: `${base}/token/`,
-    userinfo_endpoint: `${base}/userinfo/`,
-    jwks_uri: `${base}/.well-known/jwks.json`,
-    end_session_endpoint: `${base}/logout/`,
-    revocation_endpoint: `${base}/revoke_token/`,
-    introspection_endpoint: `${base}/introspect/`,
+    ...endpointAddresses(base),
     scopes_supported: [...new Set([...Object.keys(OIDC_SCOPES), ...Object.keys(settings.SCOPES)])],
     response_types_supported: RESPONSE_TYPES,
     response_modes_supported: ["query", "fragment", "form_post"],

@@ -3,6 +3,8 @@
  * headers, responses and schemas that the endpoint table (openapi-endpoints.ts) refers to.
  * Descriptions never name the mount path: paths are relative to the document's server URL.
  */
+import { RESPONSE_TYPES } from "../authorization/request";
+import { endpointAddresses } from "./discovery";
 
 /** A JSON value, as the document holds them. */
 export type Json = string | number | boolean | null | Json[] | JsonObject;
@@ -57,7 +59,6 @@ const queryParameter = (name: string, description: string, schema: JsonObject = 
 });
 const strings: JsonObject = { type: "array", items: text };
 const uri: JsonObject = { type: "string", format: "uri" };
-const RESPONSE_TYPES = ["code", "id_token", "id_token token", "code id_token", "code token", "code id_token token", "token"];
 
 const securitySchemes: Record<string, JsonObject> = {
   clientSecretBasic: {
@@ -453,13 +454,7 @@ export const COMPONENTS = { securitySchemes, parameters, headers, responses, sch
 export function metadataExample(base: string): JsonObject {
   return {
     issuer: base,
-    authorization_endpoint: `${base}/authorize/`,
-    token_endpoint: `${base}/token/`,
-    userinfo_endpoint: `${base}/userinfo/`,
-    jwks_uri: `${base}/.well-known/jwks.json`,
-    end_session_endpoint: `${base}/logout/`,
-    revocation_endpoint: `${base}/revoke_token/`,
-    introspection_endpoint: `${base}/introspect/`,
+    ...endpointAddresses(base),
     response_types_supported: RESPONSE_TYPES,
     subject_types_supported: ["public", "pairwise"],
     id_token_signing_alg_values_supported: ["ES256", "RS256"],
