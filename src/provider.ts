@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import { builtinAccounts, type AccountStore } from "./session/accounts";
-import { openDatabase } from "./db/index";
+import { openDatabase, type Database } from "./db/index";
 import { clientCors } from "./middleware/client-cors";
 import { rateLimit, tooManyRequestsPage } from "./middleware/rate-limit";
 import { hostNotServed, siteReader } from "./middleware/allowed-host";
@@ -102,6 +102,18 @@ export function settingsOfEnv(bindings: Pick<BindingNames, "secretKey">, overrid
   };
 }
 
+const databases = new WeakMap<D1Database, Database>();
+
+/** The Drizzle wrapper of a D1 binding, built once per binding object (every request of an isolate gets the same one). */
+function databaseOf(d1: D1Database): Database {
+  let db = databases.get(d1);
+  if (!db) {
+    db = openDatabase(d1);
+    databases.set(d1, db);
+  }
+  return db;
+}
+
 /**
  * The authorization server as a Hono app. Mount it at the root of a Worker:
  *
@@ -121,7 +133,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   app.onError(renderError);
 
   app.use("*", securityHeaders());
-  app.use("*", countStorage<ProviderEnv>({ header: (c) => c.var.settings?.STORAGE_COUNT_HEADER === true, bindings }));
+  app.use("*", countStorage<ProviderEnv>({ header: (c) => settingsFor(c.env).STORAGE_COUNT_HEADER === true, bindings }));
   app.use("*", async (c, next) => {
     const settings = settingsFor(c.env);
     const site = siteFor(settings);
@@ -129,10 +141,11 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     if (!site.allows(url.host)) {
       throw hostNotServed();
     }
-    if (!c.var.d1 || !c.var.kv) throw missingBinding(c.var.d1 ? bindings.kv : bindings.database);
+    const d1 = c.get("d1");
+    if (!d1 || !c.get("kv")) throw missingBinding(d1 ? bindings.kv : bindings.database);
     const origin = url.origin;
     c.set("settings", settings);
-    c.set("db", openDatabase(c.var.d1));
+    c.set("db", databaseOf(d1));
     c.set("issuer", site.issuer ?? `${origin}${basePath}`);
     c.set("endpointBase", site.endpointBase ?? `${origin}${basePath}`);
     c.set("audience", settings.ACCESS_TOKEN_AUDIENCE ?? origin);
