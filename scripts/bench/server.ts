@@ -1,17 +1,22 @@
 import { spawn } from "node:child_process";
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4WorkerOptions } from "miniflare";
 import { unstable_readConfig } from "wrangler";
 import { openDatabase } from "../../src/db/index";
 import { registerClient, registerUser } from "../../src/db/registration";
-import { randomToken } from "../../src/core/crypto";
+import { hashSecret, randomToken } from "../../src/core/crypto";
+import type { JWK } from "jose";
+import { generateSigningKey, generateSigningKeySet } from "../../src/tokens/generate-keys";
+import type { BenchContext } from "./types";
 
 export const BENCH_REDIRECT_URI = "https://bench.example/callback";
 const BENCH_PASSWORD = "bench password 1";
-import { generateSigningKeySet } from "../../src/tokens/generate-keys";
-import type { BenchContext } from "./types";
+/** The ceiling Worker's name in Miniflare (the product's Worker is the unnamed first one). */
+export const CEILING_WORKER = "bench-ceiling";
+/** The ceiling Worker's issuer (it does not depend on the request's host). */
+export const CEILING_ISSUER = "https://ceiling.bench.example";
 
 export interface Bundle {
   dir: string;
@@ -20,12 +25,16 @@ export interface Bundle {
   gzipBytes: number;
 }
 
-/** `wrangler deploy --dry-run --outdir DIR`: the same bundle that would be uploaded. */
-export async function bundleWorker(root: string, outdir: string): Promise<Bundle> {
+/**
+ * `wrangler deploy --dry-run --outdir DIR`: the same bundle that would be uploaded. With `config`,
+ * that wrangler configuration file instead of the project's wrangler.toml.
+ */
+export async function bundleWorker(root: string, outdir: string, config?: string): Promise<Bundle> {
   await rm(outdir, { recursive: true, force: true });
   const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
   const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(wrangler, ["deploy", "--dry-run", "--outdir", outdir], {
+    const args = ["deploy", "--dry-run", "--outdir", outdir, ...(config ? ["--config", config] : [])];
+    const child = spawn(wrangler, args, {
       cwd: root,
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -38,13 +47,12 @@ export async function bundleWorker(root: string, outdir: string): Promise<Bundle
       code === 0 ? resolve(text) : reject(new Error(`wrangler deploy --dry-run failed (exit ${code}):\n${text}`)),
     );
   });
-  const script = path.join(outdir, "index.js");
-  try {
-    await stat(script);
-  } catch {
-    throw new Error(`wrangler did not write ${script}:\n${output}`);
-  }
-  const files = (await readdir(outdir)).filter((f) => !f.endsWith(".map") && !f.endsWith(".md"));
+  const files = (await readdir(outdir).catch(() => [] as string[])).filter((f) => !f.endsWith(".map") && !f.endsWith(".md"));
+  // The main module is named after the entry file: index.js for src/index.ts.
+  const scripts = files.filter((f) => /\.m?js$/.test(f));
+  const main = scripts.includes("index.js") ? "index.js" : scripts.length === 1 ? scripts[0] : undefined;
+  if (!main) throw new Error(`wrangler wrote no main module to ${outdir} (${files.join(", ") || "nothing"}):\n${output}`);
+  const script = path.join(outdir, main);
   let bytes = 0;
   let gzipBytes = 0;
   for (const file of files) {
@@ -55,11 +63,38 @@ export async function bundleWorker(root: string, outdir: string): Promise<Bundle
   return { dir: outdir, script, bytes, gzipBytes };
 }
 
+/**
+ * Bundles the ceiling Worker (ceiling/worker.ts) the way the product is bundled: wrangler deploy
+ * --dry-run, with the product's compatibility date and flags and its minify setting.
+ */
+export async function bundleCeilingWorker(root: string, outdir: string, settings: WranglerSettings): Promise<Bundle> {
+  const configDir = `${outdir}-config`;
+  await mkdir(configDir, { recursive: true });
+  const config = path.join(configDir, "wrangler.json");
+  await writeFile(
+    config,
+    JSON.stringify(
+      {
+        name: CEILING_WORKER,
+        main: path.join(root, "scripts", "bench", "ceiling", "worker.ts"),
+        compatibility_date: settings.compatibilityDate,
+        compatibility_flags: settings.compatibilityFlags,
+        minify: settings.minify ?? false,
+      },
+      null,
+      2,
+    ),
+  );
+  return bundleWorker(root, outdir, config);
+}
+
 export interface WranglerSettings {
   compatibilityDate: string;
   compatibilityFlags: string[];
   vars: Record<string, string>;
   migrationsDir: string;
+  /** wrangler.toml's `minify` (the ceiling Worker is bundled with the same). */
+  minify?: boolean;
 }
 
 export function readWranglerSettings(root: string): WranglerSettings {
@@ -75,13 +110,61 @@ export function readWranglerSettings(root: string): WranglerSettings {
     compatibilityFlags: config.compatibility_flags ?? [],
     vars,
     migrationsDir: path.resolve(root, d1?.migrations_dir ?? "migrations"),
+    minify: config.minify ?? false,
   };
+}
+
+/**
+ * The ceiling Worker's options for Miniflare (with a direct socket, a KV namespace of its own, a new
+ * ES256 key and its one client), and what a client needs to call it, but its address.
+ */
+export async function ceilingWorker(
+  bundle: Bundle,
+  settings: Pick<WranglerSettings, "compatibilityDate" | "compatibilityFlags">,
+): Promise<{ options: V4WorkerOptions; server: Omit<CeilingServer, "baseUrl">; publicKey: JWK }> {
+  const client = { id: "ceiling-client", secret: randomToken(32) };
+  const key = await generateSigningKey("ES256");
+  const { d: _private, ...publicKey } = key;
+  return {
+    options: {
+      name: CEILING_WORKER,
+      modules: true,
+      scriptPath: bundle.script,
+      modulesRoot: bundle.dir,
+      compatibilityDate: settings.compatibilityDate,
+      compatibilityFlags: settings.compatibilityFlags,
+      kvNamespaces: { KV: "bench-ceiling-kv" },
+      bindings: {
+        SIGNING_KEY: JSON.stringify(key),
+        CLIENT_ID: client.id,
+        CLIENT_SECRET_HASH: await hashSecret(client.secret),
+        ISSUER: CEILING_ISSUER,
+      },
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    },
+    server: { issuer: CEILING_ISSUER, clientId: client.id, clientSecret: client.secret, authorization: basic(client.id, client.secret) },
+    publicKey,
+  };
+}
+
+/** The ceiling Worker as served next to the product, with its one client. */
+export interface CeilingServer {
+  /** Its direct socket. */
+  baseUrl: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  authorization: string;
 }
 
 export interface Server {
   mf: Miniflare;
+  /** The product Worker's direct socket (past Miniflare's entry worker): what is measured. */
   baseUrl: string;
+  /** The same Worker through Miniflare's entry worker (a proxy hop in front of it). */
+  entryUrl: string;
   ctx: BenchContext;
+  ceiling: CeilingServer | null;
   dispose(): Promise<void>;
 }
 
@@ -108,7 +191,7 @@ async function applyMigrations(d1: D1Database, dir: string): Promise<number> {
   return count;
 }
 
-function basic(clientId: string, secret: string): string {
+export function basic(clientId: string, secret: string): string {
   const enc = (v: string) => encodeURIComponent(v).replace(/%20/g, "+");
   return `Basic ${Buffer.from(`${enc(clientId)}:${enc(secret)}`).toString("base64")}`;
 }
@@ -116,41 +199,52 @@ function basic(clientId: string, secret: string): string {
 /**
  * Serves the bundle with workerd through Miniflare's API (not `wrangler dev`, whose proxy Worker
  * caps throughput), with in-memory D1 and KV, the [vars] of wrangler.toml, fresh signing keys and
- * STORAGE_COUNT_HEADER on; applies the migrations and seeds a confidential client.
+ * STORAGE_COUNT_HEADER on; applies the migrations and seeds a confidential client. The Worker gets
+ * a direct socket of its own (`unsafeDirectSockets`), past Miniflare's entry worker. With
+ * `ceiling`, that bundle runs as a second Worker in the same workerd, on a direct socket too.
  */
 export async function startServer(
   bundle: Bundle,
   settings: WranglerSettings,
-  extra: { inspectorPort?: number } = {},
+  extra: { inspectorPort?: number; ceiling?: Bundle } = {},
 ): Promise<Server> {
   const signingKeys = JSON.stringify(await generateSigningKeySet());
   const secretKey = randomToken(32);
+  const direct = [{ host: "127.0.0.1", port: 0 }];
+  const workers: V4WorkerOptions[] = [
+    {
+      modules: true,
+      scriptPath: bundle.script,
+      modulesRoot: bundle.dir,
+      compatibilityDate: settings.compatibilityDate,
+      compatibilityFlags: settings.compatibilityFlags,
+      d1Databases: ["DB"],
+      kvNamespaces: ["KV"],
+      bindings: {
+        ...settings.vars,
+        SIGNING_KEYS: signingKeys,
+        SECRET_KEY: secretKey,
+        STORAGE_COUNT_HEADER: "true",
+      },
+      unsafeDirectSockets: direct,
+    },
+  ];
+  const ceiling = extra.ceiling ? await ceilingWorker(extra.ceiling, settings) : null;
+  if (ceiling) workers.push(ceiling.options);
   // Miniflare 5 takes `workers: [{ config }]`; convertV4MiniflareOptions accepts the classic
-  // single-Worker options. No persistence option: D1 and KV live in a temporary directory that
-  // dispose() removes, never in the repository's .wrangler/state.
+  // options (one Worker, or `workers: [...]`), unsafeDirectSockets included. No persistence option:
+  // D1 and KV live in a temporary directory that dispose() removes, never in .wrangler/state.
   const options = convertV4MiniflareOptions({
     host: "127.0.0.1",
     port: 0,
     cf: false, // no attempt to download the Request.cf placeholder (there is no internet here)
     log: new Log(LogLevel.WARN),
-    modules: true,
-    scriptPath: bundle.script,
-    modulesRoot: bundle.dir,
-    compatibilityDate: settings.compatibilityDate,
-    compatibilityFlags: settings.compatibilityFlags,
-    d1Databases: ["DB"],
-    kvNamespaces: ["KV"],
-    bindings: {
-      ...settings.vars,
-      SIGNING_KEYS: signingKeys,
-      SECRET_KEY: secretKey,
-      STORAGE_COUNT_HEADER: "true",
-    },
+    workers,
   });
   const mf = new Miniflare({ ...options, enableDevRegistry: false, inspectorPort: extra.inspectorPort });
   try {
-    const url = await mf.ready;
-    const baseUrl = url.origin;
+    const entryUrl = (await mf.ready).origin;
+    const baseUrl = (await mf.unsafeGetDirectURL()).origin;
     const d1 = (await mf.getD1Database("DB")) as unknown as D1Database;
     const kv = await mf.getKVNamespace("KV");
     await applyMigrations(d1, settings.migrationsDir);
@@ -178,7 +272,10 @@ export async function startServer(
       secretKey,
       fetch: (p, init) => fetch(new URL(p, baseUrl), init),
     };
-    return { mf, baseUrl, ctx, dispose: () => mf.dispose() };
+    const ceilingServer: CeilingServer | null = ceiling
+      ? { ...ceiling.server, baseUrl: (await mf.unsafeGetDirectURL(CEILING_WORKER)).origin }
+      : null;
+    return { mf, baseUrl, entryUrl, ctx, ceiling: ceilingServer, dispose: () => mf.dispose() };
   } catch (err) {
     await mf.dispose().catch(() => {});
     throw err;
