@@ -19,13 +19,26 @@ export const userNotBeforeKey = (userId: string) => `revoked:user:${userId}`;
 
 const ttl = (seconds: number) => ({ expirationTtl: Math.max(60, Math.ceil(seconds)) });
 
-export async function revokeAccessToken(kv: KVNamespace, jti: string, expiresAt: number): Promise<void> {
+/**
+ * Writes a note that is the same whenever it is written. KV refuses a second write of one key
+ * within a second (429): then the same note is already there, so the revocation stands and the
+ * caller (revoking a token twice at once, two replays of a code) gets its answer, not a 500.
+ */
+async function putSameNote(kv: Pick<KVNamespace, "put">, key: string, seconds: number): Promise<void> {
+  try {
+    await kv.put(key, "1", ttl(seconds));
+  } catch (err) {
+    if (!(err instanceof Error && /\b429\b/.test(err.message))) throw err;
+  }
+}
+
+export async function revokeAccessToken(kv: Pick<KVNamespace, "put">, jti: string, expiresAt: number): Promise<void> {
   const remaining = expiresAt - nowSeconds();
-  if (remaining > 0) await kv.put(revokedTokenKey(jti), "1", ttl(remaining));
+  if (remaining > 0) await putSameNote(kv, revokedTokenKey(jti), remaining);
 }
 
 export async function revokeGrantAccessTokens(kv: Pick<KVNamespace, "put">, grantId: string, accessTokenLifetime: number): Promise<void> {
-  await kv.put(revokedGrantKey(grantId), "1", ttl(accessTokenLifetime));
+  await putSameNote(kv, revokedGrantKey(grantId), accessTokenLifetime);
 }
 
 /** Revokes every access token of a client issued before now (e.g. when it is deleted or compromised). */
