@@ -1,5 +1,6 @@
 import autocannon, { type Instance, type Options, type RawRequest, type RawResult } from "autocannon";
-import type { BenchContext, BenchRequest, RequestSource, Scenario, StorageOps } from "./types";
+import { runWrk, stopWrk, type RunResult } from "./wrk";
+import type { BenchRequest, RequestSource, Scenario, StorageOps } from "./types";
 
 /** `X-Storage-Ops: d1=N, d1_statements=N, kv=N` as numbers; null when absent. */
 export function parseStorageOps(header: string | null): StorageOps | null {
@@ -26,10 +27,10 @@ export interface ProbeResult {
   storage: StorageOps | null;
 }
 
-/** Sends one request of the scenario and checks its status (and body, when the scenario says how). */
-export async function probe(ctx: BenchContext, scenario: Scenario, request: BenchRequest, label: string): Promise<ProbeResult> {
+/** Sends one request of the scenario to `baseUrl` and checks its status (and body, when the scenario says how). */
+export async function probe(baseUrl: string, scenario: Scenario, request: BenchRequest, label: string): Promise<ProbeResult> {
   const expected = scenario.expectStatus ?? 200;
-  const response = await ctx.fetch(request.path, {
+  const response = await fetch(new URL(request.path, baseUrl), {
     method: request.method ?? "GET",
     headers: { "accept-encoding": "identity", ...request.headers },
     body: request.body,
@@ -60,17 +61,22 @@ let running: Instance | undefined;
 /** Stops the load run in progress, if any (Ctrl-C, watchdog). */
 export function stopRunning(): void {
   running?.stop();
+  stopWrk();
 }
+
+export type LoadGenerator = "wrk" | "autocannon";
 
 export interface LoadOptions {
   baseUrl: string;
   seconds: number;
   connections: number;
+  /** wrk when it is installed; autocannon otherwise (and for endless sources that vary per request). */
+  generator: LoadGenerator;
   /** For sources with `remaining()`: the share of what is left this run may use (warm-up: a part). */
   poolShare?: number;
 }
 
-/** One or more autocannon runs of a scenario, merged. */
+/** One or more load runs of a scenario, merged. */
 export interface LoadSummary {
   requests: number;
   durationSeconds: number;
@@ -78,21 +84,31 @@ export interface LoadSummary {
   errors: number;
   timeouts: number;
   statusCodes: Record<string, number>;
+  /** With several runs (interleaved slices), the percentiles are the slices' weighted by their requests. */
   latencyMs: { average: number; p50: number; p90: number; p99: number; max: number };
   /** The request pool ran dry before the duration was over. */
   exhausted: boolean;
+  generator: LoadGenerator;
 }
 
-interface RawRun {
-  raw: RawResult;
-  exhausted: boolean;
+/** How many requests of a pool this run may take: a share of what is left, with a margin for the connections. */
+function poolCap(scenario: Scenario, source: RequestSource, options: LoadOptions): number | undefined {
+  if (!source.remaining || source.fixed) return undefined;
+  // Each connection builds its next request before it learns the run is over: keep a margin.
+  const cap = Math.floor((source.remaining() - options.connections) * (options.poolShare ?? 1));
+  if (cap < options.connections) {
+    throw new ScenarioCheckError(
+      `scenario "${scenario.name}": its request pool has ${source.remaining()} left, too few for ${options.connections} connections`,
+    );
+  }
+  return cap;
 }
 
 /**
  * Loads the server with autocannon for `seconds`. A source with `fixed` uses autocannon's fast path
  * (the request is encoded once); any other source is asked for every request through `setupRequest`.
  */
-async function runRaw(scenario: Scenario, source: RequestSource, options: LoadOptions): Promise<RawRun> {
+async function runAutocannon(scenario: Scenario, source: RequestSource, options: LoadOptions): Promise<RunResult> {
   const base: Options = {
     url: options.baseUrl,
     connections: options.connections,
@@ -101,22 +117,12 @@ async function runRaw(scenario: Scenario, source: RequestSource, options: LoadOp
     title: scenario.name,
     skipAggregateResult: true,
   };
-  let capped = false;
+  const cap = poolCap(scenario, source, options);
   if (source.fixed) {
     const r = source.fixed;
     base.requests = [{ method: r.method ?? "GET", path: r.path, headers: r.headers ?? {}, body: r.body }];
   } else {
-    if (source.remaining) {
-      // Each connection builds its next request before it learns the run is over: keep a margin.
-      const cap = Math.floor((source.remaining() - options.connections) * (options.poolShare ?? 1));
-      if (cap < options.connections) {
-        throw new ScenarioCheckError(
-          `scenario "${scenario.name}": its request pool has ${source.remaining()} left, too few for ${options.connections} connections`,
-        );
-      }
-      base.maxOverallRequests = cap;
-      capped = true;
-    }
+    if (cap !== undefined) base.maxOverallRequests = cap;
     base.requests = [
       {
         setupRequest: (req: RawRequest): RawRequest => {
@@ -137,61 +143,109 @@ async function runRaw(scenario: Scenario, source: RequestSource, options: LoadOp
   }).finally(() => {
     running = undefined;
   });
-  return { raw, exhausted: capped && raw.duration < options.seconds * 0.95 };
-}
-
-function summarize(runs: RawRun[], options: LoadOptions): LoadSummary {
-  const requests = runs.reduce((n, r) => n + r.raw.totalCompletedRequests, 0);
-  const durationSeconds = runs.reduce((n, r) => n + r.raw.duration, 0);
-  const merged = autocannon.aggregateResult(
-    runs.map((r) => r.raw),
-    { url: options.baseUrl, connections: options.connections },
-  );
+  const merged = autocannon.aggregateResult([raw], { url: options.baseUrl, connections: options.connections });
   const statusCodes: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(merged.statusCodeStats)) statusCodes[code] = count;
+  const { average, p50, p90, p99, max } = merged.latency;
+  return {
+    requests: raw.totalCompletedRequests,
+    durationSeconds: raw.duration,
+    errors: merged.errors,
+    timeouts: merged.timeouts,
+    statusCodes,
+    latencyMs: { average, p50, p90, p99, max },
+    exhausted: cap !== undefined && raw.duration < options.seconds * 0.95,
+  };
+}
+
+/** wrk: one thread, so that on two cores the server keeps one to itself. */
+const WRK_THREADS = 1;
+
+/** Whether `generator` can run this source (wrk needs a fixed request or a finite pool). */
+export function generatorFor(source: RequestSource, preferred: LoadGenerator): LoadGenerator {
+  return preferred === "wrk" && (source.fixed || source.remaining) ? "wrk" : "autocannon";
+}
+
+async function runOnce(scenario: Scenario, source: RequestSource, options: LoadOptions): Promise<RunResult> {
+  if (generatorFor(source, options.generator) === "autocannon") return runAutocannon(scenario, source, options);
+  const wrkOptions = { baseUrl: options.baseUrl, seconds: options.seconds, connections: options.connections, threads: WRK_THREADS };
+  if (source.fixed) return runWrk({ fixed: source.fixed }, wrkOptions);
+  const cap = poolCap(scenario, source, options)!;
+  const pool = Array.from({ length: cap }, () => source.next());
+  return runWrk({ pool }, wrkOptions);
+}
+
+/** Merges runs: sums of requests, time and errors; percentiles weighted by each run's requests. */
+export function summarize(runs: RunResult[], generator: LoadGenerator): LoadSummary {
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  const durationSeconds = runs.reduce((n, r) => n + r.durationSeconds, 0);
+  const statusCodes: Record<string, number> = {};
+  for (const run of runs) {
+    for (const [code, count] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
+  }
+  const weighted = (pick: (r: RunResult) => number) =>
+    requests > 0 ? runs.reduce((sum, r) => sum + pick(r) * r.requests, 0) / requests : 0;
   return {
     requests,
     durationSeconds,
     requestsPerSecond: durationSeconds > 0 ? requests / durationSeconds : 0,
-    errors: merged.errors,
-    timeouts: merged.timeouts,
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    timeouts: runs.reduce((n, r) => n + r.timeouts, 0),
     statusCodes,
     latencyMs: {
-      average: merged.latency.average,
-      p50: merged.latency.p50,
-      p90: merged.latency.p90,
-      p99: merged.latency.p99,
-      max: merged.latency.max,
+      average: weighted((r) => r.latencyMs.average),
+      p50: weighted((r) => r.latencyMs.p50),
+      p90: weighted((r) => r.latencyMs.p90),
+      p99: weighted((r) => r.latencyMs.p99),
+      max: Math.max(0, ...runs.map((r) => r.latencyMs.max)),
     },
     exhausted: runs.some((r) => r.exhausted),
+    generator,
   };
 }
 
 /** One load run of `seconds`. */
 export async function runLoad(scenario: Scenario, source: RequestSource, options: LoadOptions): Promise<LoadSummary> {
-  return summarize([await runRaw(scenario, source, options)], options);
+  return summarize([await runOnce(scenario, source, options)], generatorFor(source, options.generator));
+}
+
+/** What runInterleaved loads: a scenario's requests against one server. */
+export interface LoadPart {
+  scenario: Scenario;
+  source: RequestSource;
+  baseUrl: string;
 }
 
 /**
- * `--paired`: the scenario's load run cut into slices of about a second, each followed by a slice of
- * the baseline, so that both see the same background load; on a busy shared machine the ratio of
- * the two is far steadier than that of runs made at different times.
+ * The parts' load runs cut into slices of about a second, taken in turn (A B C A B C ...), so that
+ * all of them see the same background load: on a busy shared machine the ratios of their figures
+ * are far steadier than those of runs made at different times. Every part uses the same load
+ * generator (autocannon for all if one part needs it), so that no ratio mixes two generators.
  */
-export async function runPaired(
-  scenario: Scenario,
-  source: RequestSource,
-  baseline: { scenario: Scenario; source: RequestSource },
-  options: LoadOptions,
-): Promise<{ scenario: LoadSummary; baseline: LoadSummary }> {
+export async function runInterleaved(parts: LoadPart[], options: Omit<LoadOptions, "baseUrl" | "poolShare">): Promise<LoadSummary[]> {
+  const generator = parts.every((p) => generatorFor(p.source, options.generator) === "wrk") ? "wrk" : "autocannon";
   const slices = Math.max(1, Math.round(options.seconds));
-  const sliceOptions = { ...options, seconds: options.seconds / slices };
-  const mine: RawRun[] = [];
-  const theirs: RawRun[] = [];
+  const seconds = options.seconds / slices;
+  const runs: RunResult[][] = parts.map(() => []);
   for (let i = 0; i < slices; i++) {
-    const run = await runRaw(scenario, source, { ...sliceOptions, poolShare: 1 / (slices - i) });
-    mine.push(run);
-    theirs.push(await runRaw(baseline.scenario, baseline.source, sliceOptions));
-    if (run.exhausted) break;
+    let exhausted = false;
+    for (const [index, part] of parts.entries()) {
+      const run = await runOnce(part.scenario, part.source, {
+        ...options,
+        generator,
+        seconds,
+        baseUrl: part.baseUrl,
+        poolShare: 1 / (slices - i),
+      });
+      runs[index]!.push(run);
+      exhausted ||= run.exhausted;
+    }
+    if (exhausted) break;
   }
-  return { scenario: summarize(mine, options), baseline: summarize(theirs, options) };
+  return runs.map((r) => summarize(r, generator));
+}
+
+/** The ratio of two rates, or null when the second is not a positive number. */
+export function ratio(numerator: number, denominator: number | null | undefined): number | null {
+  return denominator && denominator > 0 && Number.isFinite(denominator) ? numerator / denominator : null;
 }

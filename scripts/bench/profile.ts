@@ -41,8 +41,12 @@ export class WorkerProfiler {
 
   static async connect(inspectorPort: number): Promise<WorkerProfiler> {
     const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Target[];
-    // The user Worker (named "" here, so "core:user:"); not Miniflare's own services.
-    const target = targets.find((t) => t.id.startsWith("core:user:")) ?? targets.find((t) => !/^(MINIFLARE|email:)/.test(t.id));
+    // The user Worker (named "" here, so "core:user:"; the ceiling Worker, when it runs, is
+    // "core:user:bench-ceiling"); not Miniflare's own services.
+    const target =
+      targets.find((t) => t.id === "core:user:") ??
+      targets.find((t) => t.id.startsWith("core:user:")) ??
+      targets.find((t) => !/^(MINIFLARE|email:)/.test(t.id));
     if (!target) throw new Error(`no Worker among the inspector's targets: ${targets.map((t) => t.id).join(", ")}`);
     const ws = new WebSocket(target.webSocketDebuggerUrl);
     await new Promise<void>((resolve, reject) => {

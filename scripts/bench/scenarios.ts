@@ -26,6 +26,8 @@ import type { BenchContext, BenchRequest, RequestSource, Scenario } from "./type
  *   }
  *
  * Every scenario's first response must have `expectStatus` (default 200), or the run aborts.
+ * `compare` names the routes of the ceiling Worker and of node-oidc-provider (references.ts) that
+ * the scenario is measured against, interleaved with it.
  */
 export const scenarios: Scenario[] = [
   {
@@ -42,6 +44,7 @@ export const scenarios: Scenario[] = [
       return fixed(tokenRequest(ctx, { grant_type: "client_credentials", scope: "read" }));
     },
     verify: expectAccessToken,
+    compare: { ceiling: "ceiling_token", oidcProvider: "oidc_provider_client_credentials" },
   },
   {
     name: "authorization_code",
@@ -108,6 +111,7 @@ export const scenarios: Scenario[] = [
       });
     },
     verify: (body) => (JSON.parse(body).active === true ? undefined : "the token is not active"),
+    compare: { ceiling: "ceiling_introspection", oidcProvider: "oidc_provider_introspection" },
   },
   {
     name: "protected_route",
@@ -116,6 +120,7 @@ export const scenarios: Scenario[] = [
       const token = await userAccessToken(ctx);
       return fixed({ method: "GET", path: "/api/me", headers: { authorization: `Bearer ${token}` } });
     },
+    compare: { ceiling: "ceiling_introspection" },
   },
 ];
 

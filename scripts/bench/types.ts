@@ -1,6 +1,8 @@
 import type { Miniflare } from "miniflare";
 import type { Database } from "../../src/db/index";
 import type { Client } from "../../src/db/schema";
+import type { LoadGenerator } from "./load";
+import type { ReferenceName } from "./references";
 
 /** One HTTP request of a scenario. `path` is relative to the server, e.g. `/o/token/`. */
 export interface BenchRequest {
@@ -86,6 +88,11 @@ export interface Scenario {
   storageHeader?: boolean;
   /** Checks the body of the check request; return (or throw) a message to abort the benchmark. */
   verify?: (body: string, response: Response) => string | void;
+  /**
+   * What to compare it with, measured interleaved with it (references.ts): a route of the ceiling
+   * Worker, and one of node-oidc-provider.
+   */
+  compare?: { ceiling?: ReferenceName; oidcProvider?: ReferenceName };
 }
 
 /** The per-request storage figure from `X-Storage-Ops`. */
@@ -95,14 +102,37 @@ export interface StorageOps {
   kv: number;
 }
 
+/** A reference's figures in the slices interleaved with one scenario. */
+export interface ReferenceResult {
+  name: ReferenceName;
+  target: "ceiling" | "oidc-provider";
+  description: string;
+  requestsPerSecond: number;
+  latencyMs: { average: number; p50: number; p90: number; p99: number; max: number };
+  requests: number;
+  errors: number;
+  unexpectedStatus: number;
+}
+
 export interface ScenarioResult {
   name: string;
   description: string;
+  /** On the Worker's direct socket. */
   requestsPerSecond: number;
-  /** requestsPerSecond / the baseline's. */
+  /** requestsPerSecond / the baseline's (trivial route, same Worker, interleaved slices). */
   ratio: number | null;
-  /** With --paired: the baseline's requests/s in the slices interleaved with this scenario's. */
+  /** The baseline's requests/s in the slices interleaved with this scenario's (null when not interleaved). */
   pairedBaselineRequestsPerSecond: number | null;
+  /** requestsPerSecond / the ceiling Worker's route named in `compare`, interleaved; null without one. */
+  ceilingRatio: number | null;
+  /** requestsPerSecond / node-oidc-provider's route named in `compare`, interleaved; null without one. */
+  oidcProviderRatio: number | null;
+  /** The references' own figures, from the same interleaved slices. */
+  references: ReferenceResult[];
+  /** What generated the load (the same for every part of the interleaved run). */
+  generator: LoadGenerator;
+  /** 1-minute load average when the scenario's run ended (it includes the benchmark's own load). */
+  loadAverageAfter: number;
   latencyMs: { average: number; p50: number; p90: number; p99: number; max: number };
   requests: number;
   durationSeconds: number;
