@@ -66,6 +66,9 @@ export function parseParams(text: string): Params {
   return new Params(values);
 }
 
+/** Decodes strictly (invalid UTF-8 throws); without `stream` it keeps no state between calls, so one serves every request. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /** Reads a form body within `maxBytes`, checking the content type first. */
 export async function readFormBody(request: Request, maxBytes: number): Promise<Params> {
   const contentType = request.headers.get("content-type") ?? "";
@@ -73,12 +76,12 @@ export async function readFormBody(request: Request, maxBytes: number): Promise<
   if (mediaType !== "application/x-www-form-urlencoded") {
     throw invalidRequest("the request body must be application/x-www-form-urlencoded");
   }
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw tooLarge(maxBytes);
-  const bytes = await readLimited(request, maxBytes);
+  const declaredLength = request.headers.get("content-length");
+  if (Number(declaredLength ?? "0") > maxBytes) throw tooLarge(maxBytes);
+  const bytes = await readLimited(request, maxBytes, declaredLength !== null);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = strictUtf8.decode(bytes);
   } catch {
     throw invalidRequest("the request body is not valid UTF-8");
   }
@@ -89,11 +92,12 @@ function tooLarge(maxBytes: number): OAuthError {
   return new OAuthError("invalid_request", `the request body is larger than ${maxBytes} bytes`, 413);
 }
 
-async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
-  if (!request.body) return new Uint8Array();
+async function readLimited(request: Request, maxBytes: number, lengthDeclared: boolean): Promise<Uint8Array> {
   // With a declared length (already checked against the limit) one read is enough; workerd
   // enforces that the body matches it. Chunked bodies are read piece by piece up to the limit.
-  if (request.headers.has("content-length")) return new Uint8Array(await request.arrayBuffer());
+  // (`request.body` builds a stream object on first access: the common case never touches it.)
+  if (lengthDeclared) return new Uint8Array(await request.arrayBuffer());
+  if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
