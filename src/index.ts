@@ -51,17 +51,23 @@ app.get("/demo/callback", demoCallback);
 /** An example protected API, used by the docs and tests. */
 // Browser clients call it cross-origin with a Bearer token (a preflight): CORS for the origins
 // clients registered, as the token endpoint allows them. No cookies are involved.
-app.use(
-  "/api/*",
-  cors({
-    origin: async (origin, c) =>
-      origin && (await isOriginRegistered(openDatabase(c.env.DB), origin, settingsOf(c.env).CLIENT_CACHE_SECONDS)) ? origin : null,
-    allowMethods: ["GET"],
-    allowHeaders: ["Authorization"],
-    exposeHeaders: ["WWW-Authenticate"],
-    maxAge: 600,
-  }),
-);
+const apiCors = cors({
+  origin: async (origin, c) =>
+    origin && (await isOriginRegistered(openDatabase(c.env.DB), origin, settingsOf(c.env).CLIENT_CACHE_SECONDS)) ? origin : null,
+  allowMethods: ["GET"],
+  allowHeaders: ["Authorization"],
+  exposeHeaders: ["WWW-Authenticate"],
+  maxAge: 600,
+});
+app.use("/api/*", async (c, next) => {
+  if (c.req.method === "OPTIONS" || c.req.header("origin") !== undefined) return apiCors(c, next);
+  // Not a CORS request (no Origin): the same headers hono/cors would send, set on the route's own
+  // response. (hono/cors sets them on a placeholder response first, and Hono then copies the
+  // route's response twice to merge the two.)
+  await next();
+  c.res.headers.set("Access-Control-Expose-Headers", "WWW-Authenticate");
+  c.res.headers.append("Vary", "Origin");
+});
 app.use("/api/*", countStorage());
 app.get("/api/me", requireToken({ scopes: ["read"] }), (c) => {
   const token = c.get("accessToken");
