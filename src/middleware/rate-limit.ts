@@ -41,7 +41,7 @@ export const tooManyRequestsPage: Refusal = (c) => {
  */
 export function rateLimit(binding: RateLimitBinding, refuse: Refusal = tooManyRequestsJson): MiddlewareHandler<ProviderEnv> {
   return async (c, next) => {
-    const limiter = c.env[c.var.bindings[binding]] as RateLimit | undefined;
+    const limiter = c.env[c.get("bindings")[binding]] as RateLimit | undefined;
     if (!limiter || c.req.method !== "POST") return next();
     const address = clientAddress(c.req.raw.headers);
     if (address === UNKNOWN_ADDRESS) return next();

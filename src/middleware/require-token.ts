@@ -61,7 +61,7 @@ function misconfigured(c: Context, detail: string): Response {
 
 /** The KV namespace of revocation notes; countStorage, when it runs before, puts a counting view of KV on the context. */
 function revocationNotes(c: Context, env: Env, binding: string): KVNamespace | undefined {
-  const counted = binding === "KV" ? (c.var as { kv?: KVNamespace }).kv : undefined;
+  const counted = binding === "KV" ? (c.get("kv") as KVNamespace | undefined) : undefined;
   return counted ?? (env[binding] as KVNamespace | undefined);
 }
 
@@ -105,7 +105,8 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     const fail = (status: 400 | 401 | 403, error: BearerErrorCode, description: string, extra?: Record<string, string>) =>
       send(c, bearerError(realm, status, error, description, extra));
 
-    if (new URL(c.req.url).searchParams.has("access_token")) {
+    const url = new URL(c.req.url);
+    if (url.searchParams.has("access_token")) {
       return fail(400, "invalid_request", "access tokens are not accepted in the query string; use the Authorization header");
     }
     const header = c.req.header("authorization");
@@ -113,7 +114,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     const token = bearerToken(header);
     if (!token) return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
 
-    const origin = new URL(c.req.url).origin;
+    const origin = url.origin;
     let keys;
     try {
       keys = await keysFor(env);

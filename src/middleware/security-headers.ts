@@ -18,7 +18,8 @@ export function securityHeaders(): MiddlewareHandler {
   });
   return async (c, next) => {
     await headers(c, next);
-    if (new URL(c.req.url).protocol === "https:" && !c.res.headers.has("Strict-Transport-Security")) {
+    // workerd hands the request's URL serialized: its scheme is lower case, at the start.
+    if (c.req.url.startsWith("https:") && !c.res.headers.has("Strict-Transport-Security")) {
       c.res.headers.set("Strict-Transport-Security", "max-age=31536000");
     }
   };

@@ -28,7 +28,7 @@ const callerTokenError = (description: string) => bearerError("introspection", 4
 async function bearerCaller(c: Ctx, header: string): Promise<AccessTokenClaims> {
   const token = bearerToken(header);
   if (!token) throw callerTokenError("the Authorization header is not a valid Bearer token");
-  const result = await verifyAccessToken(token, { keys: await c.var.keys(), issuer: c.get("issuer") });
+  const result = await verifyAccessToken(token, { keys: await c.get("keys")(), issuer: c.get("issuer") });
   if (!result.active) throw callerTokenError("the caller's access token is not valid");
   if (!result.claims.scope.split(" ").includes("introspection")) {
     throw bearerError("introspection", 403, "insufficient_scope", "the caller's token lacks the introspection scope", { scope: "introspection" });
@@ -57,7 +57,7 @@ export function mayIntrospect(caller: Caller, token: { clientId: string; aud?: s
 const hidesUser = (client: Client, claims?: AccessTokenClaims) => client.subjectType === "pairwise" || claims?.usr !== undefined;
 
 async function introspectAccessToken(c: Ctx, token: string, caller: Caller) {
-  const result = await verifyAccessToken(token, { keys: await c.var.keys(), issuer: c.get("issuer") });
+  const result = await verifyAccessToken(token, { keys: await c.get("keys")(), issuer: c.get("issuer") });
   if (!result.active) return INACTIVE;
   const claims = result.claims;
   if (!mayIntrospect(caller, { clientId: claims.client_id, aud: claims.aud })) return INACTIVE;

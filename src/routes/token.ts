@@ -24,7 +24,8 @@ export async function tokenEndpoint(c: Context<ProviderEnv>): Promise<Response> 
     throw unauthorizedClient(`this client is not allowed the ${grantType} grant`);
   }
   // Keys missing or broken fail here, before a grant writes anything (a spent code, a rotated token).
-  await c.var.keys();
-  const response = await grant({ ...c.var, client, params, clientAddress: clientAddress(c.req.raw.headers) });
+  await c.get("keys")();
+  // `c.var` is a fresh copy of the variables on every read: one read, extended for the grant.
+  const response = await grant(Object.assign(c.var, { client, params, clientAddress: clientAddress(c.req.raw.headers) }));
   return c.json(response, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
 }
