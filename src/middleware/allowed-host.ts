@@ -49,10 +49,22 @@ function buildSite(settings: Settings, basePath: string): Site {
     patterns.push((host) => host.toLowerCase() === url.host);
   }
   const noHostConfigured = patterns.length === 0;
+  const decide = (host: string) => patterns.some((matches) => matches(host)) || (noHostConfigured && LOOPBACK_HOSTNAMES.has(hostnameOf(host)));
+  // Every request asks, nearly always about the same few hosts: remember the answers (bounded,
+  // since the Host header is the client's to choose).
+  const answers = new Map<string, boolean>();
   return {
     issuer,
     endpointBase,
-    allows: (host) => patterns.some((matches) => matches(host)) || (noHostConfigured && LOOPBACK_HOSTNAMES.has(hostnameOf(host))),
+    allows: (host) => {
+      let allowed = answers.get(host);
+      if (allowed === undefined) {
+        allowed = decide(host);
+        if (answers.size >= 64) answers.clear();
+        answers.set(host, allowed);
+      }
+      return allowed;
+    },
   };
 }
 
