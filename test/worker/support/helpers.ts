@@ -34,13 +34,27 @@ export async function postToken(body: string | Record<string, string>, headers: 
   });
 }
 
-/** The `X-Storage-Ops` header as numbers. */
-export function storageOps(res: Response): { d1: number; d1_statements: number; kv: number } {
+function storageFigures(res: Response): Record<string, number> {
   const header = res.headers.get("x-storage-ops") ?? "";
   const out: Record<string, number> = {};
   for (const part of header.split(",")) {
     const [k, v] = part.trim().split("=");
     if (k) out[k] = Number(v);
   }
-  return out as { d1: number; d1_statements: number; kv: number };
+  return out;
+}
+
+/** The `X-Storage-Ops` header as numbers: D1 round-trips, D1 statements, KV operations. */
+export function storageOps(res: Response): { d1: number; d1_statements: number; kv: number } {
+  const { d1, d1_statements, kv } = storageFigures(res);
+  return { d1: d1!, d1_statements: d1_statements!, kv: kv! };
+}
+
+/**
+ * Where the D1 round-trips of `X-Storage-Ops` go: to the primary, or through a D1 session that a
+ * nearby replica may answer. They add up to `storageOps(res).d1`.
+ */
+export function d1Routes(res: Response): { primary: number; replica: number } {
+  const { d1_primary, d1_replica } = storageFigures(res);
+  return { primary: d1_primary!, replica: d1_replica! };
 }
