@@ -48,3 +48,15 @@ export function consentStep(request: AuthorizationRequest, approval: Approval, s
   const mode = request.approvalPrompt ?? settings.REQUEST_APPROVAL_PROMPT;
   return mode === "auto" && covered ? "grant" : "ask";
 }
+
+/**
+ * Whether answering this request could issue a code or tokens without the user's decision on a
+ * consent page (`consentStep` could be "grant"), judged before anything is read: then the session,
+ * the user and the approval must be current, read at the D1 primary. Otherwise the request ends
+ * on a page (consent, sign-in) or an error, which a replica's lag cannot make unsafe.
+ */
+export function mayAnswerWithoutAsking(request: AuthorizationRequest, settings: Settings): boolean {
+  if (request.prompt.includes("consent")) return false;
+  if (skipsConsent(request) || request.prompt.includes("none")) return true;
+  return (request.approvalPrompt ?? settings.REQUEST_APPROVAL_PROMPT) === "auto";
+}

@@ -1,7 +1,8 @@
 import { and, eq, gt } from "drizzle-orm";
-import { approvalQuery, toApproval, type Approval } from "./consents";
+import { approvalQuery, NOTHING_APPROVED, toApproval, type Approval } from "./consents";
 import type { Database } from "./index";
-import { sessions, type Session } from "./schema";
+import { sessions, type Session, type User } from "./schema";
+import { userByIdQuery } from "./users";
 
 /** Records a new browser session (the cookie carries its id). */
 export function insertSession(db: Database, session: Session) {
@@ -17,20 +18,32 @@ export async function findLiveSession(db: Database, sid: string, now: number): P
 }
 
 /**
- * The live session with this id and, in the same round-trip (one batch), the user's approval of
- * a client: the authorization endpoint needs both for a signed-in user.
+ * What a signed-in request reads, in one round-trip (one batch): the live session with this id,
+ * with `approvalOf` the user's approval of a client (the authorization endpoint), and with
+ * `userRow` the user's row of the built-in `users` table.
  */
-export async function findLiveSessionWithApproval(
+export async function findSignedInRecords(
   db: Database,
   sid: string,
   now: number,
-  approvalOf: { userId: string; clientId: string },
-): Promise<{ session: Session | undefined; approval: Approval }> {
-  const [sessionRows, approvalRows] = await db.batch([
-    liveSessionQuery(db, sid, now),
-    approvalQuery(db, approvalOf.userId, approvalOf.clientId),
-  ]);
-  return { session: sessionRows[0], approval: toApproval(approvalRows[0]) };
+  { userId, approvalOf, userRow }: { userId: string; approvalOf?: string; userRow: boolean },
+): Promise<{ session: Session | undefined; approval: Approval; user: User | undefined }> {
+  const session = liveSessionQuery(db, sid, now);
+  const user = userByIdQuery(db, userId);
+  if (approvalOf !== undefined) {
+    const approval = approvalQuery(db, userId, approvalOf);
+    if (userRow) {
+      const [s, a, u] = await db.batch([session, approval, user]);
+      return { session: s[0], approval: toApproval(a[0]), user: u[0] };
+    }
+    const [s, a] = await db.batch([session, approval]);
+    return { session: s[0], approval: toApproval(a[0]), user: undefined };
+  }
+  if (userRow) {
+    const [s, u] = await db.batch([session, user]);
+    return { session: s[0], approval: NOTHING_APPROVED, user: u[0] };
+  }
+  return { session: await session.get(), approval: NOTHING_APPROVED, user: undefined };
 }
 
 export const deleteSessionQuery = (db: Database, sid: string) => db.delete(sessions).where(eq(sessions.id, sid));

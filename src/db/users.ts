@@ -7,8 +7,11 @@ export async function findUserByUsername(db: Database, username: string): Promis
   return db.select().from(users).where(eq(users.username, username)).get();
 }
 
+/** The query for a user by id, to run alone or inside a batch. */
+export const userByIdQuery = (db: Database, id: string) => db.select().from(users).where(eq(users.id, id));
+
 export async function findUserById(db: Database, id: string): Promise<User | undefined> {
-  return db.select().from(users).where(eq(users.id, id)).get();
+  return userByIdQuery(db, id).get();
 }
 
 export async function insertUser(

@@ -9,16 +9,17 @@ import {
 } from "../authorization/request";
 import { sendAuthorizationError, sendAuthorizationResponse } from "../authorization/response";
 import { LOGIN_REQUEST_PARAM, whyLoginIsNeeded } from "../authorization/authentication";
-import { approvalFor, consentStep } from "../authorization/consent";
+import { approvalFor, consentStep, mayAnswerWithoutAsking } from "../authorization/consent";
 import { signedInAccount } from "../session/signed-in";
 import type { Account } from "../session/accounts";
 import { randomToken } from "../core/crypto";
 import { saveApproval } from "../db/consents";
+import { openSession } from "../db/index";
 import { accessDenied, consentRequired, loginRequired, OAuthError, serverError } from "../oauth/errors";
 import { parseParams, readFormBody, type Params } from "../oauth/form";
 import { describeScope } from "../oauth/scope";
 import { describeClaim } from "../oidc/claims";
-import { checkCsrf, csrfToken, CSRF_FIELD, type Session } from "../session/cookies";
+import { checkCsrf, csrfToken, CSRF_FIELD, rememberWrite, type Session } from "../session/cookies";
 import { SettingsError } from "../core/settings";
 import type { ProviderEnv } from "../types";
 import { sendErrorPage } from "../views/error-page";
@@ -76,7 +77,7 @@ async function showConsent(c: Ctx, request: AuthorizationRequest, account: Accou
  * The authorization pipeline, for GET (and POSTed requests, OIDC Core §3.1.2.1) and for the
  * consent form's decision. Read it as the list of checks the RFCs make, in their order.
  */
-async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Response> {
+async function authorize(c: Ctx, params: Params, decision: boolean, atPrimary = false): Promise<Response> {
   const db = c.get("db");
   const settings = c.get("settings");
   const issuer = c.get("issuer");
@@ -94,7 +95,10 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
     if (target.modeError) throw target.modeError;
     const request = checkAuthorizationRequest(params, settings, trusted, target);
 
-    const signedIn = await signedInAccount(c, c.var, request.client.id);
+    // Near the user (a D1 replica, as new as the cookie's bookmark) when the answer can only be a
+    // page; at the primary when it may issue a code or tokens, or is the user's decision.
+    const nearby = !atPrimary && !decision && !mayAnswerWithoutAsking(request, settings);
+    const signedIn = await signedInAccount(c, c.var, { clientId: request.client.id, from: nearby ? "nearby" : "primary" });
     const loginNeeded = await whyLoginIsNeeded(c.var, request, signedIn);
     if (loginNeeded || !signedIn) {
       if (request.prompt.includes("none")) throw loginRequired(loginNeeded ?? "the user is not signed in");
@@ -110,11 +114,18 @@ async function authorize(c: Ctx, params: Params, decision: boolean): Promise<Res
         c.get("emit")({ type: "authorization.denied", clientId: request.client.id, userId: account.id });
         throw accessDenied("the user denied the request");
       }
-      await saveApproval(db, account.id, request.client.id, approvalFor(request), approval);
+      // Written through a D1 session so that the cookie can carry the write's bookmark: the next
+      // requests of this browser then read a replica that has this approval.
+      const writer = openSession(c.var.d1, "first-primary");
+      await saveApproval(writer.db, account.id, request.client.id, approvalFor(request), approval);
+      await rememberWrite(c, c.var.secret(), session, writer.bookmark());
       return await grant(c, request, account, session);
     }
 
     const step = consentStep(request, approval, settings);
+    // Not taken while mayAnswerWithoutAsking matches consentStep; should they ever disagree,
+    // nothing is issued on a replica's word: the request is answered again from the primary.
+    if (step === "grant" && nearby) return await authorize(c, params, decision, true);
     if (step === "grant") return await grant(c, request, account, session);
     if (step === "consent_required") throw consentRequired("the user has not approved this request");
     return await showConsent(c, request, account);

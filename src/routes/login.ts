@@ -66,7 +66,7 @@ export async function loginPost(c: Ctx): Promise<Response> {
   // 400, not 401: a 401 must carry an HTTP authentication challenge (RFC 9110 §15.5.2), and a form is none.
   if (account === "invalid") return showLogin(c, next, 400, "Invalid username or password.", username);
   const fingerprint = await credentialFingerprint(secret, account.credentialVersion);
-  await startSession(c, db, secret, { id: account.id, fingerprint }, settings.SESSION_COOKIE_AGE_SECONDS, signInRequestOf(next));
+  await startSession(c, c.var.d1, secret, { id: account.id, fingerprint }, settings.SESSION_COOKIE_AGE_SECONDS, signInRequestOf(next));
   if (next) return c.redirect(next, 303);
   return sendPage(c, c.get("pages").message({ title: "Signed in", message: `You are signed in as ${account.username}.` }, c));
 }

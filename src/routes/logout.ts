@@ -18,7 +18,8 @@ const CONFIRM_FIELDS = [CSRF_FIELD, "logout"];
 async function showConfirm(c: Ctx, request: LogoutRequest, status: 200 | 403 = 200): Promise<Response> {
   const settings = c.get("settings");
   const token = await csrfToken(c, c.var.secret(), settings.SESSION_COOKIE_AGE_SECONDS);
-  const signedIn = await signedInAccount(c, c.var);
+  // Only shows who is signed in: a replica as new as the cookie's bookmark will do.
+  const signedIn = await signedInAccount(c, c.var, { from: "nearby" });
   const html = c.get("pages").logout(
     {
       action: `${c.get("basePath")}/logout/`,

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, getSignedCookie, setCookie, setSignedCookie } from "hono/cookie";
 import { base64url, constantTimeEqual, randomToken } from "../core/crypto";
 import { deleteSession, deleteSessionQuery, insertSession } from "../db/sessions";
-import type { Database } from "../db/index";
+import { isBookmark, openSession, type Database } from "../db/index";
 import { macKey } from "../tokens/secret-keys";
 import { nowSeconds } from "../core/time";
 
@@ -30,6 +30,12 @@ export interface Session {
    * signed cookie, that the user signed in for that authorization request.
    */
   signedInFor?: string;
+  /**
+   * The D1 bookmark of this browser's latest write (the sign-in, a consent given): reads for the
+   * session's requests go to a replica at least this new, so they see those writes. The cookie is
+   * signed, so only this server writes it; one that does not look like a bookmark is ignored.
+   */
+  bookmark?: string;
 }
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -52,19 +58,25 @@ export async function readSession(c: Context, secret: string): Promise<Session |
   try {
     const session = JSON.parse(atob(raw)) as Session;
     if (typeof session.sid !== "string" || typeof session.userId !== "string" || typeof session.expiresAt !== "number") return undefined;
+    if (session.bookmark !== undefined && !isBookmark(session.bookmark)) delete session.bookmark;
     return session.expiresAt > nowSeconds() ? session : undefined;
   } catch {
     return undefined;
   }
 }
 
+async function writeSessionCookie(c: Context, secret: string, session: Session, maxAge: number): Promise<void> {
+  await setSignedCookie(c, cookieName(c, "eot_session"), btoa(JSON.stringify(session)), secret, cookieOptions(c, maxAge));
+}
+
 /**
- * Starts a new session (a new id, never the old one: no session fixation) and records it in D1;
- * the browser's previous session, if any, ends on the server too.
+ * Starts a new session (a new id, never the old one: no session fixation) and records it in D1,
+ * at the primary; the browser's previous session, if any, ends on the server too. The cookie
+ * carries the bookmark of that write.
  */
 export async function startSession(
   c: Context,
-  db: Database,
+  d1: D1Database,
   secret: string,
   account: { id: string; fingerprint: string },
   lifetimeSeconds: number,
@@ -80,11 +92,25 @@ export async function startSession(
     ...(signedInFor ? { signedInFor } : {}),
   };
   const previous = await readSession(c, secret);
+  const { db, bookmark } = openSession(d1, "first-primary");
   const insert = insertSession(db, { id: session.sid, userId: session.userId, authTime, expiresAt: session.expiresAt });
   if (previous) await db.batch([deleteSessionQuery(db, previous.sid), insert]);
   else await insert.run();
-  await setSignedCookie(c, cookieName(c, "eot_session"), btoa(JSON.stringify(session)), secret, cookieOptions(c, lifetimeSeconds));
+  const written = bookmark();
+  if (isBookmark(written)) session.bookmark = written;
+  await writeSessionCookie(c, secret, session, lifetimeSeconds);
   return session;
+}
+
+/**
+ * Records in the session cookie the bookmark of a write this browser just made (a consent given),
+ * so that its next requests read a replica that has it. The cookie keeps its expiry.
+ */
+export async function rememberWrite(c: Context, secret: string, session: Session, bookmark: string | null): Promise<void> {
+  if (!isBookmark(bookmark) || bookmark === session.bookmark) return;
+  const maxAge = session.expiresAt - nowSeconds();
+  if (maxAge <= 0) return;
+  await writeSessionCookie(c, secret, { ...session, bookmark }, maxAge);
 }
 
 /** Ends this browser's session: its D1 record (so copies of the cookie stop working) and the cookie. */
