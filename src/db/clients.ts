@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import { IsolateCache } from "../core/isolate-cache";
-import type { Database } from "./index";
+import { nearbyReplica, type Database } from "./index";
 import { clients, type Client, type NewClient } from "./schema";
 import { nowSeconds } from "../core/time";
 
@@ -68,13 +68,15 @@ export async function dropPreviousClientSecret(db: Database, clientId: string): 
 
 /**
  * Client records change rarely and are read on every token request, so each isolate keeps them
- * for `ttlSeconds`. A deletion therefore takes effect everywhere within that time; a rotated
- * secret works at once (`reloadCachedClient`). Unknown ids are not cached, so a new client works at once. Concurrent misses share one query.
+ * for `ttlSeconds`, loaded from a nearby D1 replica. A deletion therefore takes effect everywhere
+ * within that time plus the replica's lag; a rotated secret works at once (`reloadCachedClient`
+ * reads the primary). Unknown ids are not cached, so a new client works as soon as the replica
+ * has it. Concurrent misses share one query. (docs/consistency.md, "clients".)
  */
 const clientCache = new IsolateCache<Client | undefined>((client) => client !== undefined);
 
 export function findClientCached(db: Database, clientId: string, ttlSeconds: number): Promise<Client | undefined> {
-  return clientCache.get(clientId, ttlSeconds, () => findClient(db, clientId));
+  return clientCache.get(clientId, ttlSeconds, () => findClient(nearbyReplica(db), clientId));
 }
 
 /** At most one reload per client per this many milliseconds, per isolate. */
@@ -82,10 +84,11 @@ export const CLIENT_RELOAD_INTERVAL_MS = 5_000;
 const lastReload = new Map<string, number>();
 
 /**
- * Reads a client again from D1, replacing this isolate's cached copy, for a secret that did not
- * match the cached record (it may predate a `client rotate-secret`). Bounded so that a flood of
- * wrong secrets cannot become one D1 query per request: within CLIENT_RELOAD_INTERVAL_MS of the
- * last reload this returns the cached record, or the reload in flight, without a query.
+ * Reads a client again from the D1 primary (not a replica, which may not have the rotation yet),
+ * replacing this isolate's cached copy, for a secret that did not match the cached record (it may
+ * predate a `client rotate-secret`). Bounded so that a flood of wrong secrets cannot become one D1
+ * query per request: within CLIENT_RELOAD_INTERVAL_MS of the last reload this returns the cached
+ * record, or the reload in flight, without a query.
  */
 export function reloadCachedClient(db: Database, clientId: string, ttlSeconds: number): Promise<Client | undefined> {
   const now = Date.now();
@@ -95,7 +98,7 @@ export function reloadCachedClient(db: Database, clientId: string, ttlSeconds: n
     lastReload.set(clientId, now);
     clientCache.forget(clientId);
   }
-  return findClientCached(db, clientId, ttlSeconds);
+  return clientCache.get(clientId, ttlSeconds, () => findClient(db, clientId));
 }
 
 /** Drops this isolate's cached copy (used after changes made through this isolate, and by tests). */
@@ -111,13 +114,14 @@ export function forgetCachedClient(clientId?: string): void {
 
 /**
  * Whether any client registered this origin for CORS. Cached per isolate like client records
- * (answers "no" included), so a newly registered origin works within the cache time.
+ * (answers "no" included) and loaded from a nearby replica, so a newly registered origin works
+ * within the cache time plus the replica's lag.
  */
 const originCache = new IsolateCache<boolean>();
 
 export function isOriginRegistered(db: Database, origin: string, ttlSeconds: number): Promise<boolean> {
   return originCache.get(origin, ttlSeconds, async () => {
-    const row = await db
+    const row = await nearbyReplica(db)
       .select({ id: clients.id })
       .from(clients)
       .where(sql`EXISTS (SELECT 1 FROM json_each(${clients.allowedOrigins}) WHERE json_each.value = ${origin})`)
