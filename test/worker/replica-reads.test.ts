@@ -2,13 +2,14 @@ import { env } from "cloudflare:test";
 import { Hono } from "hono";
 import { serializeSigned } from "hono/utils/cookie";
 import { describe, expect, it } from "vitest";
+import { rotateClientSecret } from "../../src/db/registration";
 import { setUserActive, setUserPassword } from "../../src/db/users";
 import { hashPassword } from "../../src/core/crypto";
 import { builtinAccounts } from "../../src/session/accounts";
 import { signedInAccount } from "../../src/session/signed-in";
 import { Browser, hiddenFields, redirectParams } from "./support/browser";
 import { authorizeUrl, codeRequest, exchangeCode, expectConsentPage, expectTokens, PASSWORD, REDIRECT, refresh, signedIn } from "./support/flow";
-import { createClient, d1Routes, db, storageOps } from "./support/helpers";
+import { basic, createClient, d1Routes, db, postToken, storageOps } from "./support/helpers";
 
 /**
  * Issue 11: reads near the user through D1's Sessions API. The session cookie carries the D1
@@ -177,6 +178,18 @@ describe("one round-trip for the signed-in authorization page", () => {
     const res = await browser.get(authorizeUrl(request));
     expectCode(res);
     expect(storageOps(res)).toEqual({ d1: 1, d1_statements: 3, kv: 0 });
+    expect(d1Routes(res)).toEqual({ primary: 1, replica: 0 });
+  });
+
+  it("a secret that does not match the cached client re-reads it at the primary: a rotated secret works at once", async () => {
+    const { clientId, clientSecret } = await createClient();
+    const token = (secret: string) => postToken({ grant_type: "client_credentials" }, { authorization: basic(clientId, secret) });
+    const cold = await token(clientSecret);
+    expect(cold.status).toBe(200);
+    expect(d1Routes(cold)).toEqual({ primary: 0, replica: 1 });
+    const rotated = await rotateClientSecret(db(), clientId, 30);
+    const res = await token(rotated!.secret);
+    expect(res.status).toBe(200);
     expect(d1Routes(res)).toEqual({ primary: 1, replica: 0 });
   });
 
