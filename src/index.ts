@@ -12,6 +12,7 @@ import { demoCallback } from "./worker/demo-callback";
 import { demoLoginPage } from "./worker/demo-login";
 import { home } from "./worker/home";
 import { SettingsError, settingsReader } from "./core/settings";
+import { requestOrigin } from "./core/request-origin";
 
 /** The ready Worker: the provider with its settings from wrangler vars and secrets. */
 const settingsOf = settingsReader();
@@ -37,7 +38,7 @@ app.get("/healthz", (c) => {
 // The provider sets headers and checks the host for its own routes; these do the same for the
 // ready Worker's own pages and API (and only those: provider requests would pay twice).
 const onlyServedHosts: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
-  if (siteOf(settingsOf(c.env)).allows(new URL(c.req.url).host)) return next();
+  if (siteOf(settingsOf(c.env)).allows(requestOrigin(c.req.url).host)) return next();
   const err = hostNotServed();
   return c.json(errorBody(err), err.status, { "Cache-Control": "no-store" });
 };

@@ -25,6 +25,7 @@ import { DEFAULT_BINDING_NAMES, type BindingNames, type ProviderBindings, type P
 import { defaultPages, type PageRenderers } from "./views/render";
 import { errorFields, logError, logInfo } from "./core/log";
 import { clearExpired } from "./db/cleanup";
+import { requestOrigin } from "./core/request-origin";
 
 /**
  * How a setting is given in code: lifetimes as numbers, flags as booleans, lists as arrays (or
@@ -137,13 +138,12 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   app.use("*", async (c, next) => {
     const settings = settingsFor(c.env);
     const site = siteFor(settings);
-    const url = new URL(c.req.url);
-    if (!site.allows(url.host)) {
+    const { host, origin } = requestOrigin(c.req.url);
+    if (!site.allows(host)) {
       throw hostNotServed();
     }
     const d1 = c.get("d1");
     if (!d1 || !c.get("kv")) throw missingBinding(d1 ? bindings.kv : bindings.database);
-    const origin = url.origin;
     c.set("settings", settings);
     c.set("db", databaseOf(d1));
     c.set("issuer", site.issuer ?? `${origin}${basePath}`);

@@ -6,6 +6,7 @@ import { SettingsError } from "../core/settings";
 import { loadKeyRing } from "../tokens/keys";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 import { logError } from "../core/log";
+import { requestOrigin } from "../core/request-origin";
 import type { BindingNames } from "../types";
 
 export interface RequireTokenOptions {
@@ -105,8 +106,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     const fail = (status: 400 | 401 | 403, error: BearerErrorCode, description: string, extra?: Record<string, string>) =>
       send(c, bearerError(realm, status, error, description, extra));
 
-    const url = new URL(c.req.url);
-    if (url.searchParams.has("access_token")) {
+    if (c.req.query("access_token") !== undefined) {
       return fail(400, "invalid_request", "access tokens are not accepted in the query string; use the Authorization header");
     }
     const header = c.req.header("authorization");
@@ -114,7 +114,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     const token = bearerToken(header);
     if (!token) return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
 
-    const origin = url.origin;
+    const { origin } = requestOrigin(c.req.url);
     let keys;
     try {
       keys = await keysFor(env);
