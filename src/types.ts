@@ -46,8 +46,9 @@ export interface ProviderVariables {
   settings: Settings;
   db: Database;
   kv: KVNamespace;
-  storage: StorageCounts;
-  /** The D1 binding, counted. */
+  /** The request's storage round-trips, counted only when X-Storage-Ops is asked for (STORAGE_COUNT_HEADER). */
+  storage?: StorageCounts;
+  /** The D1 binding (a counting view of it when X-Storage-Ops is asked for). */
   d1: D1Database;
   /** The issuer URL (`iss`), e.g. `https://auth.example.com/o`. */
   issuer: string;
