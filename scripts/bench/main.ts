@@ -255,7 +255,7 @@ async function runScenario(
   const load = { baseUrl: server.baseUrl, connections: run.connections, generator: run.generator };
 
   // 1. One request, before anything else: a broken scenario fails here, with its response.
-  const first = await probe(server.baseUrl, scenario, source.next(), "first request");
+  const first = await probe(server.probeUrl, scenario, source.next(), "first request");
   // 2. Warm-up (isolate caches: client records, imported keys, JIT).
   if (run.warmupSeconds > 0) {
     log(`${scenario.name}: warm-up ${run.warmupSeconds} s`);
@@ -264,7 +264,9 @@ async function runScenario(
     await runLoad(scenario, source, { ...load, seconds: run.warmupSeconds, poolShare });
   }
   // 3. The per-request storage figure, from a warm request.
-  const warm = await probe(server.baseUrl, scenario, source.next(), "probe after warm-up");
+  // Warm the counting twin's isolate caches as the warm-up warmed the measured Worker's.
+  await probe(server.probeUrl, scenario, source.next(), "probe twin warm-up");
+  const warm = await probe(server.probeUrl, scenario, source.next(), "probe after warm-up");
 
   // 4. What it is measured against, each checked and warmed up on first use.
   const refs: ReadyReference[] = [];
@@ -274,7 +276,7 @@ async function runScenario(
     baseline === null && run.compare.includes("entry-worker")
       ? { scenario: { ...scenario, name: `${scenario.name} (entry worker)` }, source, baseUrl: server.entryUrl }
       : null;
-  if (entry) await probe(entry.baseUrl, entry.scenario, source.next(), "through the entry worker");
+  if (entry) await probe(entry.baseUrl, { ...entry.scenario, storageHeader: false }, source.next(), "through the entry worker");
 
   // 5. The measured run: interleaved slices of the scenario, the baseline and the references.
   const parts: LoadPart[] = [{ scenario, source, baseUrl: server.baseUrl }];

@@ -15,6 +15,8 @@ export const BENCH_REDIRECT_URI = "https://bench.example/callback";
 const BENCH_PASSWORD = "bench password 1";
 /** The ceiling Worker's name in Miniflare (the product's Worker is the unnamed first one). */
 export const CEILING_WORKER = "bench-ceiling";
+export const PROBE_WORKER = "bench-probe";
+const BENCH_ISSUER = "http://127.0.0.1/o";
 /** The ceiling Worker's issuer (it does not depend on the request's host). */
 export const CEILING_ISSUER = "https://ceiling.bench.example";
 
@@ -161,6 +163,8 @@ export interface Server {
   mf: Miniflare;
   /** The product Worker's direct socket (past Miniflare's entry worker): what is measured. */
   baseUrl: string;
+  /** Its twin with STORAGE_COUNT_HEADER on (same D1 and KV): where X-Storage-Ops is read. */
+  probeUrl: string;
   /** The same Worker through Miniflare's entry worker (a proxy hop in front of it). */
   entryUrl: string;
   ctx: BenchContext;
@@ -199,7 +203,7 @@ export function basic(clientId: string, secret: string): string {
 /**
  * Serves the bundle with workerd through Miniflare's API (not `wrangler dev`, whose proxy Worker
  * caps throughput), with in-memory D1 and KV, the [vars] of wrangler.toml, fresh signing keys and
- * STORAGE_COUNT_HEADER on; applies the migrations and seeds a confidential client. The Worker gets
+ * STORAGE_COUNT_HEADER off (a twin with it on answers the probes); applies the migrations and seeds a confidential client. The Worker gets
  * a direct socket of its own (`unsafeDirectSockets`), past Miniflare's entry worker. With
  * `ceiling`, that bundle runs as a second Worker in the same workerd, on a direct socket too.
  */
@@ -210,25 +214,31 @@ export async function startServer(
 ): Promise<Server> {
   const signingKeys = JSON.stringify(await generateSigningKeySet());
   const secretKey = randomToken(32);
-  const direct = [{ host: "127.0.0.1", port: 0 }];
-  const workers: V4WorkerOptions[] = [
-    {
-      modules: true,
-      scriptPath: bundle.script,
-      modulesRoot: bundle.dir,
-      compatibilityDate: settings.compatibilityDate,
-      compatibilityFlags: settings.compatibilityFlags,
-      d1Databases: ["DB"],
-      kvNamespaces: ["KV"],
-      bindings: {
-        ...settings.vars,
-        SIGNING_KEYS: signingKeys,
-        SECRET_KEY: secretKey,
-        STORAGE_COUNT_HEADER: "true",
-      },
-      unsafeDirectSockets: direct,
+  // The measured Worker runs as deployed (no storage counting); a twin with STORAGE_COUNT_HEADER on,
+  // sharing its D1 and KV, answers the probes that read X-Storage-Ops.
+  const productWorker = (countStorage: boolean): V4WorkerOptions => ({
+    ...(countStorage ? { name: PROBE_WORKER } : {}),
+    modules: true,
+    scriptPath: bundle.script,
+    modulesRoot: bundle.dir,
+    compatibilityDate: settings.compatibilityDate,
+    compatibilityFlags: settings.compatibilityFlags,
+    d1Databases: ["DB"],
+    kvNamespaces: ["KV"],
+    bindings: {
+      ...settings.vars,
+      SIGNING_KEYS: signingKeys,
+      SECRET_KEY: secretKey,
+      STORAGE_COUNT_HEADER: String(countStorage),
+      // One issuer and audience for both twins (each on its own port), so a token from one is
+      // good at the other; the host check goes by host name, as Django's ALLOWED_HOSTS does.
+      ISSUER: BENCH_ISSUER,
+      ACCESS_TOKEN_AUDIENCE: new URL(BENCH_ISSUER).origin,
+      ALLOWED_HOSTS: "127.0.0.1",
     },
-  ];
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  });
+  const workers: V4WorkerOptions[] = [productWorker(false), productWorker(true)];
   const ceiling = extra.ceiling ? await ceilingWorker(extra.ceiling, settings) : null;
   if (ceiling) workers.push(ceiling.options);
   // Miniflare 5 takes `workers: [{ config }]`; convertV4MiniflareOptions accepts the classic
@@ -245,6 +255,7 @@ export async function startServer(
   try {
     const entryUrl = (await mf.ready).origin;
     const baseUrl = (await mf.unsafeGetDirectURL()).origin;
+    const probeUrl = (await mf.unsafeGetDirectURL(PROBE_WORKER)).origin;
     const d1 = (await mf.getD1Database("DB")) as unknown as D1Database;
     const kv = await mf.getKVNamespace("KV");
     await applyMigrations(d1, settings.migrationsDir);
@@ -275,7 +286,7 @@ export async function startServer(
     const ceilingServer: CeilingServer | null = ceiling
       ? { ...ceiling.server, baseUrl: (await mf.unsafeGetDirectURL(CEILING_WORKER)).origin }
       : null;
-    return { mf, baseUrl, entryUrl, ctx, ceiling: ceilingServer, dispose: () => mf.dispose() };
+    return { mf, baseUrl, probeUrl, entryUrl, ctx, ceiling: ceilingServer, dispose: () => mf.dispose() };
   } catch (err) {
     await mf.dispose().catch(() => {});
     throw err;
