@@ -2,7 +2,7 @@ import autocannon, { type Instance, type Options, type RawRequest, type RawResul
 import { runWrk, stopWrk, type RunResult } from "./wrk";
 import type { BenchRequest, RequestSource, Scenario, StorageOps } from "./types";
 
-/** `X-Storage-Ops: d1=N, d1_statements=N, kv=N` as numbers; null when absent. */
+/** `X-Storage-Ops: d1=N, d1_statements=N, kv=N[, d1_primary=N, d1_replica=N]` as numbers; null when absent. */
 export function parseStorageOps(header: string | null): StorageOps | null {
   if (!header) return null;
   const values: Record<string, number> = {};
@@ -14,7 +14,8 @@ export function parseStorageOps(header: string | null): StorageOps | null {
   if ([d1, d1Statements, kv].some((v) => v === undefined || !Number.isFinite(v))) {
     throw new Error(`cannot parse X-Storage-Ops: "${header}"`);
   }
-  return { d1: d1!, d1Statements: d1Statements!, kv: kv! };
+  const split = Number.isFinite(values.d1_primary) && Number.isFinite(values.d1_replica) ? { d1Primary: values.d1_primary, d1Replica: values.d1_replica } : {};
+  return { d1: d1!, d1Statements: d1Statements!, kv: kv!, ...split };
 }
 
 export class ScenarioCheckError extends Error {

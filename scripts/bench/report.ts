@@ -136,7 +136,7 @@ export function formatHeader(
 const ratioCell = (r: number | null) => (r === null ? "-" : r.toFixed(2));
 
 export function formatResults(results: ScenarioResult[], entryWorker: EntryWorkerResult | null = null): string {
-  const rows = [["scenario", "req/s", "p50 ms", "p99 ms", "errors", "non-2xx", "×trivial", "×ceiling", "×oidc-provider", "D1 rt", "D1 stmts", "KV ops"]];
+  const rows = [["scenario", "req/s", "p50 ms", "p99 ms", "errors", "non-2xx", "×trivial", "×ceiling", "×oidc-provider", "D1 rt", "primary/replica", "D1 stmts", "KV ops"]];
   for (const r of results) {
     rows.push([
       r.name + (r.exhausted ? " (pool ran out)" : ""),
@@ -149,6 +149,7 @@ export function formatResults(results: ScenarioResult[], entryWorker: EntryWorke
       ratioCell(r.ceilingRatio),
       ratioCell(r.oidcProviderRatio),
       r.storage ? String(r.storage.d1) : "-",
+      r.storage?.d1Primary !== undefined ? `${r.storage.d1Primary}/${r.storage.d1Replica}` : "-",
       r.storage ? String(r.storage.d1Statements) : "-",
       r.storage ? String(r.storage.kv) : "-",
     ]);
@@ -174,9 +175,10 @@ export function formatResults(results: ScenarioResult[], entryWorker: EntryWorke
     "node-oidc-provider's (client_credentials: ES256 JWT; introspection: an opaque token). Each ratio is of",
     "slices taken in turn in the same run. errors: socket errors and timeouts. non-2xx: responses without the",
     "expected status. D1 rt / D1 stmts / KV ops: per request, from X-Storage-Ops of one request sent after the",
-    "warm-up (D1 round-trips, statements incl. batched, KV calls).",
+    "warm-up (D1 round-trips, statements incl. batched, KV calls); primary/replica: of the D1 round-trips, those at",
+    "the primary and those a nearby replica may answer (D1 sessions; locally one database answers both).",
   ];
-  const parts = [`${table(rows, [false, ...Array<boolean>(11).fill(true)])}\n\n${legend.join("\n")}`];
+  const parts = [`${table(rows, [false, ...Array<boolean>(12).fill(true)])}\n\n${legend.join("\n")}`];
   if (refRows.length > 1) {
     parts.push(`References, in the slices interleaved with each scenario:\n${table(refRows, [false, false, true, true, true, true, true])}`);
   }

@@ -99,6 +99,16 @@ export const scenarios: Scenario[] = [
     verify: expectAccessToken,
   },
   {
+    name: "authorization_page",
+    description: "GET /o/authorize/ by a signed-in user: the consent page (session, approval and user in one D1 batch, at a replica)",
+    async prepare(ctx) {
+      const cookie = await signedInCookies(ctx);
+      const query = form({ response_type: "code", client_id: ctx.client.id, redirect_uri: BENCH_REDIRECT_URI, scope: "read", state: "bench" });
+      return fixed({ method: "GET", path: `/o/authorize/?${query}`, headers: { cookie } });
+    },
+    verify: (body) => (body.includes('name="allow"') ? undefined : "not the consent page"),
+  },
+  {
     name: "introspection",
     description: "POST /o/introspect/ of a user's access token, client_secret_basic",
     async prepare(ctx) {
@@ -123,6 +133,34 @@ export const scenarios: Scenario[] = [
     compare: { ceiling: "ceiling_introspection" },
   },
 ];
+
+/** The cookies a response sets, as `name=value` pairs, added to `jar`. */
+function keepCookies(jar: Map<string, string>, res: Response): void {
+  for (const line of res.headers.getSetCookie()) {
+    const pair = line.split(";")[0]!;
+    const eq = pair.indexOf("=");
+    jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+}
+
+/** The seeded user's browser cookies after signing in on the login form (CSRF token included). */
+async function signedInCookies(ctx: BenchContext): Promise<string> {
+  const jar = new Map<string, string>();
+  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
+  const page = await ctx.fetch("/o/login/");
+  keepCookies(jar, page);
+  const csrf = /name="csrfmiddlewaretoken" value="([^"]+)"/.exec(await page.text())?.[1];
+  if (!csrf) throw new Error("the login page has no csrfmiddlewaretoken");
+  const signedIn = await ctx.fetch("/o/login/", {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookieHeader() },
+    body: form({ username: ctx.user.username, password: ctx.user.password, csrfmiddlewaretoken: csrf }),
+  });
+  keepCookies(jar, signedIn);
+  if (signedIn.status >= 400) throw new Error(`sign-in failed: ${signedIn.status} ${await signedIn.text()}`);
+  return cookieHeader();
+}
 
 /** An access token of the seeded user, from the password grant. */
 async function userAccessToken(ctx: BenchContext): Promise<string> {

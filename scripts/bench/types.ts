@@ -100,6 +100,9 @@ export interface StorageOps {
   d1: number;
   d1Statements: number;
   kv: number;
+  /** Of the D1 round-trips, those to the primary and those a replica may answer (D1 sessions). */
+  d1Primary?: number;
+  d1Replica?: number;
 }
 
 /** A reference's figures in the slices interleaved with one scenario. */

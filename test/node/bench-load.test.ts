@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ratio, runInterleaved, summarize, type LoadGenerator } from "../../scripts/bench/load";
+import { parseStorageOps, ratio, runInterleaved, summarize, type LoadGenerator } from "../../scripts/bench/load";
 import { fixed, pool } from "../../scripts/bench/scenarios";
 import type { Scenario } from "../../scripts/bench/types";
 import { luaString, parseWrkOutput, rawRequest, wrkVersion, type RunResult } from "../../scripts/bench/wrk";
@@ -133,4 +133,11 @@ describe("bench: interleaved load runs", () => {
     expect(new Set(seen.map((s) => s.body)).size).toBe(seen.length);
     expect(seen.length).toBeLessThanOrEqual(60);
   }, 30_000);
+});
+
+describe("X-Storage-Ops in the bench", () => {
+  it("reads the primary/replica split when the Worker sends it, and does without it otherwise", () => {
+    expect(parseStorageOps("d1=1, d1_statements=3, kv=0, d1_primary=0, d1_replica=1")).toEqual({ d1: 1, d1Statements: 3, kv: 0, d1Primary: 0, d1Replica: 1 });
+    expect(parseStorageOps("d1=1, d1_statements=2, kv=0")).toEqual({ d1: 1, d1Statements: 2, kv: 0 });
+  });
 });
