@@ -78,17 +78,9 @@ export interface LoadOptions {
 }
 
 /** One or more load runs of a scenario, merged. */
-export interface LoadSummary {
-  requests: number;
-  durationSeconds: number;
+export interface LoadSummary extends RunResult {
   requestsPerSecond: number;
-  errors: number;
-  timeouts: number;
-  statusCodes: Record<string, number>;
-  /** With several runs (interleaved slices), the percentiles are the slices' weighted by their requests. */
-  latencyMs: { average: number; p50: number; p90: number; p99: number; max: number };
-  /** The request pool ran dry before the duration was over. */
-  exhausted: boolean;
+  /** With several runs (interleaved slices), `latencyMs` holds the slices' percentiles weighted by their requests. */
   generator: LoadGenerator;
 }
 

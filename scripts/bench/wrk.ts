@@ -22,6 +22,7 @@ export interface RunResult {
   timeouts: number;
   statusCodes: Record<string, number>;
   latencyMs: { average: number; p50: number; p90: number; p99: number; max: number };
+  /** The request pool ran dry before the duration was over. */
   exhausted: boolean;
 }
 
