@@ -67,7 +67,7 @@ export async function bundleWorker(root: string, outdir: string, config?: string
 
 /**
  * Bundles the ceiling Worker (ceiling/worker.ts) the way the product is bundled: wrangler deploy
- * --dry-run, with the product's compatibility date and flags and its minify setting.
+ * --dry-run, with the product's compatibility date and flags and its minify and keep_names settings.
  */
 export async function bundleCeilingWorker(root: string, outdir: string, settings: WranglerSettings): Promise<Bundle> {
   const configDir = `${outdir}-config`;
@@ -82,6 +82,7 @@ export async function bundleCeilingWorker(root: string, outdir: string, settings
         compatibility_date: settings.compatibilityDate,
         compatibility_flags: settings.compatibilityFlags,
         minify: settings.minify ?? false,
+        keep_names: settings.keepNames ?? true,
       },
       null,
       2,
@@ -97,6 +98,8 @@ export interface WranglerSettings {
   migrationsDir: string;
   /** wrangler.toml's `minify` (the ceiling Worker is bundled with the same). */
   minify?: boolean;
+  /** wrangler.toml's `keep_names` (likewise). */
+  keepNames?: boolean;
 }
 
 export function readWranglerSettings(root: string): WranglerSettings {
@@ -113,6 +116,7 @@ export function readWranglerSettings(root: string): WranglerSettings {
     vars,
     migrationsDir: path.resolve(root, d1?.migrations_dir ?? "migrations"),
     minify: config.minify ?? false,
+    keepNames: config.keep_names ?? true,
   };
 }
 
