@@ -5,6 +5,7 @@ import { clientCors } from "./middleware/client-cors";
 import { rateLimit, tooManyRequestsPage } from "./middleware/rate-limit";
 import { hostNotServed, siteReader } from "./middleware/allowed-host";
 import { securityHeaders } from "./middleware/security-headers";
+import { clientConfigurationEndpoint, registerEndpoint } from "./routes/register";
 import { countStorage } from "./middleware/storage-count";
 import { eventEmitter, type EventHook } from "./core/events";
 import { errorBody, OAuthError } from "./oauth/errors";
@@ -196,6 +197,15 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.use(path, clientCors("GET, POST, OPTIONS"));
     o.on(["GET", "POST"], path, userinfoEndpoint);
     o.all(path, methodNotAllowed("GET, POST, OPTIONS"));
+  }
+  for (const path of both("/register")) {
+    o.use(path, rateLimit("registerRateLimit"));
+    o.post(path, registerEndpoint);
+    o.all(path, methodNotAllowed("POST"));
+  }
+  for (const path of both("/register/:clientId")) {
+    o.on(["GET", "PUT", "DELETE"], path, clientConfigurationEndpoint);
+    o.all(path, methodNotAllowed("GET, PUT, DELETE"));
   }
   o.get("/.well-known/jwks.json", jwksEndpoint);
   o.get("/openapi.json", openapiEndpoint);

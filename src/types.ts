@@ -19,10 +19,11 @@ export interface BindingNames {
   signingKeys: string;
   /** The secret of 32+ random characters for cookies, CSRF tokens and sealed codes [SECRET_KEY]. */
   secretKey: string;
-  /** Optional Workers Rate Limiting bindings [TOKEN_RATE_LIMIT, LOGIN_RATE_LIMIT, INTROSPECT_RATE_LIMIT]. */
+  /** Optional Workers Rate Limiting bindings [TOKEN_RATE_LIMIT, LOGIN_RATE_LIMIT, INTROSPECT_RATE_LIMIT, REGISTER_RATE_LIMIT]. */
   tokenRateLimit: string;
   loginRateLimit: string;
   introspectRateLimit: string;
+  registerRateLimit: string;
 }
 
 export const DEFAULT_BINDING_NAMES: BindingNames = {
@@ -33,6 +34,7 @@ export const DEFAULT_BINDING_NAMES: BindingNames = {
   tokenRateLimit: "TOKEN_RATE_LIMIT",
   loginRateLimit: "LOGIN_RATE_LIMIT",
   introspectRateLimit: "INTROSPECT_RATE_LIMIT",
+  registerRateLimit: "REGISTER_RATE_LIMIT",
 };
 
 /**

@@ -102,6 +102,20 @@ export const settingsSchema = z.object({
   LOGIN_LOCKOUT_SECONDS: seconds(15 * 60),
   /** Largest accepted request body, in bytes. */
   MAX_BODY_BYTES: seconds(64 * 1024),
+  /**
+   * RFC 7591 dynamic client registration at `{basePath}/register/`: `off`, `open` (anyone may
+   * register, as MCP clients expect), or `token` (an initial access token from the admin CLI is required).
+   */
+  DYNAMIC_REGISTRATION: z._default(z.enum(["off", "open", "token"]), "off"),
+  /** Client ID metadata documents: a `client_id` that is an https URL is fetched and used as the client's metadata. */
+  CLIENT_ID_METADATA_DOCUMENTS: booleanString(false),
+  /** Development only: metadata documents (and their redirect URIs) may be on loopback and private addresses, over http. */
+  CLIENT_ID_METADATA_PRIVATE_HOSTS: booleanString(false),
+  /**
+   * RFC 8707 resources (APIs) tokens may be issued for, besides the default audience: absolute
+   * URIs; a resource matches one of them or lies under it (same origin, path below it).
+   */
+  RESOURCES: spaceList(""),
   /** Adds an `X-Storage-Ops` header with the D1 and KV round-trips of each request (tests, benchmarks). */
   STORAGE_COUNT_HEADER: booleanString(false),
 });

@@ -7,6 +7,7 @@ import { insertClient, replaceClientSecretHash } from "./clients";
 import { insertUser } from "./users";
 import {
   APPLICATION_TYPES,
+  CLIENT_SOURCES,
   CLIENT_TYPES,
   GRANT_TYPES,
   SUBJECT_TYPES,
@@ -55,6 +56,12 @@ const originSchema = z.string().check(
   z.refine(isOrigin, "must be an origin such as https://app.example.com (scheme, host and port only)"),
 );
 
+/** RFC 8707 §2: a resource is an absolute URI without a fragment. */
+function isResourceUri(value: string): boolean {
+  return URL.canParse(value) && !value.includes("#");
+}
+export const resourceSchema = z.string().check(z.refine(isResourceUri, "must be an absolute URI without a fragment (RFC 8707)"));
+
 const scopeSchema = z.string().check(z.regex(SCOPE_LIST, "scopes are space-separated tokens without quotes or backslashes"));
 
 export const clientRegistrationSchema = z
@@ -73,6 +80,12 @@ export const clientRegistrationSchema = z
     idTokenSignedResponseAlg: z._default(z.enum(SIGNING_ALGORITHMS), "RS256"),
     subjectType: z._default(z.enum(SUBJECT_TYPES), "public"),
     userId: z.nullish(z.string()),
+    /** How the client came to be (default: an operator's). */
+    source: z._default(z.enum(CLIENT_SOURCES), "admin"),
+    /** RFC 8707 resources the client may ask for; empty: any the server knows. */
+    resources: z._default(z.array(resourceSchema), []),
+    /** Registration metadata only shown back (client_uri, logo_uri, contacts, ...). */
+    metadata: z.nullish(z.record(z.string(), z.unknown())),
   })
   .check(
     z.superRefine((c, ctx) => {
@@ -108,15 +121,25 @@ function inferApplicationType(clientType: string, redirectUris: readonly string[
   return redirectUris.every(nativeUri) ? "native" : "web";
 }
 
-/** Creates a client; the secret (confidential clients) is returned once and stored only as a hash. */
+/**
+ * Creates a client; the secret (confidential clients) is returned once and stored only as a hash.
+ * `extra` holds what only some callers set: a chosen id (a metadata document's URL), the hash of a
+ * registration access token (RFC 7592), when a metadata document must be fetched again.
+ */
 export async function registerClient(
   db: Database,
   input: ClientRegistration,
+  extra: { id?: string; registrationAccessTokenHash?: string; metadataExpiresAt?: number } = {},
 ): Promise<{ client: Client; clientSecret: string | null }> {
   const reg = clientRegistrationSchema.parse(input);
   const clientSecret = reg.clientType === "confidential" ? randomToken(32) : null;
   const client = await insertClient(db, {
-    id: randomAlphanumeric(32),
+    id: extra.id ?? randomAlphanumeric(32),
+    source: reg.source,
+    resources: reg.resources,
+    metadata: reg.metadata ?? null,
+    registrationAccessTokenHash: extra.registrationAccessTokenHash ?? null,
+    metadataExpiresAt: extra.metadataExpiresAt ?? null,
     secretHash: clientSecret ? await hashSecret(clientSecret) : null,
     name: reg.name,
     clientType: reg.clientType,

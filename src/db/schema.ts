@@ -24,6 +24,11 @@ export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secre
 export const SUBJECT_TYPES = ["public", "pairwise"] as const;
 /** OIDC Dynamic Client Registration's `application_type`: native apps may use any loopback port (RFC 8252 §7.3). */
 export const APPLICATION_TYPES = ["web", "native"] as const;
+/**
+ * How a client came to be: by an operator (admin CLI, console), by RFC 7591 dynamic registration,
+ * or from a client ID metadata document fetched at its `client_id` URL.
+ */
+export const CLIENT_SOURCES = ["admin", "registration", "metadata_document"] as const;
 export const GRANT_TYPES = [
   "authorization_code",
   "implicit",
@@ -58,11 +63,32 @@ export const clients = sqliteTable(
     /** `public` (one `sub` per user) or `pairwise` (a different `sub` per client's host, OIDC Core §8.1). */
     subjectType: text("subject_type", { enum: SUBJECT_TYPES }).notNull().default("public"),
     userId: text("user_id").references(() => users.id, { onDelete: "set null" }),
+    source: text("source", { enum: CLIENT_SOURCES }).notNull().default("admin"),
+    /** RFC 7592: base64url(SHA-256) of the registration access token of a dynamically registered client. */
+    registrationAccessTokenHash: text("registration_access_token_hash"),
+    /** RFC 8707 resources this client may ask tokens for; empty: any resource the server knows (RESOURCES). */
+    resources: jsonList("resources"),
+    /** Registration metadata kept only to be shown back (client_uri, logo_uri, contacts, tos_uri, policy_uri, software_id, ...). */
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** A metadata document client: when the document must be fetched again (Unix seconds, from its HTTP caching headers). */
+    metadataExpiresAt: integer("metadata_expires_at"),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
   (t) => [index("clients_user_id").on(t.userId)],
 );
+
+/** RFC 7591 §3: initial access tokens that allow registering a client, when registration is not open. Stored hashed. */
+export const initialAccessTokens = sqliteTable("initial_access_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  /** The operator's note (who the token was given to). */
+  note: text("note").notNull().default(""),
+  /** How many clients it may still register; null: no limit until it expires. */
+  usesLeft: integer("uses_left"),
+  expiresAt: integer("expires_at"),
+  createdAt: integer("created_at").notNull().default(now),
+});
+export type InitialAccessToken = typeof initialAccessTokens.$inferSelect;
 
 export type User = typeof users.$inferSelect;
 export type Client = typeof clients.$inferSelect;

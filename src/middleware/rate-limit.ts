@@ -4,7 +4,7 @@ import type { ProviderEnv } from "../types";
 import { sendPage } from "../views/render";
 
 /** The Workers Rate Limiting bindings the provider uses when the Worker declares them (wrangler.toml). */
-export type RateLimitBinding = "tokenRateLimit" | "loginRateLimit" | "introspectRateLimit";
+export type RateLimitBinding = "tokenRateLimit" | "loginRateLimit" | "introspectRateLimit" | "registerRateLimit";
 
 /**
  * The `period` of every binding in wrangler.toml. The binding does not say its period, and its

@@ -11,7 +11,8 @@ const NOT_DESCRIPTION_CHARACTERS = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
  */
 /**
  * The error codes this server answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 7009, RFC 6750 §3.1,
- * OIDC Core §3.1.2.6, and RFC 6585's 429 named as a code.
+ * OIDC Core §3.1.2.6, RFC 8707 §2 (invalid_target), RFC 7591 §3.2.2 (registration), and RFC
+ * 6585's 429 named as a code.
  */
 export type ErrorCode =
   | "invalid_request"
@@ -30,7 +31,12 @@ export type ErrorCode =
   | "request_uri_not_supported"
   | "invalid_token"
   | "insufficient_scope"
-  | "too_many_requests";
+  | "too_many_requests"
+  | "invalid_target"
+  | "invalid_redirect_uri"
+  | "invalid_client_metadata"
+  | "invalid_software_statement"
+  | "unapproved_software_statement";
 
 export class OAuthError extends Error {
   override name = "OAuthError";
@@ -64,6 +70,12 @@ export const loginRequired = make("login_required");
 export const consentRequired = make("consent_required");
 export const requestNotSupported = make("request_not_supported");
 export const requestUriNotSupported = make("request_uri_not_supported");
+/** RFC 8707 §2: a `resource` that is unknown, not allowed to this client, or wider than the grant. */
+export const invalidTarget = make("invalid_target");
+/** RFC 7591 §3.2.2: registration metadata refused. */
+export const invalidRedirectUri = make("invalid_redirect_uri");
+export const invalidClientMetadata = make("invalid_client_metadata");
+export const invalidSoftwareStatement = make("invalid_software_statement");
 /** A failure that is the server's, not the caller's: details go to the log, never in the description. */
 export const serverError = make("server_error", 500);
 

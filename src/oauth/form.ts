@@ -6,10 +6,22 @@ import { invalidRequest, OAuthError } from "./errors";
  * twice (RFC 6749 §3.1, §3.2).
  */
 export class Params {
-  constructor(private readonly values: Map<string, string>) {}
+  constructor(
+    private readonly values: Map<string, string>,
+    private readonly repeated: ReadonlyMap<string, string[]> = new Map(),
+  ) {}
 
+  /** The parameter's value (for a repeatable one, its first). */
   get(name: string): string | undefined {
     return this.values.get(name);
+  }
+
+  /** Every value of a repeatable parameter (`resource`), in order; one or none for the others. */
+  getAll(name: string): string[] {
+    const values = this.repeated.get(name);
+    if (values) return values;
+    const value = this.values.get(name);
+    return value === undefined ? [] : [value];
   }
 
   /** The parameter, or `invalid_request` naming it when it is missing or empty. */
@@ -23,8 +35,13 @@ export class Params {
     return this.values.has(name);
   }
 
-  entries(): IterableIterator<[string, string]> {
-    return this.values.entries();
+  /** Every name and value, a repeatable parameter once per value. */
+  *entries(): IterableIterator<[string, string]> {
+    for (const [name, value] of this.values) {
+      const all = this.repeated.get(name);
+      if (all) for (const each of all) yield [name, each];
+      else yield [name, value];
+    }
   }
 }
 
@@ -36,6 +53,9 @@ const KNOWN_PARAMETERS = new Set([
   "code_challenge_method", "approval_prompt", "post_logout_redirect_uri", "logout_hint", "access_token", "request",
   "request_uri", "resource", "next", "csrfmiddlewaretoken", "allow", "cancel", "logout",
 ]);
+
+/** RFC 8707 §2: a client may name several resources, one `resource` parameter each. */
+const REPEATABLE = new Set(["resource"]);
 
 function repeated(name: string) {
   const which = KNOWN_PARAMETERS.has(name) ? `parameter ${name}` : "a parameter";
@@ -54,16 +74,25 @@ function decodeComponent(raw: string): string {
 export function parseParams(text: string): Params {
   const values = new Map<string, string>();
   const seen = new Set<string>();
+  let multi: Map<string, string[]> | undefined;
   for (const pair of text.split("&")) {
     if (pair === "") continue;
     const eq = pair.indexOf("=");
     const name = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
     const value = decodeComponent(eq === -1 ? "" : pair.slice(eq + 1));
+    if (REPEATABLE.has(name)) {
+      multi ??= new Map();
+      const list = multi.get(name) ?? [];
+      if (value !== "") list.push(value);
+      multi.set(name, list);
+      if (value !== "" && !values.has(name)) values.set(name, value);
+      continue;
+    }
     if (seen.has(name)) throw repeated(name);
     seen.add(name);
     if (value !== "") values.set(name, value);
   }
-  return new Params(values);
+  return new Params(values, multi);
 }
 
 /** Decodes strictly (invalid UTF-8 throws); without `stream` it keeps no state between calls, so one serves every request. */

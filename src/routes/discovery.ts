@@ -52,6 +52,8 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
     authorization_response_iss_parameter_supported: true,
     backchannel_logout_supported: false,
     frontchannel_logout_supported: false,
+    ...(settings.DYNAMIC_REGISTRATION !== "off" ? { registration_endpoint: `${base}/register/` } : {}),
+    ...(settings.CLIENT_ID_METADATA_DOCUMENTS ? { client_id_metadata_document_supported: true } : {}),
   };
 }
 

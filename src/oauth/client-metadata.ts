@@ -1,0 +1,179 @@
+import { SIGNING_ALGORITHMS } from "../core/protocol";
+import type { Settings } from "../core/settings";
+import { clientRegistrationSchema, type ClientRegistration } from "../db/registration";
+import { APPLICATION_TYPES, SUBJECT_TYPES, type Client } from "../db/schema";
+import { invalidClientMetadata, invalidRedirectUri, invalidSoftwareStatement } from "./errors";
+import { OIDC_SCOPES } from "./scope";
+
+/**
+ * Client metadata as clients send it (RFC 7591 §2, OIDC Dynamic Client Registration §2), for
+ * dynamic registration and client ID metadata documents: checked as strictly as the admin CLI
+ * checks its flags (the same schema decides), and stricter where a client registers itself:
+ * OAuth 2.1's grants only (no password, no implicit), redirect URIs on https or loopback http.
+ * Members this server does not know are ignored (RFC 7591 §2).
+ */
+
+/** Token endpoint authentication methods a self-registered client may pick. */
+const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
+const GRANTS = ["authorization_code", "refresh_token", "client_credentials"] as const;
+/** Members shown back as registered and otherwise unused (RFC 7591 §2). */
+const DISPLAY_URIS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const;
+const DISPLAY_STRINGS = ["software_id", "software_version"] as const;
+const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
+export interface MetadataOptions {
+  settings: Pick<Settings, "SCOPES">;
+  /** Where the metadata comes from; a document's client is always public (it has no secret to send). */
+  source: "registration" | "metadata_document";
+  /** Development only: redirect URIs on any http host (CLIENT_ID_METADATA_PRIVATE_HOSTS). */
+  allowHttp?: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+function stringList(body: Json, name: string): string[] | undefined {
+  const value = body[name];
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+    throw invalidClientMetadata(`${name} must be an array of strings`);
+  }
+  return value as string[];
+}
+
+function optionalString(body: Json, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") throw invalidClientMetadata(`${name} must be a string`);
+  return value;
+}
+
+function oneOf<T extends string>(body: Json, name: string, allowed: readonly T[]): T | undefined {
+  const value = optionalString(body, name);
+  if (value !== undefined && !allowed.includes(value as T)) {
+    throw invalidClientMetadata(`${name} must be one of ${allowed.join(", ")}`);
+  }
+  return value as T | undefined;
+}
+
+/** RFC 7591 §2 and RFC 9700 §2.1: absolute, no fragment, https or loopback http. */
+function checkRedirectUris(uris: string[], allowHttp: boolean): void {
+  for (const uri of uris) {
+    if (!URL.canParse(uri) || uri.includes("#")) throw invalidRedirectUri("redirect URIs must be absolute URIs without a fragment");
+    const url = new URL(uri);
+    const loopbackHttp = url.protocol === "http:" && (LOOPBACK.has(url.hostname) || allowHttp);
+    if (url.protocol !== "https:" && !loopbackHttp) {
+      throw invalidRedirectUri("redirect URIs must use https, or http on a loopback address");
+    }
+    if (url.username || url.password) throw invalidRedirectUri("redirect URIs must not carry credentials");
+  }
+}
+
+function checkDisplayUri(name: string, value: string): void {
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
+    throw invalidClientMetadata(`${name} must be an http or https URL`);
+  }
+}
+
+/** The registration (as the admin CLI would give it) that client metadata asks for. */
+export function registrationFromMetadata(input: unknown, options: MetadataOptions): ClientRegistration {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw invalidClientMetadata("the client metadata must be a JSON object");
+  }
+  const body = input as Json;
+  if (body.software_statement !== undefined) {
+    throw invalidSoftwareStatement("software statements are not accepted by this server");
+  }
+
+  const redirectUris = stringList(body, "redirect_uris") ?? [];
+  checkRedirectUris(redirectUris, options.allowHttp === true);
+  const postLogoutRedirectUris = stringList(body, "post_logout_redirect_uris") ?? [];
+  checkRedirectUris(postLogoutRedirectUris, options.allowHttp === true);
+
+  const method = oneOf(body, "token_endpoint_auth_method", AUTH_METHODS) ?? (options.source === "metadata_document" ? "none" : "client_secret_basic");
+  if (options.source === "metadata_document" && method !== "none") {
+    throw invalidClientMetadata("a client ID metadata document's client has no secret: token_endpoint_auth_method must be none");
+  }
+  const grantTypes = stringList(body, "grant_types") ?? ["authorization_code"];
+  for (const grant of grantTypes) {
+    if (!(GRANTS as readonly string[]).includes(grant)) {
+      throw invalidClientMetadata(`grant_types may contain ${GRANTS.join(", ")} only`);
+    }
+  }
+  const responseTypes = stringList(body, "response_types") ?? (grantTypes.includes("authorization_code") ? ["code"] : []);
+  if (responseTypes.some((type) => type !== "code")) throw invalidClientMetadata("response_types may contain code only");
+  if (responseTypes.includes("code") !== grantTypes.includes("authorization_code")) {
+    throw invalidClientMetadata("response_types code and grant_types authorization_code go together (RFC 7591 section 2.1)");
+  }
+  if (grantTypes.includes("authorization_code") && redirectUris.length === 0) {
+    throw invalidRedirectUri("authorization_code needs at least one redirect URI");
+  }
+  if (method === "none" && grantTypes.includes("client_credentials")) {
+    throw invalidClientMetadata("client_credentials needs a client secret: token_endpoint_auth_method must not be none");
+  }
+
+  const scope = optionalString(body, "scope");
+  if (scope !== undefined) {
+    const known = new Set([...Object.keys(OIDC_SCOPES), ...Object.keys(options.settings.SCOPES)]);
+    const unknown = scope.split(" ").filter((s) => s !== "" && !known.has(s));
+    if (unknown.length > 0) throw invalidClientMetadata("scope names a scope this server does not have");
+  }
+
+  const metadata: Json = {};
+  for (const name of DISPLAY_URIS) {
+    const value = optionalString(body, name);
+    if (value !== undefined) {
+      checkDisplayUri(name, value);
+      metadata[name] = value;
+    }
+  }
+  for (const name of DISPLAY_STRINGS) {
+    const value = optionalString(body, name);
+    if (value !== undefined) metadata[name] = value.slice(0, 200);
+  }
+  const contacts = stringList(body, "contacts");
+  if (contacts) metadata.contacts = contacts.slice(0, 10);
+
+  const name = optionalString(body, "client_name")?.trim();
+  const registration: ClientRegistration = {
+    name: (name || "Unnamed client").slice(0, 200),
+    clientType: method === "none" ? "public" : "confidential",
+    applicationType: oneOf(body, "application_type", APPLICATION_TYPES),
+    grantTypes: [...new Set(grantTypes)] as ClientRegistration["grantTypes"],
+    redirectUris,
+    postLogoutRedirectUris,
+    scope: scope?.split(" ").filter(Boolean).join(" ") ?? "",
+    tokenEndpointAuthMethod: method,
+    idTokenSignedResponseAlg: oneOf(body, "id_token_signed_response_alg", SIGNING_ALGORITHMS),
+    subjectType: oneOf(body, "subject_type", SUBJECT_TYPES),
+    source: options.source,
+    metadata: Object.keys(metadata).length > 0 ? metadata : null,
+  };
+  // The rules the admin CLI applies (pairwise hosts, redirect URIs and grants, …) decide the rest.
+  const checked = clientRegistrationSchema.safeParse(registration);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    const where = issue.path.join(".");
+    if (where.startsWith("redirectUris") || where.startsWith("postLogoutRedirectUris")) throw invalidRedirectUri(issue.message);
+    throw invalidClientMetadata(`${where ? `${where}: ` : ""}${issue.message}`);
+  }
+  return registration;
+}
+
+/** The client's metadata as RFC 7591 §3.2.1 and RFC 7592 §3 show it (no secret, no tokens). */
+export function metadataOfClient(client: Client): Json {
+  return {
+    client_id: client.id,
+    client_id_issued_at: client.createdAt,
+    client_name: client.name,
+    redirect_uris: client.redirectUris,
+    grant_types: client.grantTypes,
+    response_types: client.grantTypes.includes("authorization_code") ? ["code"] : [],
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    application_type: client.applicationType,
+    ...(client.scope ? { scope: client.scope } : {}),
+    ...(client.postLogoutRedirectUris.length > 0 ? { post_logout_redirect_uris: client.postLogoutRedirectUris } : {}),
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    subject_type: client.subjectType,
+    ...client.metadata,
+  };
+}
