@@ -1,4 +1,5 @@
 import { Hono, type Context } from "hono";
+import { cors } from "hono/cors";
 import { builtinAccounts, type AccountStore } from "./session/accounts";
 import { openDatabase, type Database } from "./db/index";
 import { clientCors } from "./middleware/client-cors";
@@ -60,6 +61,19 @@ export interface ProviderOptions {
    */
   events?: EventHook;
 }
+
+/**
+ * Registration reads no cookie (an initial access token, when one is needed, is a header), so any
+ * origin may call it: browser-based clients such as MCP inspectors register themselves. Not the
+ * management endpoint, which no browser client needs.
+ */
+const registrationCors = cors({
+  origin: "*",
+  allowMethods: ["POST", "OPTIONS"],
+  allowHeaders: ["Content-Type", "Authorization"],
+  exposeHeaders: ["WWW-Authenticate"],
+  maxAge: 600,
+});
 
 const methodNotAllowed = (allow: string) => () => {
   throw new OAuthError("invalid_request", `this endpoint accepts ${allow.replace(", OPTIONS", "")} only`, 405, { Allow: allow });
@@ -199,14 +213,14 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.all(path, methodNotAllowed("GET, POST, OPTIONS"));
   }
   for (const path of both("/register")) {
+    o.use(path, registrationCors);
     o.use(path, rateLimit("registerRateLimit"));
     o.post(path, registerEndpoint);
-    o.all(path, methodNotAllowed("POST"));
+    o.all(path, methodNotAllowed("POST, OPTIONS"));
   }
-  for (const path of both("/register/:clientId")) {
-    o.on(["GET", "PUT", "DELETE"], path, clientConfigurationEndpoint);
-    o.all(path, methodNotAllowed("GET, PUT, DELETE"));
-  }
+  // The registration_client_uri this server hands out (RFC 7592), so no trailing-slash twin.
+  o.on(["GET", "PUT", "DELETE"], "/register/:clientId", clientConfigurationEndpoint);
+  o.all("/register/:clientId", methodNotAllowed("GET, PUT, DELETE"));
   o.get("/.well-known/jwks.json", jwksEndpoint);
   o.get("/openapi.json", openapiEndpoint);
   o.get("/openapi", openapiReferencePage);

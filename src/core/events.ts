@@ -43,6 +43,9 @@ interface ReuseDetected {
  *   lock; `lockedUntil` in epoch seconds.
  * - `refresh_token.reused`: a rotated refresh token presented again after the grace period (or
  *   lost a race to a concurrent rotation); `authorization_code.reused`: a code redeemed twice.
+ * - `client.registered`, `client.updated`, `client.deleted`: a client that registered itself (RFC
+ *   7591) or manages its registration (RFC 7592); `source` says how it came (clients an operator
+ *   makes with the admin CLI are not reported).
  *
  * The sign-in and reuse events are security events: the provider also logs each as one structured
  * line (`message: "security event"`), with or without a hook.
@@ -57,7 +60,8 @@ export type ProviderEvent =
   | ({ type: "signin.failed"; reason: SignInFailure } & SignInSource)
   | ({ type: "signin.locked_out"; lock: "address" | "username"; started: boolean; lockedUntil: number | null } & SignInSource)
   | ({ type: "refresh_token.reused" } & ReuseDetected)
-  | ({ type: "authorization_code.reused" } & ReuseDetected);
+  | ({ type: "authorization_code.reused" } & ReuseDetected)
+  | { type: "client.registered" | "client.updated" | "client.deleted"; clientId: string; source: "registration" | "metadata_document" };
 
 /** Called after the response is decided; a returned promise runs on after the response (`waitUntil`). */
 export type EventHook = (event: ProviderEvent, c: Context) => void | Promise<void>;

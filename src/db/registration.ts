@@ -1,3 +1,4 @@
+import { eq } from "drizzle-orm";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
 import { SCOPE_LIST, SIGNING_ALGORITHMS } from "../core/protocol";
@@ -12,7 +13,9 @@ import {
   GRANT_TYPES,
   SUBJECT_TYPES,
   TOKEN_ENDPOINT_AUTH_METHODS,
+  clients,
   type Client,
+  type NewClient,
   type User,
 } from "./schema";
 import { nowSeconds } from "../core/time";
@@ -121,26 +124,13 @@ function inferApplicationType(clientType: string, redirectUris: readonly string[
   return redirectUris.every(nativeUri) ? "native" : "web";
 }
 
-/**
- * Creates a client; the secret (confidential clients) is returned once and stored only as a hash.
- * `extra` holds what only some callers set: a chosen id (a metadata document's URL), the hash of a
- * registration access token (RFC 7592), when a metadata document must be fetched again.
- */
-export async function registerClient(
-  db: Database,
-  input: ClientRegistration,
-  extra: { id?: string; registrationAccessTokenHash?: string; metadataExpiresAt?: number } = {},
-): Promise<{ client: Client; clientSecret: string | null }> {
-  const reg = clientRegistrationSchema.parse(input);
-  const clientSecret = reg.clientType === "confidential" ? randomToken(32) : null;
-  const client = await insertClient(db, {
-    id: extra.id ?? randomAlphanumeric(32),
-    source: reg.source,
+type RegistrationColumns = Omit<NewClient, "id" | "secretHash" | "registrationAccessTokenHash" | "metadataExpiresAt" | "source">;
+
+/** The columns a checked registration sets (the same for a new client and for a replaced registration). */
+function registrationColumns(reg: z.output<typeof clientRegistrationSchema>): RegistrationColumns {
+  return {
     resources: reg.resources,
     metadata: reg.metadata ?? null,
-    registrationAccessTokenHash: extra.registrationAccessTokenHash ?? null,
-    metadataExpiresAt: extra.metadataExpiresAt ?? null,
-    secretHash: clientSecret ? await hashSecret(clientSecret) : null,
     name: reg.name,
     clientType: reg.clientType,
     applicationType: reg.applicationType ?? inferApplicationType(reg.clientType, reg.redirectUris),
@@ -154,8 +144,50 @@ export async function registerClient(
     idTokenSignedResponseAlg: reg.idTokenSignedResponseAlg,
     subjectType: reg.subjectType,
     userId: reg.userId ?? null,
+  };
+}
+
+/**
+ * Creates a client; the secret (confidential clients) is returned once and stored only as a hash.
+ * `extra` holds what only some callers set: a chosen id (a metadata document's URL), the hash of a
+ * registration access token (RFC 7592), when a metadata document must be fetched again.
+ */
+export async function registerClient(
+  db: Database,
+  input: ClientRegistration,
+  extra: { id?: string; registrationAccessTokenHash?: string; metadataExpiresAt?: number } = {},
+): Promise<{ client: Client; clientSecret: string | null }> {
+  const reg = clientRegistrationSchema.parse(input);
+  const clientSecret = reg.clientType === "confidential" ? randomToken(32) : null;
+  const client = await insertClient(db, {
+    ...registrationColumns(reg),
+    id: extra.id ?? randomAlphanumeric(32),
+    source: reg.source,
+    registrationAccessTokenHash: extra.registrationAccessTokenHash ?? null,
+    metadataExpiresAt: extra.metadataExpiresAt ?? null,
+    secretHash: clientSecret ? await hashSecret(clientSecret) : null,
   });
   return { client, clientSecret };
+}
+
+/**
+ * Replaces a client's registration (RFC 7592 §2.2: the new metadata replaces, never augments, the
+ * old). Its id, secret, source and registration access token stay. Undefined if it does not exist.
+ */
+export async function replaceClientRegistration(
+  db: Database,
+  clientId: string,
+  input: ClientRegistration,
+  extra: { metadataExpiresAt?: number | null } = {},
+): Promise<Client | undefined> {
+  const reg = clientRegistrationSchema.parse(input);
+  const changes = {
+    ...registrationColumns(reg),
+    ...(extra.metadataExpiresAt !== undefined ? { metadataExpiresAt: extra.metadataExpiresAt } : {}),
+    updatedAt: nowSeconds(),
+  };
+  const [row] = await db.update(clients).set(changes).where(eq(clients.id, clientId)).returning();
+  return row;
 }
 
 /** A new client secret and its hash; the secret is shown once, only the hash is stored. */

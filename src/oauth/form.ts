@@ -105,16 +105,19 @@ export async function readFormBody(request: Request, maxBytes: number): Promise<
   if (mediaType !== "application/x-www-form-urlencoded") {
     throw invalidRequest("the request body must be application/x-www-form-urlencoded");
   }
+  return parseParams(await readBodyText(request, maxBytes));
+}
+
+/** The body as text, within `maxBytes` (413 beyond), strictly UTF-8 (`invalid_request` otherwise). */
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
   const declaredLength = request.headers.get("content-length");
   if (Number(declaredLength ?? "0") > maxBytes) throw tooLarge(maxBytes);
   const bytes = await readLimited(request, maxBytes, declaredLength !== null);
-  let text: string;
   try {
-    text = strictUtf8.decode(bytes);
+    return strictUtf8.decode(bytes);
   } catch {
     throw invalidRequest("the request body is not valid UTF-8");
   }
-  return parseParams(text);
 }
 
 function tooLarge(maxBytes: number): OAuthError {

@@ -4,6 +4,7 @@
  * Descriptions never name the mount path: paths are relative to the document's server URL.
  */
 import { RESPONSE_TYPES } from "../authorization/request";
+import { SIGNING_ALGORITHMS } from "../core/protocol";
 import { endpointAddresses } from "./discovery";
 
 /** A JSON value, as the document holds them. */
@@ -38,6 +39,8 @@ export const formBody = (schema: JsonObject, required = true): JsonObject => ({
   required,
   content: { "application/x-www-form-urlencoded": { schema } },
 });
+/** A JSON request body (registration, RFC 7591 §3.1). */
+export const jsonBody = (schema: JsonObject): JsonObject => ({ required: true, content: jsonContent(schema) });
 /** An object schema from its properties; `required` names the required ones. */
 export const object = (properties: JsonObject, required?: string[], extra: JsonObject = {}): JsonObject => ({
   type: "object",
@@ -73,6 +76,17 @@ const securitySchemes: Record<string, JsonObject> = {
     bearerFormat: "JWT",
     description:
       "An access token of this server (RFC 9068 JWT) in the Authorization header (RFC 6750 §2.1). The scopes listed per operation are the ones it needs.",
+  },
+  initialAccessToken: {
+    type: "http",
+    scheme: "bearer",
+    description:
+      "RFC 7591 §3: an initial access token that the admin CLI issues (`initial-token create`), needed to register when `DYNAMIC_REGISTRATION=token`; each registration spends one of its uses.",
+  },
+  registrationAccessToken: {
+    type: "http",
+    scheme: "bearer",
+    description: "RFC 7592 §1.2: the `registration_access_token` a client got when it registered; it manages that client only.",
   },
   sessionCookie: {
     type: "apiKey",
@@ -146,6 +160,13 @@ const parameters: Record<string, JsonObject> = {
     uri,
   ),
   logout_state: queryParameter("state", "Added to `post_logout_redirect_uri` after signing out."),
+  registered_client_id: {
+    name: "client_id",
+    in: "path",
+    required: true,
+    description: "The `client_id` returned at registration (the end of its `registration_client_uri`).",
+    schema: text,
+  },
 };
 
 const headers: Record<string, JsonObject> = {
@@ -161,6 +182,8 @@ const headers: Record<string, JsonObject> = {
   AnyOrigin: { description: "`*`.", schema: { type: "string", const: "*" } },
   PublicFiveMinutes: { description: "`public, max-age=300`.", schema: text },
 };
+
+const noStoreHeaders: JsonObject = { "Cache-Control": header("NoStore") };
 
 const responses: Record<string, JsonObject> = {
   AuthorizationPage: {
@@ -206,6 +229,25 @@ const responses: Record<string, JsonObject> = {
     "`insufficient_scope`: the token lacks a scope this resource needs (named in the challenge's `scope`).",
     withChallenge,
   ),
+  TooManyRequests: oauthError("`too_many_requests` (429): too many requests from this address (a per-address rate limit); `Retry-After` says when to try again."),
+  RegistrationOff: oauthError(
+    "`invalid_request` with 404: dynamic registration is off (`DYNAMIC_REGISTRATION=off`, the default), so the endpoint does not exist.",
+  ),
+  ClientInformation: {
+    description: "The client as registered (RFC 7591 §3.2.1, RFC 7592 §3).",
+    headers: noStoreHeaders,
+    content: jsonContent(schema("ClientInformation")),
+  },
+  InvalidClientMetadata: oauthError(
+    "`invalid_redirect_uri`, `invalid_client_metadata` or `invalid_software_statement` (RFC 7591 §3.2.2): the metadata is refused; or `invalid_request`: not JSON, not `application/json`, or (update) a `client_id`, `client_secret` or server-set field that does not belong.",
+  ),
+  RegistrationTokenRequired: {
+    description:
+      "No token (a bare `WWW-Authenticate: Bearer` challenge), or `invalid_token`: unknown, expired or used up (initial access token), or not this client's (registration access token: also when the client does not exist, so the answer never says which ids do).",
+    headers: withChallenge,
+    content: jsonContent(schema("OAuthError"), { error: "invalid_token", error_description: "the registration access token is not valid for this client" }),
+  },
+  AnyOriginPreflight: { description: "CORS preflight: any origin (`Access-Control-Allow-Origin: *`), for browser-based clients." },
   UserInfo: { description: "The user's claims.", headers: { "Cache-Control": header("NoStore") }, content: jsonContent(schema("UserInfo")) },
   ServerMetadata: {
     description: "The server's metadata. `Cache-Control: public, max-age=300`; `Access-Control-Allow-Origin: *`.",
@@ -230,7 +272,8 @@ const USERINFO_CLAIMS: [string, string][] = [
   ["phone_number_verified", "boolean"],
 ];
 
-const METADATA_URIS = "issuer authorization_endpoint token_endpoint userinfo_endpoint jwks_uri end_session_endpoint revocation_endpoint introspection_endpoint";
+const METADATA_URIS =
+  "issuer authorization_endpoint token_endpoint userinfo_endpoint jwks_uri end_session_endpoint revocation_endpoint introspection_endpoint registration_endpoint";
 const METADATA_LISTS =
   "scopes_supported response_modes_supported grant_types_supported token_endpoint_auth_methods_supported revocation_endpoint_auth_methods_supported introspection_endpoint_auth_methods_supported code_challenge_methods_supported claims_supported claim_types_supported prompt_values_supported";
 const METADATA_FLAGS =
@@ -243,7 +286,10 @@ const schemas: Record<string, JsonObject> = {
     {
       error: {
         type: "string",
-        examples: "invalid_request invalid_client invalid_grant unauthorized_client unsupported_grant_type invalid_scope unsupported_token_type invalid_token insufficient_scope server_error".split(" "),
+        examples:
+          "invalid_request invalid_client invalid_grant unauthorized_client unsupported_grant_type invalid_scope unsupported_token_type invalid_token insufficient_scope invalid_redirect_uri invalid_client_metadata invalid_software_statement server_error".split(
+            " ",
+          ),
       },
       error_description: described("Human-readable, in English."),
     },
@@ -428,6 +474,59 @@ const schemas: Record<string, JsonObject> = {
     "issuer authorization_endpoint token_endpoint jwks_uri response_types_supported subject_types_supported id_token_signing_alg_values_supported".split(" "),
     { description: "OpenID Connect Discovery 1.0 §3 and RFC 8414 §2, from the same tables the endpoints use." },
   ),
+  ClientMetadata: object(
+    {
+      redirect_uris: { ...strings, description: "https, or http on a loopback address; no fragment. Required with the `authorization_code` grant." },
+      token_endpoint_auth_method: {
+        type: "string",
+        enum: ["client_secret_basic", "client_secret_post", "none"],
+        description: "Default `client_secret_basic`. `none`: a public client (PKCE, no secret). The token endpoint then accepts this method only.",
+      },
+      grant_types: {
+        type: "array",
+        items: { type: "string", enum: ["authorization_code", "refresh_token", "client_credentials"] },
+        description: "Default `[\"authorization_code\"]`. OAuth 2.1's grants only: no `implicit`, no `password`.",
+      },
+      response_types: { type: "array", items: { type: "string", const: "code" }, description: "`[\"code\"]` exactly when `authorization_code` is a grant." },
+      client_name: text,
+      scope: described("Space-separated; every scope must be one this server has."),
+      post_logout_redirect_uris: strings,
+      application_type: { type: "string", enum: ["web", "native"] },
+      id_token_signed_response_alg: { type: "string", enum: [...SIGNING_ALGORITHMS] },
+      subject_type: { type: "string", enum: ["public", "pairwise"] },
+      ...fieldsOf("client_uri logo_uri tos_uri policy_uri", uri),
+      contacts: strings,
+      software_id: text,
+      software_version: text,
+    },
+    undefined,
+    {
+      description:
+        "RFC 7591 §2 client metadata. Members this server does not know are ignored; `software_statement` is refused (`invalid_software_statement`).",
+      additionalProperties: true,
+    },
+  ),
+  ClientUpdate: {
+    description:
+      "RFC 7592 §2.2: the whole metadata again (it replaces the registration; omitted members are unset), with the client's `client_id`. `client_secret`, if sent, must be the client's. `registration_access_token`, `registration_client_uri`, `client_id_issued_at` and `client_secret_expires_at` must not be sent. A public client stays public and a confidential one confidential.",
+    allOf: [schema("ClientMetadata"), object({ client_id: text, client_secret: text }, ["client_id"])],
+  },
+  ClientInformation: {
+    allOf: [
+      schema("ClientMetadata"),
+      object(
+        {
+          client_id: text,
+          client_secret: described("Confidential clients, in the registration response only (it is stored hashed): keep it."),
+          client_id_issued_at: { type: "integer" },
+          client_secret_expires_at: { type: "integer", const: 0, description: "Confidential clients: the secret does not expire." },
+          registration_access_token: described("For the client configuration endpoint (RFC 7592); stored hashed."),
+          registration_client_uri: uri,
+        },
+        ["client_id", "client_id_issued_at", "registration_access_token", "registration_client_uri"],
+      ),
+    ],
+  },
   JWKS: object(
     {
       keys: {

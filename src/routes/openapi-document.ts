@@ -61,7 +61,7 @@ export function openapiDocument(endpointBase: string): OpenApiDocument {
 
 /** The document's operations in order, each with the absolute URL it answers at. */
 export function operationsOf(document: OpenApiDocument): { method: Method; path: string; url: string; operation: Operation }[] {
-  const METHODS: Method[] = ["get", "post", "options"];
+  const METHODS: Method[] = ["get", "post", "put", "delete", "options"];
   return Object.entries(document.paths).flatMap(([path, item]) => {
     const server = item.servers?.[0]?.url ?? document.servers[0]!.url;
     return METHODS.flatMap((method) => {

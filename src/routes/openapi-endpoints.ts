@@ -8,6 +8,7 @@ import {
   formBody,
   header,
   htmlContent,
+  jsonBody,
   jsonContent,
   object,
   oauthError,
@@ -18,7 +19,7 @@ import {
   type JsonObject,
 } from "./openapi-components";
 
-export type Method = "get" | "post" | "options";
+export type Method = "get" | "post" | "put" | "delete" | "options";
 
 /** An OpenAPI operation, with the fields the reference page reads typed. */
 export interface Operation {
@@ -44,6 +45,7 @@ export interface Endpoint {
 export const TAGS = [
   { name: "OAuth 2.1", description: "Authorization, token, revocation (RFC 7009) and introspection (RFC 7662)." },
   { name: "OpenID Connect", description: "UserInfo and RP-Initiated Logout 1.0." },
+  { name: "Client registration", description: "Dynamic Client Registration (RFC 7591) and its management protocol (RFC 7592), when `DYNAMIC_REGISTRATION` is on." },
   { name: "Browser pages", description: "HTML pages a user's browser is sent to: sign in, consent, sign out." },
   { name: "Metadata", description: "Discovery (OpenID Connect Discovery 1.0, RFC 8414), the JWKS and this document." },
 ];
@@ -52,6 +54,7 @@ const OAUTH = ["OAuth 2.1"];
 const OIDC = ["OpenID Connect"];
 const PAGES = ["Browser pages"];
 const METADATA = ["Metadata"];
+const REGISTRATION = ["Client registration"];
 
 type Security = Operation["security"];
 const session: Security = [{ sessionCookie: [] }, {}];
@@ -230,6 +233,70 @@ export const ENDPOINTS: Endpoint[] = [
         responses: { 200: response("UserInfo"), ...bearerErrors, 413: response("TooLarge"), 500: response("ServerError") },
       },
       options: preflight(OIDC, "userinfoPreflight"),
+    },
+  },
+  {
+    path: "/register/",
+    operations: {
+      post: {
+        tags: REGISTRATION,
+        operationId: "registerClient",
+        summary: "Dynamic client registration (RFC 7591)",
+        description:
+          "A client registers itself with its metadata as JSON and gets its `client_id` (and `client_secret` when it is confidential), plus a `registration_access_token` and `registration_client_uri` to read, update or delete its registration (RFC 7592). `DYNAMIC_REGISTRATION=open`: anyone may register; `token`: an initial access token from the admin CLI is needed (`initial-token create`), and one of its uses is spent only once the metadata is valid. Rate-limited per address (`REGISTER_RATE_LIMIT`). Readable from any origin (CORS `*`), for browser-based clients.",
+        security: [{ initialAccessToken: [] }, {}],
+        requestBody: jsonBody(schema("ClientMetadata")),
+        responses: {
+          201: response("ClientInformation"),
+          400: response("InvalidClientMetadata"),
+          401: response("RegistrationTokenRequired"),
+          404: response("RegistrationOff"),
+          ...postErrors,
+          429: response("TooManyRequests"),
+        },
+      },
+      options: { ...preflight(REGISTRATION, "registerClientPreflight"), responses: { 204: response("AnyOriginPreflight") } },
+    },
+  },
+  {
+    path: "/register/{client_id}",
+    operations: {
+      get: {
+        tags: REGISTRATION,
+        operationId: "readClient",
+        summary: "Read a registration (RFC 7592 §2.1)",
+        description: "The client's current metadata. Only for clients that registered themselves, with their own registration access token.",
+        security: [{ registrationAccessToken: [] }],
+        parameters: [parameter("registered_client_id")],
+        responses: { 200: response("ClientInformation"), 401: response("RegistrationTokenRequired"), 404: response("RegistrationOff") },
+      },
+      put: {
+        tags: REGISTRATION,
+        operationId: "updateClient",
+        summary: "Replace a registration (RFC 7592 §2.2)",
+        description:
+          "The metadata is checked as at registration and replaces the old (omitted members are unset); the client's id, secret and registration access token stay. It applies at once in the isolate that answered, and everywhere within `CLIENT_CACHE_SECONDS`.",
+        security: [{ registrationAccessToken: [] }],
+        parameters: [parameter("registered_client_id")],
+        requestBody: jsonBody(schema("ClientUpdate")),
+        responses: {
+          200: response("ClientInformation"),
+          400: response("InvalidClientMetadata"),
+          401: response("RegistrationTokenRequired"),
+          404: response("RegistrationOff"),
+          413: response("TooLarge"),
+        },
+      },
+      delete: {
+        tags: REGISTRATION,
+        operationId: "deleteClient",
+        summary: "Delete a registration (RFC 7592 §2.3)",
+        description:
+          "As the admin CLI's `client delete`: the client, its refresh tokens and its consents are gone, and its access tokens are refused from now on (within about 60 s everywhere: KV). The registration access token stops working with it.",
+        security: [{ registrationAccessToken: [] }],
+        parameters: [parameter("registered_client_id")],
+        responses: { 204: { description: "Deleted. No body.", headers: noStore }, 401: response("RegistrationTokenRequired"), 404: response("RegistrationOff") },
+      },
     },
   },
   {
