@@ -13,6 +13,7 @@ import {
 import type { Params } from "../oauth/form";
 import { checkCodeChallenge, pkceRequiredFor, type ChallengeMethod } from "../oauth/pkce";
 import { matchRedirectUri } from "../oauth/redirect-uri";
+import { resolveResources } from "../oauth/resource";
 import { parseScope, resolveScope } from "../oauth/scope";
 import { checkClaimsRequest } from "../oidc/claims";
 import type { ClaimsRequest } from "../tokens/claims-request";
@@ -40,6 +41,8 @@ export interface AuthorizationRequest extends ResponseTarget {
   /** Response type values, e.g. ["code"] or ["id_token", "token"]. */
   responseTypes: string[];
   scope: string[];
+  /** RFC 8707: the resources the tokens are for (the default audience when the request names none). */
+  resources: string[];
   codeChallenge?: string;
   codeChallengeMethod?: ChallengeMethod;
   nonce?: string;
@@ -120,12 +123,13 @@ export function responseTarget(params: Params, redirectUri: string): ResponseTar
 
 const PROMPTS = new Set(["none", "login", "consent", "select_account"]);
 
-/** Step 3: everything else, each error redirected to the client. */
+/** Step 3: everything else, each error redirected to the client. `audience` is the default audience of tokens. */
 export function checkAuthorizationRequest(
   params: Params,
   settings: Settings,
   trusted: { client: Client; redirectUri: string; redirectUriSent: boolean },
   target: ResponseTarget,
+  audience: string,
 ): AuthorizationRequest {
   const { client } = trusted;
   if (params.has("request")) throw requestNotSupported("request objects are not supported");
@@ -149,6 +153,7 @@ export function checkAuthorizationRequest(
   if (openid && key !== "code" && key !== "token" && params.get("nonce") === undefined) {
     throw invalidRequest("nonce is required for this response_type");
   }
+  const resources = resolveResources(params.getAll("resource"), { audience, settings, client });
 
   const usesCode = responseTypes.includes("code");
   const pkce = usesCode
@@ -200,6 +205,7 @@ export function checkAuthorizationRequest(
     redirectUriSent: trusted.redirectUriSent,
     responseTypes,
     scope,
+    resources,
     ...pkce,
     nonce,
     claims,

@@ -29,6 +29,12 @@ export interface RotationClaim {
   graceSeconds: number;
   /** Scopes the request names: each must be among the token's (a refresh may narrow, never widen). */
   scopes: readonly string[];
+  /**
+   * Resources the request names (RFC 8707): each must be among the token's, its details'
+   * `resources` or, for a token stored without them, `defaultResource` (narrow, never widen).
+   */
+  resources: readonly string[];
+  defaultResource: string;
   /** Require an active user in the built-in users table (hosts with their own store check it themselves). */
   activeInUsersTable: boolean;
   /** The new token: its id, hash and expiry; everything else is copied from the old one. */
@@ -52,7 +58,8 @@ export function refreshTokenState(row: Pick<RefreshToken, "revokedAt" | "expires
 /**
  * A refresh, rotated in one D1 batch (one round-trip, two statements):
  * 1. claim the presented token: mark it replaced, but only if it is this client's, live, not
- *    rotated (beyond the grace period), covers the requested scopes, and its user is active;
+ *    rotated (beyond the grace period), covers the requested scopes and resources, and its user
+ *    is active;
  * 2. insert the new token, copied from the old one, only if this request's claim took it.
  * Of two concurrent rotations exactly one claims. Returns the old row when this request claimed
  * it, undefined otherwise (then `findRefreshToken` tells why).
@@ -63,6 +70,10 @@ export async function claimAndRotateRefreshToken(db: Database, r: RotationClaim)
     r.graceSeconds > 0 ? sql`(${t.rotatedAt} IS NULL OR ${t.rotatedAt} > ${r.now - r.graceSeconds})` : isNull(t.rotatedAt);
   // instr() on space-padded strings: an exact token match (scope tokens contain no spaces).
   const hasScopes = r.scopes.map((scope) => sql`instr(' ' || ${t.scope} || ' ', ${` ${scope} `}) > 0`);
+  const hasResources = r.resources.map((resource) => {
+    const listed = sql`EXISTS (SELECT 1 FROM json_each(${t.details}, '$.resources') WHERE value = ${resource})`;
+    return resource === r.defaultResource ? sql`(${listed} OR json_type(${t.details}, '$.resources') IS NULL)` : listed;
+  });
   const activeUser = r.activeInUsersTable
     ? [sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${t.userId} AND ${users.isActive} = 1)`]
     : [];
@@ -71,7 +82,7 @@ export async function claimAndRotateRefreshToken(db: Database, r: RotationClaim)
     // The grace period counts from the first rotation: reuses within it do not extend it.
     .set({ rotatedAt: sql`COALESCE(${t.rotatedAt}, ${r.now})`, replacedBy: r.next.id })
     .where(
-      and(eq(t.tokenHash, r.tokenHash), eq(t.clientId, r.clientId), isNull(t.revokedAt), gt(t.expiresAt, r.now), stillUsable, ...hasScopes, ...activeUser),
+      and(eq(t.tokenHash, r.tokenHash), eq(t.clientId, r.clientId), isNull(t.revokedAt), gt(t.expiresAt, r.now), stillUsable, ...hasScopes, ...hasResources, ...activeUser),
     )
     .returning();
   const value = (v: string | number | null) => sql`${v}`;

@@ -6,6 +6,7 @@ import { insertRefreshToken } from "../db/refresh-tokens";
 import { invalidGrant } from "../oauth/errors";
 import type { Params } from "../oauth/form";
 import { checkCodeVerifier } from "../oauth/pkce";
+import { narrowResources, parseResources } from "../oauth/resource";
 import { openCode, type CodeGrant } from "../tokens/authorization-code";
 import { signingKeyFor } from "../tokens/keys";
 import { revokeGrant } from "../tokens/revocation";
@@ -72,6 +73,9 @@ export const authorizationCodeGrant: Grant = async (ctx) => {
   await checkCodeBindings(grant, client, params);
   const now = nowSeconds();
   if (grant.expiresAt <= now) await refuseExpiredCode(ctx, code, grant);
+  // RFC 8707 §2.2: the token may be for some of the authorized resources; checked before the code is spent.
+  const granted = grant.resources ?? [ctx.audience];
+  const resources = narrowResources(parseResources(params.getAll("resource")), granted);
   // Fail on a missing ID token key before the code is spent, so the client may retry once it is fixed.
   if (grant.scope.includes("openid")) signingKeyFor(await ctx.keys(), client.idTokenSignedResponseAlg);
 
@@ -79,6 +83,7 @@ export const authorizationCodeGrant: Grant = async (ctx) => {
     grantId: grant.grantId,
     userId: grant.userId,
     scope: grant.scope,
+    resources: granted,
     authTime: grant.authTime,
     nonce: grant.nonce,
     sid: grant.sid,
@@ -100,5 +105,6 @@ export const authorizationCodeGrant: Grant = async (ctx) => {
     await refuseReuse(ctx, grant);
   }
 
-  return userTokenResponse(ctx, userGrant, refresh?.token, { type: "token.issued", grantType: "authorization_code" });
+  // The refresh token keeps every authorized resource; this access token is for the requested ones.
+  return userTokenResponse(ctx, { ...userGrant, resources }, refresh?.token, { type: "token.issued", grantType: "authorization_code" });
 };

@@ -3,6 +3,7 @@ import { UNKNOWN_ADDRESS } from "../core/client-address";
 import { claimAndRotateRefreshToken, findRefreshToken, refreshTokenState } from "../db/refresh-tokens";
 import type { RefreshToken } from "../db/schema";
 import { invalidGrant, invalidScope, type OAuthError } from "../oauth/errors";
+import { narrowResources, parseResources, resourceNotGranted, widensResources } from "../oauth/resource";
 import { parseScope } from "../oauth/scope";
 import { revokeGrant } from "../tokens/revocation";
 import { fromDetails, newRefreshTokenValue, type UserGrant } from "../tokens/user-tokens";
@@ -27,6 +28,9 @@ async function refuseReuse(ctx: GrantContext, row: Pick<RefreshToken, "grantId" 
   return invalidGrant(REUSED);
 }
 
+/** The resources of the token's grant: those stored with it, or the default audience for a token from before resources. */
+const grantedResources = (ctx: GrantContext, row: Pick<RefreshToken, "details">) => fromDetails(row.details).resources ?? [ctx.audience];
+
 /**
  * Why this token cannot be refreshed, checked in the order a client can act on; reuse of a
  * rotated token revokes its whole family first. Undefined when nothing is wrong with it.
@@ -34,7 +38,7 @@ async function refuseReuse(ctx: GrantContext, row: Pick<RefreshToken, "grantId" 
 async function refusal(
   ctx: GrantContext,
   row: (RefreshToken & { userActive: boolean | null }) | undefined,
-  requested: string[] | undefined,
+  requested: { scope: string[] | undefined; resources: string[] },
   now: number,
 ): Promise<OAuthError | undefined> {
   if (!row) return invalidGrant("the refresh token is invalid");
@@ -45,8 +49,9 @@ async function refusal(
   if (state === "reused") return refuseReuse(ctx, row);
   if (ctx.accounts.usersTable === true && row.userActive !== true) return invalidGrant("the user is disabled or no longer exists");
   const granted = row.scope.split(" ");
-  const widened = requested?.find((s) => !granted.includes(s));
+  const widened = requested.scope?.find((s) => !granted.includes(s));
   if (widened) return invalidScope("a requested scope was not granted originally; a refresh may narrow the scope, never widen it");
+  if (widensResources(requested.resources, grantedResources(ctx, row))) return resourceNotGranted();
   return undefined;
 }
 
@@ -54,12 +59,14 @@ async function refusal(
  * RFC 6749 §6 with OAuth 2.1 rotation: each use returns a new refresh token; presenting a
  * rotated one again (after the grace period) revokes the whole family. Public clients are always
  * rotated. A rotation is one D1 batch that checks and rotates at once; only a refused token costs
- * a second read, to say why.
+ * a second read, to say why. `resource` may narrow the access token's resources (RFC 8707 §2.2);
+ * the refresh token keeps all of its grant's.
  */
 export const refreshTokenGrant: Grant = async (ctx) => {
   const { client, params, settings, db } = ctx;
   const presented = params.require("refresh_token");
   const requested = parseScope(params.get("scope"));
+  const resources = parseResources(params.getAll("resource"));
   const tokenHash = await hashSecret(presented);
   const now = nowSeconds();
   const rotate = settings.ROTATE_REFRESH_TOKEN || client.clientType === "public";
@@ -74,6 +81,8 @@ export const refreshTokenGrant: Grant = async (ctx) => {
       now,
       graceSeconds: settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS,
       scopes: requested ?? [],
+      resources,
+      defaultResource: ctx.audience,
       activeInUsersTable: ctx.accounts.usersTable === true,
       next,
     });
@@ -81,7 +90,7 @@ export const refreshTokenGrant: Grant = async (ctx) => {
   }
   if (!row) {
     const found = await findRefreshToken(db, tokenHash);
-    const error = await refusal(ctx, found, requested, now);
+    const error = await refusal(ctx, found, { scope: requested, resources }, now);
     if (error) throw error;
     if (rotate) {
       // Nothing was wrong with it, yet the claim failed: a concurrent request rotated it first.
@@ -100,6 +109,7 @@ export const refreshTokenGrant: Grant = async (ctx) => {
     scope: requested ?? row.scope.split(" "),
     authTime: row.authTime,
     ...fromDetails(row.details),
+    resources: narrowResources(resources, grantedResources(ctx, row)),
     // OIDC Core §12.2: a refreshed ID token keeps sub and auth_time; nonce is not repeated.
     nonce: undefined,
   };

@@ -31,18 +31,25 @@ type Ctx = Context<ProviderEnv>;
 /** Form fields that belong to the consent form itself, not to the authorization request. */
 const DECISION_FIELDS = new Set([CSRF_FIELD, "allow", "cancel"]);
 
-function requestFields(params: Params): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of params.entries()) if (!DECISION_FIELDS.has(name)) out[name] = value;
-  return out;
+/** The authorization request's fields, every value of a repeated one (`resource`) in order. */
+function requestFields(params: Params): [string, string][] {
+  return [...params.entries()].filter(([name]) => !DECISION_FIELDS.has(name));
 }
+
+/** The fields as one value per name (the first), as pages' `hidden` carries them. */
+const firstValues = (fields: [string, string][]): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const [name, value] of fields) out[name] ??= value;
+  return out;
+};
 
 /**
  * The login page, returning to this request afterwards with a fresh sign-in id: only the session
  * that sign-in starts (which records the id in its signed cookie) satisfies `prompt=login` and `max_age`.
  */
 function loginUrl(c: Ctx, request: AuthorizationRequest): string {
-  const fields = { ...requestFields(request.params), [LOGIN_REQUEST_PARAM]: randomToken(16) };
+  const fields = requestFields(request.params).filter(([name]) => name !== LOGIN_REQUEST_PARAM);
+  fields.push([LOGIN_REQUEST_PARAM, randomToken(16)]);
   const next = `${c.get("basePath")}/authorize/?${new URLSearchParams(fields).toString()}`;
   const query = new URLSearchParams({ next });
   if (request.loginHint) query.set("login_hint", request.loginHint);
@@ -61,7 +68,8 @@ async function showConsent(c: Ctx, request: AuthorizationRequest, account: Accou
   const html = c.get("pages").consent(
     {
       action: `${c.get("basePath")}/authorize/`,
-      hidden: { ...requestFields(request.params), [CSRF_FIELD]: token },
+      hidden: { ...firstValues(requestFields(request.params)), [CSRF_FIELD]: token },
+      resources: [...new Set(request.params.getAll("resource"))],
       client: { id: request.client.id, name: request.client.name },
       user: { id: account.id, username: account.username },
       scopes: request.scope.map((name) => ({ name, description: describeScope(name, settings) })),
@@ -93,7 +101,7 @@ async function authorize(c: Ctx, params: Params, decision: boolean, atPrimary = 
   const target: ResponseTarget & { modeError?: OAuthError } = responseTarget(params, trusted.redirectUri);
   try {
     if (target.modeError) throw target.modeError;
-    const request = checkAuthorizationRequest(params, settings, trusted, target);
+    const request = checkAuthorizationRequest(params, settings, trusted, target, c.get("audience"));
 
     // Near the user (a D1 replica, as new as the cookie's bookmark) when the answer can only be a
     // page; at the primary when it may issue a code or tokens, or is the user's decision.

@@ -16,6 +16,8 @@ export interface CodeGrant {
   /** Whether the authorization request carried `redirect_uri` (then the token request must repeat it). */
   redirectUriSent: boolean;
   scope: string[];
+  /** RFC 8707: the resources authorized (the default audience when the request named none); absent in codes sealed before resources existed. */
+  resources?: string[];
   codeChallenge?: string;
   codeChallengeMethod?: "S256" | "plain";
   nonce?: string;

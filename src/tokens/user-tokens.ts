@@ -3,6 +3,7 @@ import type { Client } from "../db/schema";
 import type { NewRefreshToken } from "../db/refresh-tokens";
 import type { ClaimsRequest } from "./claims-request";
 import type { Settings } from "../core/settings";
+import { audienceOf } from "../oauth/resource";
 import { subjectFor } from "./subject";
 import { issueAccessToken } from "./access-token";
 import { seal, unseal } from "./sealed";
@@ -15,6 +16,11 @@ export interface UserGrant {
   grantId: string;
   userId: string;
   scope: string[];
+  /**
+   * RFC 8707: the resources the grant is for, the access token's `aud` (the default audience when
+   * absent: grants from before resources existed). Kept with refresh tokens.
+   */
+  resources?: string[];
   authTime?: number | null;
   /** OpenID Connect request details kept with the grant (stored with refresh tokens). */
   nonce?: string;
@@ -22,18 +28,21 @@ export interface UserGrant {
   claims?: ClaimsRequest;
 }
 
-/** The OIDC details of a grant as stored in a refresh token row. */
+/** The OIDC details and resources of a grant as stored in a refresh token row. */
 export function grantDetails(grant: UserGrant): Record<string, unknown> | null {
-  const details = { nonce: grant.nonce, sid: grant.sid, claims: grant.claims };
-  return grant.nonce || grant.sid || grant.claims ? details : null;
+  const details = { nonce: grant.nonce, sid: grant.sid, claims: grant.claims, resources: grant.resources };
+  return grant.nonce || grant.sid || grant.claims || grant.resources ? details : null;
 }
 
-export function fromDetails(details: Record<string, unknown> | null): Pick<UserGrant, "nonce" | "sid" | "claims"> {
+const stringList = (value: unknown) => (Array.isArray(value) && value.every((v) => typeof v === "string") ? (value as string[]) : undefined);
+
+export function fromDetails(details: Record<string, unknown> | null): Pick<UserGrant, "nonce" | "sid" | "claims" | "resources"> {
   if (!details) return {};
   return {
     nonce: typeof details.nonce === "string" ? details.nonce : undefined,
     sid: typeof details.sid === "string" ? details.sid : undefined,
     claims: (details.claims as ClaimsRequest | undefined) ?? undefined,
+    resources: stringList(details.resources),
   };
 }
 
@@ -71,9 +80,9 @@ export async function newRefreshToken(
 export const issuesRefreshTokens = (client: Client) => client.grantTypes.includes("refresh_token");
 
 /**
- * A user's access token. For a pairwise client its `sub` is the pairwise one too (RFC 9068 §6),
- * so the JWT the client can read does not reveal the user's id; the provider's own endpoints
- * recover that id from `usr`, sealed for them (`userIdOf`).
+ * A user's access token, for the grant's resources (RFC 8707). For a pairwise client its `sub` is
+ * the pairwise one too (RFC 9068 §6), so the JWT the client can read does not reveal the user's
+ * id; the provider's own endpoints recover that id from `usr`, sealed for them (`userIdOf`).
  */
 export async function userAccessToken(
   ring: KeyRing,
@@ -86,7 +95,7 @@ export async function userAccessToken(
   return issueAccessToken(ring, ctx.settings.ACCESS_TOKEN_SIGNING_ALG, {
     issuer: ctx.issuer,
     subject: pairwise ? await subjectFor(client, grant.userId, secret) : grant.userId,
-    audience: ctx.audience,
+    audience: grant.resources && grant.resources.length > 0 ? audienceOf(grant.resources) : ctx.audience,
     clientId: client.id,
     scope: grant.scope,
     lifetimeSeconds: ctx.settings.ACCESS_TOKEN_EXPIRE_SECONDS,

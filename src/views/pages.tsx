@@ -20,8 +20,13 @@ export interface ScopeView {
 /** What the consent page gets (the analogue of DOT's `get_context_data`). */
 export interface ConsentPageProps {
   action: string;
-  /** The authorization request and the CSRF token, to post back unchanged. */
+  /** The authorization request and the CSRF token, to post back unchanged (a repeated field: its first value). */
   hidden: Record<string, string>;
+  /**
+   * The resources (APIs, RFC 8707) the request names, to show and to post back: one hidden
+   * `resource` field each (`hidden.resource` is the first; a value sent twice counts once).
+   */
+  resources: string[];
   client: { id: string; name: string };
   user: { id: string; username: string };
   scopes: ScopeView[];
@@ -79,10 +84,24 @@ function ScopeList(props: { items: ScopeView[] }) {
   );
 }
 
+/**
+ * A client whose client_id is a URL named itself in the metadata document found there: the page
+ * says which site that is, since anyone can publish a document with any name.
+ */
+function DocumentHost(props: { clientId: string }) {
+  if (!/^https?:\/\//.test(props.clientId) || !URL.canParse(props.clientId)) return null;
+  return (
+    <p class="muted">
+      This application's details come from <strong>{new URL(props.clientId).host}</strong>.
+    </p>
+  );
+}
+
 export function ConsentPage(props: ConsentPageProps) {
   return (
     <Layout title={`Authorize ${props.client.name}`}>
       <h1>Authorize {props.client.name}?</h1>
+      <DocumentHost clientId={props.client.id} />
       <p>
         <strong>{props.client.name}</strong> would like to:
       </p>
@@ -93,8 +112,25 @@ export function ConsentPage(props: ConsentPageProps) {
           <ScopeList items={props.claims} />
         </>
       ) : null}
+      {props.resources.length > 0 ? (
+        <>
+          <p>at:</p>
+          <ul class="scopes">
+            {props.resources.map((resource) => (
+              <li>
+                <code>{resource}</code>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
       <form method="post" action={props.action}>
         <HiddenFields fields={props.hidden} />
+        {props.resources
+          .filter((resource) => resource !== props.hidden.resource)
+          .map((resource) => (
+            <input type="hidden" name="resource" value={resource} />
+          ))}
         <div class="actions">
           <button type="submit" name="cancel" value="Cancel" class="secondary">
             Cancel
