@@ -1,6 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { generateSigningKeySet } from "./src/tokens/generate-keys.ts";
+import { answerOutboundFetch } from "./test/cimd-document-server.ts";
 
 // Keys for the test run are generated here, never committed.
 const signingKeys = JSON.stringify(await generateSigningKeySet());
@@ -25,6 +26,9 @@ export default defineConfig({
                 // The hosts the tests use; with neither ISSUER nor ALLOWED_HOSTS only loopback is answered.
                 ALLOWED_HOSTS: "auth.example.com localhost",
               },
+              // The Worker's own fetches: client ID metadata documents on *.cimd.test are answered
+              // by a fake server the tests script; everything else goes out as before.
+              outboundService: answerOutboundFetch,
             },
           }),
         ],

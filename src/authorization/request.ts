@@ -1,4 +1,3 @@
-import { findClientCached } from "../db/clients";
 import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
 import {
@@ -10,6 +9,8 @@ import {
   unauthorizedClient,
   unsupportedResponseType,
 } from "../oauth/errors";
+import { ClientIdDocumentError } from "../oauth/client-id-document";
+import { findClientForRequest } from "../oauth/client-lookup";
 import type { Params } from "../oauth/form";
 import { checkCodeChallenge, pkceRequiredFor, type ChallengeMethod } from "../oauth/pkce";
 import { matchRedirectUri } from "../oauth/redirect-uri";
@@ -82,7 +83,10 @@ export async function checkClientAndRedirect(
 ): Promise<{ client: Client; redirectUri: string; redirectUriSent: boolean }> {
   const clientId = params.get("client_id");
   if (!clientId) throw untrusted('missing required parameter "client_id"');
-  const client = await findClientCached(db, clientId, settings.CLIENT_CACHE_SECONDS);
+  const client = await findClientForRequest(db, settings, clientId).catch((err: unknown) => {
+    // A refused client ID metadata document: the client is not trusted, so the page says why.
+    throw err instanceof ClientIdDocumentError ? untrusted(err.description) : err;
+  });
   if (!client) throw untrusted("unknown client_id");
 
   const requested = params.get("redirect_uri");

@@ -101,6 +101,12 @@ export function reloadCachedClient(db: Database, clientId: string, ttlSeconds: n
   return clientCache.get(clientId, ttlSeconds, () => findClient(db, clientId));
 }
 
+/** Puts a client this isolate just wrote at the primary into its cache (a metadata document fetched again). */
+export function rememberClient(client: Client, ttlSeconds: number): void {
+  clientCache.forget(client.id);
+  void clientCache.get(client.id, ttlSeconds, () => Promise.resolve(client));
+}
+
 /** Drops this isolate's cached copy (used after changes made through this isolate, and by tests). */
 export function forgetCachedClient(clientId?: string): void {
   clientCache.forget(clientId);

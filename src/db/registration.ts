@@ -127,7 +127,7 @@ function inferApplicationType(clientType: string, redirectUris: readonly string[
 type RegistrationColumns = Omit<NewClient, "id" | "secretHash" | "registrationAccessTokenHash" | "metadataExpiresAt" | "source">;
 
 /** The columns a checked registration sets (the same for a new client and for a replaced registration). */
-function registrationColumns(reg: z.output<typeof clientRegistrationSchema>): RegistrationColumns {
+export function registrationColumns(reg: z.output<typeof clientRegistrationSchema>): RegistrationColumns {
   return {
     resources: reg.resources,
     metadata: reg.metadata ?? null,

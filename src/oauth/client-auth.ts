@@ -1,8 +1,9 @@
-import { findClientCached, reloadCachedClient } from "../db/clients";
+import { reloadCachedClient } from "../db/clients";
 import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
 import { secretMatchesHash } from "../core/crypto";
 import type { Settings } from "../core/settings";
+import { findClientForRequest } from "./client-lookup";
 import { invalidClient, invalidRequest } from "./errors";
 import type { Params } from "./form";
 import { nowSeconds } from "../core/time";
@@ -105,7 +106,7 @@ export async function authenticateClient(
   params: Params,
 ): Promise<AuthenticatedClient> {
   const presented = presentedCredentials(authorization, params);
-  const client = await findClientCached(db, presented.clientId, settings.CLIENT_CACHE_SECONDS);
+  const client = await findClientForRequest(db, settings, presented.clientId);
   if (!client) throw invalidClient("unknown client");
   requireRegisteredMethod(client, presented);
   if (client.clientType === "public") return { client, method: "none" };
