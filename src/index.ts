@@ -1,7 +1,8 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { isOriginRegistered } from "./db/clients";
 import { openDatabase } from "./db/index";
+import { protectedResourceMetadata } from "./middleware/protected-resource";
 import { requireToken, type RequireTokenVariables } from "./middleware/require-token";
 import { hostNotServed, siteReader } from "./middleware/allowed-host";
 import { errorBody } from "./oauth/errors";
@@ -43,7 +44,8 @@ const onlyServedHosts: MiddlewareHandler<{ Bindings: Env }> = async (c, next) =>
   return c.json(errorBody(err), err.status, { "Cache-Control": "no-store" });
 };
 const pageHeaders = securityHeaders();
-for (const path of ["/", "/demo/*", "/api/*"]) app.use(path, pageHeaders, onlyServedHosts);
+const API_METADATA_PATH = "/.well-known/oauth-protected-resource/api";
+for (const path of ["/", "/demo/*", "/api/*", API_METADATA_PATH]) app.use(path, pageHeaders, onlyServedHosts);
 app.get("/", home);
 
 /** Where `npm start`'s demo client lands: shows the code and how to exchange it. */
@@ -70,7 +72,19 @@ app.use("/api/*", async (c, next) => {
   c.res.headers.append("Vary", "Origin");
 });
 app.use("/api/*", countStorage());
-app.get("/api/me", requireToken({ scopes: ["read"] }), (c) => {
+/**
+ * The API's resource identifier (RFC 8707, RFC 9728): what clients name with `resource`. It lies
+ * under the default audience (this origin), so the provider knows it without RESOURCES; tokens
+ * for the default audience (clients that name no resource) are accepted too.
+ */
+const apiResource = (c: Context<{ Bindings: Env }>) => `${requestOrigin(c.req.url).origin}/api`;
+const defaultAudience = (c: Context<{ Bindings: Env }>) => settingsOf(c.env).ACCESS_TOKEN_AUDIENCE ?? requestOrigin(c.req.url).origin;
+app.on(
+  ["GET", "OPTIONS"],
+  API_METADATA_PATH,
+  protectedResourceMetadata({ resource: apiResource, scopesSupported: ["read"], resourceName: "Example API" }),
+);
+app.get("/api/me", requireToken({ scopes: ["read"], resource: apiResource, audience: defaultAudience }), (c) => {
   const token = c.get("accessToken");
   return c.json({ sub: token.sub, client_id: token.client_id, scope: token.scope });
 });

@@ -7,19 +7,28 @@ import { loadKeyRing } from "../tokens/keys";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 import { logError } from "../core/log";
 import { requestOrigin } from "../core/request-origin";
+import { resourceMetadataUrl } from "../oauth/resource";
 import type { BindingNames } from "../types";
+import { issuerFor, resourceChecker, valueFor, type IssuerOptions, type PerRequest } from "./protected-resource";
 
-export interface RequireTokenOptions {
+export interface RequireTokenOptions extends IssuerOptions {
   /** Every one of these scopes is required. */
   scopes?: string[];
   /** At least one of these scopes is required. */
   anyScopes?: string[];
-  /** The issuer to trust. Default: the `ISSUER` var, or this Worker's origin + `basePath`. */
-  issuer?: string;
-  /** In the provider's own Worker: where `createProvider` is mounted (default `/o`), for the default issuer. */
-  basePath?: string;
-  /** The audience tokens must carry. Default: the `ACCESS_TOKEN_AUDIENCE` var, or this Worker's origin. */
-  audience?: string | string[];
+  /**
+   * This API's resource identifier (RFC 8707, RFC 9728): a URL such as an MCP server's
+   * `https://mcp.example.com/mcp`, or a function of the request giving it. Tokens must name it in
+   * `aud` (clients ask for it with the `resource` parameter), and every challenge carries
+   * `resource_metadata`, the URL of its metadata (serve it with `protectedResourceMetadata`).
+   */
+  resource?: PerRequest<string>;
+  /**
+   * The audience tokens must carry. Default: the `ACCESS_TOKEN_AUDIENCE` var, or this Worker's
+   * origin; with `resource`, none besides it. Given with `resource`, a token naming either is
+   * accepted (tokens issued before clients named the resource, say).
+   */
+  audience?: PerRequest<string | string[]>;
   /**
    * In a separate Worker: the provider's JWKS URL (fetched and cached per isolate), or a function
    * of the Worker's env giving it, e.g. `(env) => \`${env.ISSUER}/.well-known/jwks.json\``.
@@ -40,6 +49,14 @@ export interface RequireTokenOptions {
   bindings?: Partial<Pick<BindingNames, "kv" | "signingKeys" | "secretKey">>;
   /** `realm` of the `WWW-Authenticate` challenge. */
   realm?: string;
+}
+
+/** The audiences a token may name here (see `RequireTokenOptions.audience`). */
+function acceptedAudiences(c: Context, options: RequireTokenOptions, resource: string | undefined): string | string[] {
+  const given = options.audience === undefined ? undefined : valueFor(options.audience, c);
+  if (resource !== undefined) return given === undefined ? resource : [resource, ...[given].flat()];
+  const env = (c.env ?? {}) as Env;
+  return given ?? (env.ACCESS_TOKEN_AUDIENCE as string | undefined) ?? requestOrigin(c.req.url).origin;
 }
 
 export type RequireTokenVariables = { accessToken: AccessTokenClaims };
@@ -68,11 +85,12 @@ function revocationNotes(c: Context, env: Env, binding: string): KVNamespace | u
 
 /**
  * Protects routes of a resource server with access tokens from this provider (RFC 6750): verifies
- * the JWT locally, checks revocation (one KV read), checks scopes, and puts the claims on the
- * context as `accessToken`.
+ * the JWT locally (issuer, audience or `resource`), checks revocation (one KV read), checks
+ * scopes, and puts the claims on the context as `accessToken`.
  *
  * @example
  * app.get("/api/me", requireToken({ scopes: ["read"] }), (c) => c.json({ sub: c.get("accessToken").sub }));
+ * app.all("/mcp", requireToken({ resource: (c) => `${new URL(c.req.url).origin}/mcp`, scopes: ["mcp"] }), handler);
  */
 export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandler<{ Variables: RequireTokenVariables }> {
   const realm = options.realm ?? "api";
@@ -81,6 +99,8 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
   const kvBinding = options.revocation ?? options.bindings?.kv ?? "KV";
   const signingKeysBinding = options.bindings?.signingKeys ?? "SIGNING_KEYS";
   const secretKeyBinding = options.bindings?.secretKey ?? "SECRET_KEY";
+  const checkResource = resourceChecker();
+  if (typeof options.resource === "string") checkResource(options.resource);
   let remoteKeys: JWTVerifyGetKey | undefined;
 
   const keysFor = async (env: Env): Promise<Parameters<typeof verifyAccessToken>[1]["keys"]> => {
@@ -103,18 +123,27 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     if (kvBinding && !kv) {
       return misconfigured(c, `no KV binding "${kvBinding}" holds the revocation notes: bind the provider's KV namespace, or pass revocation: false to skip the revocation check`);
     }
+    let resource: string | undefined;
+    try {
+      resource = options.resource === undefined ? undefined : checkResource(valueFor(options.resource, c));
+    } catch (err) {
+      if (err instanceof SettingsError) return misconfigured(c, err.message);
+      throw err;
+    }
+    // RFC 9728 §5.1: every challenge says where the resource's metadata is.
+    const challenge = (fields: Record<string, string> = {}) =>
+      resource === undefined ? fields : { ...fields, resource_metadata: resourceMetadataUrl(resource) };
     const fail = (status: 400 | 401 | 403, error: BearerErrorCode, description: string, extra?: Record<string, string>) =>
-      send(c, bearerError(realm, status, error, description, extra));
+      send(c, bearerError(realm, status, error, description, challenge(extra)));
 
     if (c.req.query("access_token") !== undefined) {
       return fail(400, "invalid_request", "access tokens are not accepted in the query string; use the Authorization header");
     }
     const header = c.req.header("authorization");
-    if (!usesBearerScheme(header)) return send(c, tokenRequired(realm));
+    if (!usesBearerScheme(header)) return send(c, tokenRequired(realm, challenge()));
     const token = bearerToken(header);
     if (!token) return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
 
-    const { origin } = requestOrigin(c.req.url);
     let keys;
     try {
       keys = await keysFor(env);
@@ -124,8 +153,8 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     }
     const result = await verifyAccessToken(token, {
       keys,
-      issuer: options.issuer ?? (env.ISSUER as string | undefined) ?? `${origin}${options.basePath ?? "/o"}`,
-      audience: options.audience ?? (env.ACCESS_TOKEN_AUDIENCE as string | undefined) ?? origin,
+      issuer: issuerFor(c, options),
+      audience: acceptedAudiences(c, options, resource),
       kv,
       // The provider's own Worker can open pairwise tokens' sealed user id, for the user's revocation note.
       secret: env[secretKeyBinding] as string | undefined,

@@ -34,7 +34,7 @@ export function bearerError(
   });
 }
 
-/** RFC 6750 §3.1: no token was sent, so the 401's challenge carries no error code. */
-export function tokenRequired(realm: string): OAuthError {
-  return new OAuthError("invalid_request", "an access token is required", 401, { "WWW-Authenticate": bearerChallenge(realm) });
+/** RFC 6750 §3.1: no token was sent, so the 401's challenge carries no error code (`extra`: e.g. RFC 9728's `resource_metadata`). */
+export function tokenRequired(realm: string, extra: Record<string, string> = {}): OAuthError {
+  return new OAuthError("invalid_request", "an access token is required", 401, { "WWW-Authenticate": bearerChallenge(realm, extra) });
 }

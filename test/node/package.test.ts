@@ -34,7 +34,7 @@ describe("the npm package", () => {
 
   it("imports in Node (no TypeScript, no JSX) and exposes the public API", async () => {
     const lib = (await import(join(out, "index.js"))) as Record<string, unknown>;
-    expect(Object.keys(lib).sort()).toEqual(["OAuthError", "createProvider", "defaultPages", "generateSigningKeySet", "requireToken", "scheduledCleanup"]);
+    expect(Object.keys(lib).sort()).toEqual(["OAuthError", "createProvider", "defaultPages", "generateSigningKeySet", "protectedResourceMetadata", "requireToken", "resourceMetadataUrl", "scheduledCleanup"]);
     const app = (lib.createProvider as (options: object) => { fetch: unknown; routes: { path: string }[] })({ basePath: "/auth" });
     expect(typeof app.fetch).toBe("function");
     expect(app.routes.some((route) => route.path === "/auth/token")).toBe(true);
