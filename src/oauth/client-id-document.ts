@@ -20,8 +20,11 @@ import { invalidClient, OAuthError } from "./errors";
 export const DOCUMENT_TIMEOUT_MS = 5_000;
 /** Largest document accepted, counted while reading: a Content-Length is not trusted. */
 export const DOCUMENT_MAX_BYTES = 5 * 1024;
-/** Longest `client_id` URL accepted (it is a primary key, a token claim and a form field). */
-export const CLIENT_ID_URL_MAX_LENGTH = 512;
+/**
+ * Longest `client_id` URL accepted: it is a primary key, a token claim, a form field, and part of
+ * the KV key `revoked:client:<client_id>` (KV keys may have 512 bytes; a URL in normal form is ASCII).
+ */
+export const CLIENT_ID_URL_MAX_LENGTH = 255;
 /**
  * How long a fetched document is used before it is fetched again: its HTTP freshness lifetime
  * (Cache-Control max-age less Age, or Expires), 1 hour when it gives none, and never less than

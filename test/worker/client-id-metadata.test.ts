@@ -383,7 +383,6 @@ describe("the client_id URL (draft section 3) and private hosts", () => {
       [`https://${host}:443/c.json`, "written in normal form"],
       [`https://${host}/%63.json`, "written in normal form"],
       [`https://${host}/a%2fb.json`, "written in normal form"],
-      [`https://${host}/${"a".repeat(600)}.json`, "at most 512 characters"],
       ["https://", "not a valid URL"],
     ];
     for (const [url, why] of cases) {
@@ -391,6 +390,20 @@ describe("the client_id URL (draft section 3) and private hosts", () => {
     }
     // The fake server saw none of them (each would have counted under its normalized URL).
     expect((await fetchesOf(`https://${host}/c.json`)).count).toBe(0);
+  });
+
+  it("a client_id URL may have at most 255 characters", async () => {
+    const ofLength = (length: number) => {
+      const start = `https://${unique("long-")}.cimd.test/`;
+      return `${start}${"a".repeat(length - start.length - ".json".length)}.json`;
+    };
+    const longest = ofLength(255);
+    await publish(longest);
+    expectAccepted(await authorize(on, codeRequest(longest)));
+    const tooLong = ofLength(256);
+    await publish(tooLong);
+    await expectErrorPage(await authorize(on, codeRequest(tooLong)), "at most 255 characters");
+    expect((await fetchesOf(tooLong)).count).toBe(0);
   });
 
   it("loopback, private, link-local and local hosts are refused unless CLIENT_ID_METADATA_PRIVATE_HOSTS", async () => {
@@ -443,5 +456,10 @@ describe("the client_id URL (draft section 3) and private hosts", () => {
     const tokens = await expectTokens(await token(development, { grant_type: "authorization_code", code, redirect_uri: callback, code_verifier: VERIFIER, client_id: url }));
     expect(decodeJwt(tokens.access_token).client_id).toBe(url);
     expect(await storedRow(url)).toMatchObject({ applicationType: "native", source: "metadata_document" });
+
+    // The redirect URIs keep the usual rule even then: http only on a loopback address.
+    const lan = `http://127.0.0.1:1/${unique("lan-")}/client.json`;
+    await publish(lan, { redirect_uris: ["http://192.168.1.5/callback"] });
+    await expectErrorPage(await authorize(development, codeRequest(lan, { redirect_uri: "http://192.168.1.5/callback" })), "only loopback redirect URIs may");
   });
 });
