@@ -62,6 +62,8 @@ const queryParameter = (name: string, description: string, schema: JsonObject = 
 });
 const strings: JsonObject = { type: "array", items: text };
 const uri: JsonObject = { type: "string", format: "uri" };
+/** RFC 8707 `resource` in a form body: repeated, one value per field. */
+const resources = (description: string): JsonObject => ({ type: "array", items: uri, maxItems: 10, description });
 
 const securitySchemes: Record<string, JsonObject> = {
   clientSecretBasic: {
@@ -117,6 +119,12 @@ const parameters: Record<string, JsonObject> = {
     { example: "openid profile email" },
   ),
   state: queryParameter("state", "Returned unchanged in the response."),
+  resource: queryParameter(
+    "resource",
+    "RFC 8707: an API the tokens are for, which becomes their `aud`; repeat the parameter for several (at most 10). An absolute URI in normal form without a fragment, known to this server (the default audience, `RESOURCES`, or a URL under one of them) and allowed for the client; `invalid_target` otherwise. Without it, the default audience.",
+    { type: "array", items: uri, maxItems: 10 },
+    { style: "form", explode: true },
+  ),
   code_challenge: queryParameter(
     "code_challenge",
     "PKCE (RFC 7636). Required for public clients, or for every client with `PKCE_REQUIRED=all`.",
@@ -193,7 +201,7 @@ const responses: Record<string, JsonObject> = {
   },
   AuthorizationRedirect: {
     description:
-      "To the sign-in page (`login/?next=...`), or to the client's redirect URI with the response in the query or the fragment: `code`, or `access_token`, `token_type`, `expires_in`, `scope`, `id_token` (implicit, hybrid); or `error` (`invalid_request`, `unauthorized_client`, `access_denied`, `unsupported_response_type`, `invalid_scope`, `server_error`, `login_required`, `consent_required`, `request_not_supported`, `request_uri_not_supported`) and `error_description`; always `state` (when sent) and `iss`.",
+      "To the sign-in page (`login/?next=...`), or to the client's redirect URI with the response in the query or the fragment: `code`, or `access_token`, `token_type`, `expires_in`, `scope`, `id_token` (implicit, hybrid); or `error` (`invalid_request`, `unauthorized_client`, `access_denied`, `unsupported_response_type`, `invalid_scope`, `invalid_target`, `server_error`, `login_required`, `consent_required`, `request_not_supported`, `request_uri_not_supported`) and `error_description`; always `state` (when sent) and `iss`.",
     headers: { Location: header("Location") },
   },
   ErrorPage: {
@@ -287,7 +295,7 @@ const schemas: Record<string, JsonObject> = {
       error: {
         type: "string",
         examples:
-          "invalid_request invalid_client invalid_grant unauthorized_client unsupported_grant_type invalid_scope unsupported_token_type invalid_token insufficient_scope invalid_redirect_uri invalid_client_metadata invalid_software_statement server_error".split(
+          "invalid_request invalid_client invalid_grant unauthorized_client unsupported_grant_type invalid_scope invalid_target unsupported_token_type invalid_token insufficient_scope invalid_redirect_uri invalid_client_metadata invalid_software_statement server_error".split(
             " ",
           ),
       },
@@ -304,6 +312,7 @@ const schemas: Record<string, JsonObject> = {
       redirect_uri: uri,
       scope: text,
       state: text,
+      resource: resources("The APIs the tokens are for (RFC 8707), one field each."),
       code_challenge: text,
       code_challenge_method: { type: "string", enum: ["S256", "plain"] },
       response_mode: { type: "string", enum: ["query", "fragment", "form_post"] },
@@ -360,6 +369,7 @@ const schemas: Record<string, JsonObject> = {
         code: described("Valid for `AUTHORIZATION_CODE_EXPIRE_SECONDS` (60)."),
         redirect_uri: described("Required, and equal, when the authorization request sent one."),
         code_verifier: described("Required when the authorization request had a `code_challenge`."),
+        resource: resources("Some of the resources the authorization request named (`invalid_target` otherwise): the access token is for these. Without it, all of them."),
       },
       ["grant_type", "code"],
     ),
@@ -371,18 +381,32 @@ const schemas: Record<string, JsonObject> = {
         grant_type: { type: "string", const: "refresh_token" },
         refresh_token: text,
         scope: described("A subset of the granted scope (`invalid_scope` otherwise)."),
+        resource: resources("Some of the grant's resources (`invalid_target` otherwise): the access token is for these; the refresh token keeps them all."),
       },
       ["grant_type", "refresh_token"],
     ),
     "RFC 6749 §6. With `ROTATE_REFRESH_TOKEN` (default) and always for public clients, a new refresh token replaces the old one; presenting a replaced one again revokes the whole grant. A new ID token when the grant has `openid`.",
   ),
   ClientCredentialsTokenRequest: withClientAuth(
-    object({ grant_type: { type: "string", const: "client_credentials" }, scope: described("Without it, `DEFAULT_SCOPES`.") }, ["grant_type"]),
+    object(
+      {
+        grant_type: { type: "string", const: "client_credentials" },
+        scope: described("Without it, `DEFAULT_SCOPES`."),
+        resource: resources("The APIs the token is for (RFC 8707); without it, the default audience."),
+      },
+      ["grant_type"],
+    ),
     "RFC 6749 §4.4: confidential clients only. No refresh token.",
   ),
   PasswordTokenRequest: withClientAuth(
     object(
-      { grant_type: { type: "string", const: "password" }, username: text, password: { type: "string", format: "password" }, scope: text },
+      {
+        grant_type: { type: "string", const: "password" },
+        username: text,
+        password: { type: "string", format: "password" },
+        scope: text,
+        resource: resources("The APIs the tokens are for (RFC 8707)."),
+      },
       ["grant_type", "username", "password"],
     ),
     "RFC 6749 §4.3, for DOT parity: only clients registered with the `password` grant. Failed attempts are throttled per username.",

@@ -93,7 +93,7 @@ const metadata = (operationId: string, summary: string, description?: string): O
 });
 
 const AUTHORIZATION_PARAMETERS =
-  "response_type client_id redirect_uri scope state code_challenge code_challenge_method response_mode nonce prompt max_age login_hint id_token_hint claims";
+  "response_type client_id redirect_uri scope state resource code_challenge code_challenge_method response_mode nonce prompt max_age login_hint id_token_hint claims";
 
 export const ENDPOINTS: Endpoint[] = [
   {
@@ -148,7 +148,7 @@ export const ENDPOINTS: Endpoint[] = [
           200: { description: "Tokens.", headers: noStore, content: jsonContent(schema("TokenResponse")) },
           400: {
             description:
-              "`invalid_request`, `invalid_grant` (code or refresh token invalid, expired, used, revoked, or issued to another client; wrong `redirect_uri` or `code_verifier`; bad password), `invalid_scope`, `unauthorized_client`, `unsupported_grant_type`.",
+              "`invalid_request`, `invalid_grant` (code or refresh token invalid, expired, used, revoked, or issued to another client; wrong `redirect_uri` or `code_verifier`; bad password), `invalid_scope`, `invalid_target` (a `resource` unknown, not allowed for the client, or beyond the grant's), `unauthorized_client`, `unsupported_grant_type`.",
             headers: noStore,
             content: jsonContent(schema("OAuthError"), {
               error: "invalid_grant",
