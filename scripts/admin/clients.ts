@@ -44,6 +44,7 @@ function clientJson(client: Client, secret?: string | null) {
     ...(secret !== undefined ? { client_secret: secret } : {}),
     name: client.name,
     client_type: client.clientType,
+    source: client.source,
     application_type: client.applicationType,
     grant_types: client.grantTypes,
     redirect_uris: client.redirectUris,
@@ -65,6 +66,7 @@ function clientText(client: Client, secret?: string | null): string {
   rows.push(
     ["name", client.name],
     ["type", `${client.clientType} (${client.applicationType})`],
+    ["source", SOURCES[client.source]],
     ["grant types", client.grantTypes],
     ["redirect URIs", client.redirectUris],
     ["post-logout redirect URIs", client.postLogoutRedirectUris],
@@ -78,6 +80,13 @@ function clientText(client: Client, secret?: string | null): string {
   rows.push(["created", isoTime(client.createdAt)]);
   return fields(rows);
 }
+
+/** How each client came to be, as `client show` says it. */
+const SOURCES: Record<Client["source"], string> = {
+  admin: "admin (an operator)",
+  registration: "registration (RFC 7591, by the client)",
+  metadata_document: "metadata_document (fetched from its client_id URL)",
+};
 
 const cacheNote = (what: string) =>
   `${what} within CLIENT_CACHE_SECONDS (default 30 s): warm Worker isolates cache client records for that long.`;
@@ -143,11 +152,15 @@ export const clientCommands: Record<string, Command> = {
   },
 
   "client list": {
-    summary: "List clients",
+    summary: "List clients, with how each came to be: admin, registration (RFC 7591) or metadata_document",
     async run(ctx) {
       const clients = await listClients(await ctx.db());
       ctx.print(
-        tableOr("No clients.", ["CLIENT ID", "TYPE", "NAME", "GRANT TYPES"], clients.map((c) => [c.id, c.clientType, c.name, c.grantTypes.join(",")])),
+        tableOr(
+          "No clients.",
+          ["CLIENT ID", "TYPE", "SOURCE", "NAME", "GRANT TYPES"],
+          clients.map((c) => [c.id, c.clientType, c.source, c.name, c.grantTypes.join(",")]),
+        ),
         clients.map((c) => clientJson(c)),
       );
     },
@@ -163,7 +176,7 @@ export const clientCommands: Record<string, Command> = {
   },
 
   "client delete": {
-    summary: "Delete a client",
+    summary: "Delete a client (also one that registered itself: its registration access token stops with it)",
     args: ["CLIENT_ID"],
     async run(ctx) {
       const clientId = ctx.args.CLIENT_ID!;

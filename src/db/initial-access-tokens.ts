@@ -1,5 +1,5 @@
 import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
-import { hashSecret, randomToken } from "../core/crypto";
+import { base64url, fromBase64url, hashSecret, randomToken } from "../core/crypto";
 import { nowSeconds } from "../core/time";
 import type { Database } from "./index";
 import { initialAccessTokens, type InitialAccessToken } from "./schema";
@@ -10,10 +10,19 @@ import { initialAccessTokens, type InitialAccessToken } from "./schema";
  * short id, the start of that hash (never the token).
  */
 
-/** How many characters of the hash make a token's short id. */
-export const INITIAL_TOKEN_ID_LENGTH = 8;
+/**
+ * The short id: the hash's first 6 bytes (its first 8 base64url characters) in hex, 12
+ * characters. Hex, because a base64url id may start with "-", which a command line takes for an option.
+ */
+export function initialTokenId(row: Pick<InitialAccessToken, "tokenHash">): string {
+  return [...fromBase64url(row.tokenHash.slice(0, 8))].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
 
-export const initialTokenId = (row: Pick<InitialAccessToken, "tokenHash">): string => row.tokenHash.slice(0, INITIAL_TOKEN_ID_LENGTH);
+/** The start of the stored hash that a short id stands for; undefined when `id` is not one. */
+function hashPrefixOf(id: string): string | undefined {
+  if (!/^[0-9a-f]{12}$/i.test(id)) return undefined;
+  return base64url(Uint8Array.from(id.match(/../g)!, (pair) => parseInt(pair, 16)));
+}
 
 export type InitialTokenState = "usable" | "expired" | "used_up";
 
@@ -85,15 +94,16 @@ export async function spendInitialAccessToken(db: Database, tokenHash: string, n
 }
 
 /**
- * Deletes the token whose short id (or any longer start of its hash) is `id`. Case matters
- * (base64url), so this compares with `substr`, not `LIKE`.
+ * Deletes the token of this short id. Case matters in the stored hash (base64url), so the match
+ * is on `substr`, not `LIKE`.
  */
 export async function revokeInitialAccessToken(db: Database, id: string): Promise<"revoked" | "not_found" | "ambiguous"> {
-  if (id.length < INITIAL_TOKEN_ID_LENGTH) return "not_found";
+  const prefix = hashPrefixOf(id);
+  if (prefix === undefined) return "not_found";
   const matching = await db
     .select({ tokenHash: initialAccessTokens.tokenHash })
     .from(initialAccessTokens)
-    .where(sql`substr(${initialAccessTokens.tokenHash}, 1, ${id.length}) = ${id}`)
+    .where(sql`substr(${initialAccessTokens.tokenHash}, 1, ${prefix.length}) = ${prefix}`)
     .all();
   if (matching.length === 0) return "not_found";
   if (matching.length > 1) return "ambiguous";

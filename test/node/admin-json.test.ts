@@ -76,6 +76,7 @@ function checkDocuments(results: BatchResult[]): unknown[] {
 let first: BatchResult[];
 let second: BatchResult[];
 let clients: { confidential: string; public: string; doomed: string };
+let initialTokenId: string;
 
 describe("admin CLI --json with the project's .dev.vars", () => {
   it("every command of the CLI's table prints one JSON document on success", { timeout: 240_000 }, async () => {
@@ -86,6 +87,8 @@ describe("admin CLI --json with the project's .dev.vars", () => {
         PUBLIC,
         PUBLIC,
         ["client", "list", ...state],
+        ["initial-token", "create", "--uses", "2", "--expires-in", "600", "--note", "json", ...state],
+        ["initial-token", "list", ...state],
         ADA,
         ["user", "disable", "ada", ...state],
         ["user", "enable", "ada", ...state],
@@ -108,6 +111,7 @@ describe("admin CLI --json with the project's .dev.vars", () => {
     expect(first.map((r) => r.code)).toEqual(first.map(() => 0));
     expect(users).toEqual([]);
     clients = { confidential: created!.client_id, public: spa!.client_id, doomed: doomed!.client_id };
+    initialTokenId = (JSON.parse(first.find((r) => r.args[0] === "initial-token" && r.args[1] === "create")!.stdout) as { id: string }).id;
 
     second = await adminBatch(
       [
@@ -116,6 +120,7 @@ describe("admin CLI --json with the project's .dev.vars", () => {
         ["client", "end-secret-grace", clients.confidential, ...state],
         ["client", "revoke-tokens", clients.confidential, ...state],
         ["client", "delete", clients.doomed, ...state],
+        ["initial-token", "revoke", initialTokenId, ...state],
       ].map(json),
       env,
     );
@@ -139,6 +144,12 @@ describe("admin CLI --json with the project's .dev.vars", () => {
     expect((doc(first, "keys", "retire") as KeySet).keys.map((k) => k.kid)).not.toContain(kids.oldRs);
     expect(doc(second, "client", "rotate-secret")).toMatchObject({ client_id: clients.confidential, client_secret: expect.any(String) });
     expect(doc(second, "client", "delete")).toEqual({ client_id: clients.doomed, deleted: true });
+    expect(doc(first, "client", "list")).toEqual(expect.arrayContaining([expect.objectContaining({ client_id: clients.public, source: "admin" })]));
+    const issued = doc(first, "initial-token", "create") as Record<string, unknown>;
+    expect(issued).toMatchObject({ id: initialTokenId, token: expect.stringMatching(/^[\w-]{43}$/), uses_left: 2, note: "json", state: "usable" });
+    expect(doc(first, "initial-token", "list")).toEqual([{ ...issued, token: undefined }]);
+    expect(JSON.stringify(doc(first, "initial-token", "list"))).not.toContain(issued.token as string);
+    expect(doc(second, "initial-token", "revoke")).toEqual({ id: initialTokenId, revoked: true });
   });
 
   it("errors print one JSON error document on stdout, the message on stderr, and exit 1 or 2", { timeout: 120_000 }, async () => {
@@ -154,6 +165,8 @@ describe("admin CLI --json with the project's .dev.vars", () => {
         ["client", "show", missing, ...state],
         ["client", "delete", missing, ...state],
         ["client", "rotate-secret", clients.public, ...state],
+        ["initial-token", "revoke", "0123456789ab", ...state],
+        ["initial-token", "create", "--uses", "0", ...state],
         ADA,
         ["user", "enable", "nobody", ...state],
         ["keys", "retire", "--kid=no-such-kid", "--file", keyFile],
@@ -175,6 +188,8 @@ describe("admin CLI --json with the project's .dev.vars", () => {
     expect(error(["client", "show", missing, ...state])).toEqual({ message: `client ${missing} not found`, exit_code: 1 });
     expect(error(["client", "delete", missing, ...state]).exit_code).toBe(1);
     expect(error(["client", "rotate-secret", clients.public, ...state]).message).toMatch(/public client: it has no secret/);
+    expect(error(["initial-token", "revoke", "0123456789ab", ...state])).toEqual({ message: "initial access token 0123456789ab not found", exit_code: 1 });
+    expect(error(["initial-token", "create", "--uses", "0", ...state])).toMatchObject({ message: expect.stringMatching(/invalid --uses/), exit_code: 2 });
     expect(error(ADA)).toEqual({ message: "user ada already exists", exit_code: 1 });
     expect(error(["user", "enable", "nobody", ...state])).toEqual({ message: "user nobody not found", exit_code: 1 });
     expect(error(["keys", "retire", "--kid=no-such-kid", "--file", keyFile]).exit_code).toBe(1);

@@ -80,6 +80,21 @@ describe("admin CLI --remote through D1's HTTP API (a fake that runs the SQL in 
     expect(api.unknown).toEqual([]);
   });
 
+  it("initial-token create, list and revoke act on the remote rows: the note only as a parameter, the token never sent", { timeout: 120_000 }, async () => {
+    const created = parsed<{ id: string; token: string; note: string }>(await remote(["initial-token", "create", "--uses", "1", "--note", HOSTILE_NAME, "--json"]));
+    expect(created.note).toBe(HOSTILE_NAME);
+    const row = api.db.prepare("SELECT token_hash, note, uses_left FROM initial_access_tokens").get() as Record<string, unknown>;
+    expect(row).toMatchObject({ note: HOSTILE_NAME, uses_left: 1 });
+    expect(row.token_hash).not.toBe(created.token);
+    expect(allParams()).not.toContain(created.token);
+    expect(allSql()).not.toContain("DROP TABLE");
+
+    const listed = parsed<Record<string, unknown>[]>(await remote(["initial-token", "list", "--json"]));
+    expect(listed).toEqual([expect.objectContaining({ id: created.id, note: HOSTILE_NAME, uses_left: 1, state: "usable" })]);
+    expect(parsed(await remote(["initial-token", "revoke", created.id, "--json"]))).toEqual({ id: created.id, revoked: true });
+    expect(api.db.prepare("SELECT count(*) AS n FROM initial_access_tokens").get()).toEqual({ n: 0 });
+  });
+
   it("reports missing credentials and API errors as one plain line (no stack), exit 1, and JSON with --json", { timeout: 60_000 }, async () => {
     const withoutToken = { ...cliEnv, ...api.env, CLOUDFLARE_API_TOKEN: "" };
     const [missing, refused] = await Promise.all([

@@ -8,6 +8,12 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashSecret } from "../../src/core/crypto";
+import { parseSettings } from "../../src/core/settings";
+import { findClient } from "../../src/db/clients";
+import { findUsableInitialAccessToken, listInitialAccessTokens } from "../../src/db/initial-access-tokens";
+import { registerClient } from "../../src/db/registration";
+import { registrationFromMetadata } from "../../src/oauth/client-metadata";
 import { generateSigningKeySet } from "../../src/tokens/generate-keys";
 import { main } from "../../scripts/admin";
 import { openLocalDatabase, type LocalDatabase } from "../../scripts/lib/local-db";
@@ -227,6 +233,7 @@ describe.concurrent("admin CLI", () => {
       client_secret: expect.stringMatching(/^[\w-]{43}$/),
       name: "Web app",
       client_type: "confidential",
+      source: "admin",
       application_type: "web",
       grant_types: ["authorization_code", "refresh_token", "client_credentials"],
       redirect_uris: ["https://app.example.com/cb", "http://127.0.0.1:9000/cb"],
@@ -250,7 +257,7 @@ describe.concurrent("admin CLI", () => {
     expect(list.every((c) => !("client_secret" in c))).toBe(true);
     const { client_secret: _secret, ...withoutSecret } = web;
     expect(shown).toEqual(withoutSecret);
-    expect(listText.stdout).toMatch(new RegExp(`${web.client_id}\\s+confidential\\s+Web app`));
+    expect(listText.stdout).toMatch(new RegExp(`${web.client_id}\\s+confidential\\s+admin\\s+Web app`));
 
     const rotatePublic = await adminHere(["client", "rotate-secret", spa.client_id as string, ...state]);
     expect(rotatePublic.code).toBe(1);
@@ -267,6 +274,109 @@ describe.concurrent("admin CLI", () => {
     const deleteAgain = await adminHere(["client", "delete", spa.client_id as string, "--json", ...state]);
     expect(deleteAgain.code).toBe(1);
     expect(JSON.parse(deleteAgain.stdout)).toEqual({ error: { message: `client ${spa.client_id} not found`, exit_code: 1 } });
+  });
+
+  it("shows how each client came to be, and deletes a client that registered itself", { timeout: 150_000 }, async () => {
+    const stateDir = stateCopy();
+    const state = ["--persist-to", stateDir];
+    const byOperator = await adminHereJson(["client", "create", "--name", "Ops app", "--type", "public", "--grant-types", "authorization_code", "--redirect-uris", "https://ops.example.com/cb", ...state]);
+    // A client as POST /o/register/ makes one (test/worker/registration.test.ts drives that endpoint).
+    const { db } = await openShared(stateDir);
+    const { client: selfMade } = await registerClient(
+      db,
+      registrationFromMetadata(
+        { client_name: "Agent", redirect_uris: ["http://127.0.0.1:33418/cb"], token_endpoint_auth_method: "none", client_uri: "https://agent.example" },
+        { settings: parseSettings({}), source: "registration" },
+      ),
+      { registrationAccessTokenHash: await hashSecret("registration access token") },
+    );
+
+    const [list, listText, shown, shownText] = await Promise.all([
+      adminHereJson<Record<string, unknown>[]>(["client", "list", ...state]),
+      adminHere(["client", "list", ...state]),
+      adminHereJson(["client", "show", selfMade.id, ...state]),
+      adminHere(["client", "show", selfMade.id, ...state]),
+    ]);
+    expect(list.map((c) => [c.client_id, c.source])).toEqual([
+      [byOperator.client_id, "admin"],
+      [selfMade.id, "registration"],
+    ]);
+    expect(listText.stdout).toMatch(/^CLIENT ID\s+TYPE\s+SOURCE\s+NAME\s+GRANT TYPES$/m);
+    expect(listText.stdout).toMatch(new RegExp(`^${selfMade.id}\\s+public\\s+registration\\s+Agent\\s+authorization_code$`, "m"));
+    expect(shown).toMatchObject({ client_id: selfMade.id, source: "registration", client_type: "public", redirect_uris: ["http://127.0.0.1:33418/cb"] });
+    expect(shownText.stdout).toMatch(/source\s+registration \(RFC 7591, by the client\)/);
+    // Nothing of the registration access token is shown.
+    expect(JSON.stringify(shown)).not.toMatch(/registration_access|RegistrationAccess/i);
+
+    expect(await adminHereJson(["client", "delete", selfMade.id, ...state])).toEqual({ client_id: selfMade.id, deleted: true });
+    expect(await findClient(db, selfMade.id)).toBeUndefined();
+    expect((await adminHereJson<Record<string, unknown>[]>(["client", "list", ...state])).map((c) => c.client_id)).toEqual([byOperator.client_id]);
+  });
+
+  it("issues, lists and revokes initial access tokens; only hashes are stored, the token is printed once", { timeout: 150_000 }, async () => {
+    const stateDir = stateCopy();
+    const state = ["--persist-to", stateDir];
+    const before = Date.now();
+    // One as a real process (the entry point), the rest through main().
+    const created = parsed(await admin(["initial-token", "create", "--uses", "3", "--expires-in", "3600", "--note", "for the partner team", "--json", ...state]), "initial-token create");
+    const forever = await adminHere(["initial-token", "create", ...state]);
+    expect(created).toEqual({
+      id: expect.stringMatching(/^[0-9a-f]{12}$/),
+      token: expect.stringMatching(/^[\w-]{43}$/),
+      note: "for the partner team",
+      uses_left: 3,
+      expires_at: expect.any(String),
+      state: "usable",
+      created_at: expect.any(String),
+    });
+    const expiresAt = Date.parse(created.expires_at as string);
+    expect(expiresAt - before).toBeGreaterThan(3590_000);
+    expect(expiresAt - before).toBeLessThan(3700_000);
+    expect(forever.code).toBe(0);
+    const foreverToken = /shown only now:\n {2}([\w-]{43})\n/.exec(forever.stdout)?.[1];
+    expect(foreverToken).toBeDefined();
+    expect(forever.stdout).toMatch(/uses\s+unlimited\n\s+expires\s+never/);
+    // wrangler.toml leaves DYNAMIC_REGISTRATION off: the CLI says the token is not asked for yet.
+    expect(forever.stdout).toMatch(/DYNAMIC_REGISTRATION is "off" here/);
+
+    // Stored as a hash whose start is the id; the server finds it by the token's hash.
+    const { db } = await openShared(stateDir);
+    const rows = await listInitialAccessTokens(db);
+    expect(rows.map((row) => Buffer.from(row.tokenHash, "base64url").subarray(0, 6).toString("hex"))).toContain(created.id);
+    expect(JSON.stringify(rows)).not.toContain(created.token as string);
+    expect(await findUsableInitialAccessToken(db, await hashSecret(created.token as string))).toMatchObject({ usesLeft: 3, note: "for the partner team" });
+
+    const [list, listText] = await Promise.all([
+      adminHereJson<Record<string, unknown>[]>(["initial-token", "list", ...state]),
+      adminHere(["initial-token", "list", ...state]),
+    ]);
+    expect(list).toHaveLength(2);
+    expect(list.find((t) => t.id === created.id)).toEqual({ ...created, token: undefined });
+    expect(list.every((t) => !("token" in t))).toBe(true);
+    expect(listText.stdout).toMatch(/^ID\s+STATE\s+USES LEFT\s+EXPIRES\s+NOTE$/m);
+    expect(listText.stdout).toMatch(new RegExp(`^${created.id as string}\\s+usable\\s+3\\s+\\S+\\s+for the partner team$`, "m"));
+    for (const token of [created.token as string, foreverToken!]) expect(listText.stdout).not.toContain(token);
+
+    expect(await adminHereJson(["initial-token", "revoke", created.id as string, ...state])).toEqual({ id: created.id, revoked: true });
+    expect(await findUsableInitialAccessToken(db, await hashSecret(created.token as string))).toBeUndefined();
+    const again = await adminHere(["initial-token", "revoke", created.id as string, ...state]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/initial access token .* not found/);
+
+    for (const [args, message] of [
+      [["--uses", "0"], /invalid --uses: a whole number from 1/],
+      [["--uses", "-2"], /invalid --uses|argument/],
+      [["--uses", "many"], /invalid --uses/],
+      [["--expires-in", "1.5"], /invalid --expires-in/],
+      [["--note", "x".repeat(201)], /invalid --note: at most 200 characters/],
+    ] as [string[], RegExp][]) {
+      const refused = await adminHere(["initial-token", "create", ...args, ...state]);
+      expect(refused.code, args.join(" ")).toBe(2);
+      expect(refused.stderr).toMatch(message);
+    }
+    const short = await adminHere(["initial-token", "revoke", "abc", ...state]);
+    expect(short.code).toBe(2);
+    expect((await listInitialAccessTokens(db)).length).toBe(1);
   });
 
   it("creates, lists, disables, enables users and sets passwords", { timeout: 150_000 }, async () => {
