@@ -1,8 +1,9 @@
 /**
  * The examples against the package as published: `npm pack` (prepack builds dist/lib), each example
- * copied out of the tree with `edge-oauth-toolkit` installed from that tarball, type-checked,
- * bundled by wrangler, and both Workers run together in Miniflare for one sign-in, one API call and
- * one revocation.
+ * copied out of the tree with `edge-oauth-toolkit` installed from that tarball, type-checked and
+ * bundled by wrangler; custom-sign-in and resource-server run together in Miniflare for one
+ * sign-in, one API call and one revocation (mcp-server runs from source in test/node/mcp.test.ts,
+ * with the MCP SDK's client).
  *
  * To save time and network, the copies install only their runtime dependencies and
  * @cloudflare/workers-types; tsc and wrangler are the root project's (the same versions the
@@ -22,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, WRANGLER_BIN, wranglerEnv } from "../../scripts/lib/project";
 import { parseForms, UserAgent } from "./support/user-agent";
 
-const EXAMPLES = ["custom-sign-in", "resource-server"] as const;
+const EXAMPLES = ["custom-sign-in", "resource-server", "mcp-server"] as const;
 type Example = (typeof EXAMPLES)[number];
 const TSC_BIN = join(ROOT, "node_modules", "typescript", "bin", "tsc");
 const PROVIDER = "http://localhost:8787";
@@ -157,7 +158,7 @@ describe("examples, with edge-oauth-toolkit installed from its packed tarball", 
 
     beforeAll(async () => {
       expect(bundles["custom-sign-in"], "the bundles are made by the test before").toBeDefined();
-      const [provider, resourceServer] = EXAMPLES.map((name) => workerOptions(dirs[name], bundles[name]));
+      const [provider, resourceServer] = (["custom-sign-in", "resource-server"] as const).map((name) => workerOptions(dirs[name], bundles[name]));
       const keys = await run(process.execPath, ["scripts/dev-vars.mjs"], dirs["custom-sign-in"]);
       expectSuccess(keys, "scripts/dev-vars.mjs");
       const options = convertV4MiniflareOptions({
