@@ -23,8 +23,9 @@ export interface ConsentPageProps {
   /** The authorization request and the CSRF token, to post back unchanged (a repeated field: its first value). */
   hidden: Record<string, string>;
   /**
-   * The resources (APIs, RFC 8707) the request names, to show and to post back: one hidden
-   * `resource` field each (`hidden.resource` is the first; a value sent twice counts once).
+   * The resources (APIs, RFC 8707) the request names, each once, to show. `hidden.resource` is the
+   * first; a page posts the others back as one hidden `resource` field each (`resources.slice(1)`).
+   * A page that drops them asks for fewer resources, never more.
    */
   resources: string[];
   client: { id: string; name: string };
@@ -126,11 +127,9 @@ export function ConsentPage(props: ConsentPageProps) {
       ) : null}
       <form method="post" action={props.action}>
         <HiddenFields fields={props.hidden} />
-        {props.resources
-          .filter((resource) => resource !== props.hidden.resource)
-          .map((resource) => (
-            <input type="hidden" name="resource" value={resource} />
-          ))}
+        {props.resources.slice(1).map((resource) => (
+          <input type="hidden" name="resource" value={resource} />
+        ))}
         <div class="actions">
           <button type="submit" name="cancel" value="Cancel" class="secondary">
             Cancel
