@@ -38,7 +38,8 @@ export function isResourceIndicator(value: string): boolean {
  */
 export function liesUnder(resource: string, base: string): boolean {
   if (resource === base) return true;
-  if (!URL.canParse(base)) return false;
+  // ACCESS_TOKEN_AUDIENCE need not be a URI ("my-api"): then only an exact match counts.
+  if (!URL.canParse(resource) || !URL.canParse(base)) return false;
   const r = new URL(resource);
   const b = new URL(base);
   if (r.origin === "null" || r.origin !== b.origin || r.search !== "" || b.search !== "") return false;

@@ -359,6 +359,22 @@ describe("the RESOURCES setting", () => {
     }
   });
 
+  it("a default audience that is no URI (ACCESS_TOKEN_AUDIENCE=my-api) is matched exactly, and a restricted client must name its resource", async () => {
+    const named = createProvider({ settings: { ACCESS_TOKEN_AUDIENCE: "my-api", RESOURCES: [ORDERS] } });
+    const request = (client: ClientCredentials, resources: string[]) =>
+      named.request(`${BASE}/o/token/`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(client.clientId, client.clientSecret) },
+        body: new URLSearchParams([["grant_type", "client_credentials"], ...resources.map((r): [string, string] => ["resource", r])]).toString(),
+      }, env);
+    const open = await createClient();
+    expect(audOf((await expectTokens(await request(open, []))).access_token)).toBe("my-api");
+    await expectTokenError(await request(open, [API]), "invalid_target");
+    const restricted = await createClient({ resources: [ORDERS] });
+    await expectTokenError(await request(restricted, []), "invalid_target");
+    expect(audOf((await expectTokens(await request(restricted, [`${ORDERS}/x`]))).access_token)).toBe(`${ORDERS}/x`);
+  });
+
   it("the ready Worker, without the setting, does not know them", async () => {
     const { clientId, clientSecret } = await createClient();
     await expectTokenError(await tokenWith({ clientId, clientSecret }, [["grant_type", "client_credentials"], ["resource", ORDERS]]), "invalid_target");
