@@ -74,6 +74,7 @@ export async function registerEndpoint(c: Ctx): Promise<Response> {
   const initialToken = settings.DYNAMIC_REGISTRATION === "token" ? await initialAccessTokenHash(c) : undefined;
   const metadata = await readJsonBody(c.req.raw, settings.MAX_BODY_BYTES);
   const registration = registrationFromMetadata(metadata, { settings, source: "registration" });
+  checkSelfRegistrationLimits(registration, settings);
   if (initialToken !== undefined && !(await spendInitialAccessToken(db, initialToken))) {
     throw invalidToken("the initial access token is unknown, expired or used up");
   }
@@ -128,6 +129,21 @@ function checkSameClientType(client: Client, registration: ClientRegistration): 
   }
 }
 
+/**
+ * What no one may give themselves when registration is open to anyone: tokens without a user
+ * (`client_credentials`: no user consents to them, so any registrant could call the APIs), and
+ * the `introspection` scope in any mode (it reads every token's details). An initial access token
+ * (DYNAMIC_REGISTRATION=token) vouches for its holder as an operator would, and allows the former.
+ */
+function checkSelfRegistrationLimits(registration: ClientRegistration, settings: Settings): void {
+  if (settings.DYNAMIC_REGISTRATION === "open" && registration.grantTypes.includes("client_credentials")) {
+    throw invalidClientMetadata("client_credentials needs an initial access token: registration on this server is open to anyone");
+  }
+  if ((registration.scope ?? "").split(" ").includes("introspection")) {
+    throw invalidClientMetadata("the introspection scope is given by an operator only");
+  }
+}
+
 async function readClient(c: Ctx, client: Client, token: string): Promise<Response> {
   return c.json(clientInformation(c, client, token), 200, NO_STORE);
 }
@@ -137,6 +153,7 @@ async function updateClient(c: Ctx, client: Client, token: string): Promise<Resp
   const body = await readJsonBody(c.req.raw, settings.MAX_BODY_BYTES);
   await checkUpdateRequest(body, client);
   const registration = registrationFromMetadata(body, { settings, source: "registration" });
+  checkSelfRegistrationLimits(registration, settings);
   checkSameClientType(client, registration);
   const updated = await replaceClientRegistration(c.get("db"), client.id, registration);
   if (!updated) throw invalidToken("the registration access token is not valid for this client");

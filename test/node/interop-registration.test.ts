@@ -1,7 +1,7 @@
 /**
  * A client that registers itself (RFC 7591) with openid-client v6's `dynamicClientRegistration`,
  * against `wrangler dev` with DYNAMIC_REGISTRATION=open, then uses what it got: authorization code
- * + PKCE + nonce as a public client, client credentials as a confidential one. The only option
+ * + PKCE + nonce as a public client and as a confidential one (client_secret_post). The only option
  * relaxed is `allowInsecureRequests` (plain http to the loopback server). The admin CLI sees the
  * registered client; RFC 7592's DELETE ends it.
  */
@@ -68,18 +68,35 @@ describe("openid-client dynamic client registration", () => {
     expect(refreshed.access_token).not.toBe(tokens.access_token);
   });
 
-  it("a confidential client registers, gets client credentials tokens; the CLI lists it; RFC 7592 DELETE ends it", async () => {
+  it("a confidential client registers with client_secret_post, signs a user in; the CLI lists it; RFC 7592 DELETE ends it", async () => {
     const config = await client.dynamicClientRegistration(
       new URL(server().issuer),
-      { client_name: "openid-client service", grant_types: ["client_credentials"], response_types: [], token_endpoint_auth_method: "client_secret_post", scope: "read" },
+      {
+        client_name: "openid-client web app",
+        redirect_uris: [REDIRECT],
+        grant_types: ["authorization_code", "refresh_token"],
+        token_endpoint_auth_method: "client_secret_post",
+        scope: "openid read",
+      },
       undefined, // client_secret_post with the secret the server issued
       insecure,
     );
     const registered = config.clientMetadata();
     expect(registered.client_secret).toEqual(expect.any(String));
     expect(registered.client_secret_expires_at).toBe(0);
-    const tokens = await client.clientCredentialsGrant(config, { scope: "read" });
-    expect(tokens.scope).toBe("read");
+
+    const user = await server().createUser("dcrweb");
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: "openid read",
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      state,
+    });
+    const { callback } = await authorizeInteractively(new UserAgent(), url, user);
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true });
     const api = await client.fetchProtectedResource(config, tokens.access_token, new URL(`${server().base}/api/me`), "GET");
     expect(await api.json()).toMatchObject({ client_id: registered.client_id });
 
@@ -90,11 +107,13 @@ describe("openid-client dynamic client registration", () => {
       fetch(registered.registration_client_uri as string, { method, headers: { authorization: `Bearer ${registered.registration_access_token as string}` } });
     const read = await manage("GET");
     expect(read.status).toBe(200);
-    expect(await read.json()).toMatchObject({ client_id: registered.client_id, client_name: "openid-client service" });
+    expect(await read.json()).toMatchObject({ client_id: registered.client_id, client_name: "openid-client web app" });
     expect((await manage("DELETE")).status).toBe(204);
     expect((await manage("GET")).status).toBe(401);
-    // The 401 carries a Basic challenge, which openid-client reports as such; the body says invalid_client.
-    const refused = await client.clientCredentialsGrant(config, { scope: "read" }).then(
+
+    // Its secret no longer authenticates: the 401 carries a Basic challenge, which openid-client
+    // reports as such; the body says invalid_client.
+    const refused = await client.refreshTokenGrant(config, tokens.refresh_token!).then(
       () => undefined,
       (error: unknown) => error as client.WWWAuthenticateChallengeError,
     );
@@ -103,5 +122,20 @@ describe("openid-client dynamic client registration", () => {
     // Its access tokens are refused too (the client's revocation note).
     const after = await fetch(`${server().base}/api/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(after.status).toBe(401);
+  });
+
+  it("open registration refuses client_credentials (tokens without a user need an initial access token)", async () => {
+    const refused = await client
+      .dynamicClientRegistration(
+        new URL(server().issuer),
+        { client_name: "anonymous service", grant_types: ["client_credentials"], response_types: [], token_endpoint_auth_method: "client_secret_basic" },
+        undefined,
+        insecure,
+      )
+      .then(
+        () => undefined,
+        (error: unknown) => error as client.ResponseBodyError,
+      );
+    expect(refused).toMatchObject({ error: "invalid_client_metadata", status: 400 });
   });
 });

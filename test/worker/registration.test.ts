@@ -66,6 +66,13 @@ async function registered(app: App, metadata: Json, headers: Record<string, stri
   return JSON.parse(text) as Json;
 }
 
+/** An unlimited initial access token, made once: open registration refuses client_credentials. */
+let vouching: Promise<string> | undefined;
+const vouchingToken = () => (vouching ??= createInitialAccessToken(db(), { note: "registration tests" }).then(({ token }) => token));
+async function registeredWithToken(metadata: Json): Promise<Json> {
+  return registered(tokenMode.app, metadata, { authorization: `Bearer ${await vouchingToken()}` });
+}
+
 async function expectError(res: Response, status: number, error: string): Promise<Json> {
   const text = await res.text();
   expect(res.status, text).toBe(status);
@@ -155,7 +162,7 @@ describe("POST /register/ (RFC 7591), DYNAMIC_REGISTRATION=open", () => {
   });
 
   it("a confidential client gets its secret once and a client_credentials token; its auth method is the only one accepted", async () => {
-    const info = await registered(open.app, serviceMetadata());
+    const info = await registeredWithToken(serviceMetadata());
     const clientId = info.client_id as string;
     const secret = info.client_secret as string;
     expect(secret).toMatch(/^[\w-]{43}$/);
@@ -167,12 +174,29 @@ describe("POST /register/ (RFC 7591), DYNAMIC_REGISTRATION=open", () => {
     await expectTokenError(await postToken(undefined, { grant_type: "client_credentials", scope: "read" }, { authorization: basic(clientId, secret) }), "invalid_client");
 
     // Without token_endpoint_auth_method: client_secret_basic (RFC 7591 §2), and then only Basic.
-    const basicClient = await registered(open.app, serviceMetadata({ token_endpoint_auth_method: undefined }));
+    const basicClient = await registeredWithToken(serviceMetadata({ token_endpoint_auth_method: undefined }));
     expect(basicClient.token_endpoint_auth_method).toBe("client_secret_basic");
     const id = basicClient.client_id as string;
     const basicSecret = basicClient.client_secret as string;
     await expectTokens(await postToken(undefined, { grant_type: "client_credentials" }, { authorization: basic(id, basicSecret) }));
     await expectTokenError(await postToken(undefined, { grant_type: "client_credentials", client_id: id, client_secret: basicSecret }), "invalid_client");
+  });
+
+  it("open registration gives no one tokens without a user (client_credentials), nor the introspection scope in any mode", async () => {
+    const refused = await expectError(await register(open.app, serviceMetadata()), 400, "invalid_client_metadata");
+    expect(refused.error_description).toMatch(/client_credentials needs an initial access token/);
+    // A confidential client that signs users in is fine.
+    await registered(open.app, publicMetadata({ token_endpoint_auth_method: "client_secret_basic" }));
+
+    const SCOPES = { read: "Read", introspection: "Introspect any token" };
+    for (const mode of ["open", "token"] as const) {
+      const app = createProvider({ settings: { DYNAMIC_REGISTRATION: mode, SCOPES } });
+      const headers = mode === "token" ? { authorization: `Bearer ${await vouchingToken()}` } : {};
+      const res = await register(app, publicMetadata({ scope: "openid introspection" }), headers);
+      const body = await expectError(res, 400, "invalid_client_metadata");
+      expect(body.error_description).toMatch(/introspection scope is given by an operator only/);
+      await registered(app, publicMetadata({ scope: "openid read" }), headers);
+    }
   });
 
   it("unknown metadata is ignored; display metadata is kept and shown back", async () => {
@@ -373,8 +397,10 @@ describe("DYNAMIC_REGISTRATION=token: initial access tokens (RFC 7591 §3)", () 
 });
 
 describe("the client configuration endpoint (RFC 7592)", () => {
+  /** A client that registered itself; with client_credentials through an initial access token. */
   async function newRegistration(metadata: Json = publicMetadata()) {
-    const info = await registered(open.app, metadata);
+    const vouched = (metadata.grant_types as string[] | undefined)?.includes("client_credentials");
+    const info = vouched ? await registeredWithToken(metadata) : await registered(open.app, metadata);
     return { info, id: info.client_id as string, url: info.registration_client_uri as string, token: info.registration_access_token as string };
   }
 
@@ -425,7 +451,9 @@ describe("the client configuration endpoint (RFC 7592)", () => {
     await expectTokens(await postToken(open.app, { grant_type: "client_credentials", scope: "write", ...asClient }));
 
     const replaced = serviceMetadata({ client_name: "Renamed service", scope: "read" });
-    const res = await manage(open.app, url, "PUT", token, { client_id: id, ...replaced });
+    // Open registration would refuse client_credentials on update too: this server asks for tokens.
+    await expectError(await manage(open.app, url, "PUT", token, { client_id: id, ...replaced }), 400, "invalid_client_metadata");
+    const res = await manage(tokenMode.app, url, "PUT", token, { client_id: id, ...replaced });
     const text = await res.text();
     expect(res.status, text).toBe(200);
     const updated = JSON.parse(text) as Json;
@@ -438,10 +466,10 @@ describe("the client configuration endpoint (RFC 7592)", () => {
     // The same secret and token still work; the narrower scope holds at once.
     await expectTokenError(await postToken(open.app, { grant_type: "client_credentials", scope: "write", ...asClient }), "invalid_scope");
     await expectTokens(await postToken(open.app, { grant_type: "client_credentials", scope: "read", ...asClient }));
-    expect(open.events).toContainEqual({ type: "client.updated", clientId: id, source: "registration" });
+    expect(tokenMode.events).toContainEqual({ type: "client.updated", clientId: id, source: "registration" });
 
     // The client's own secret may be sent along.
-    const again = await manage(open.app, url, "PUT", token, { client_id: id, client_secret: secret, ...replaced });
+    const again = await manage(tokenMode.app, url, "PUT", token, { client_id: id, client_secret: secret, ...replaced });
     expect(again.status).toBe(200);
   });
 
@@ -464,7 +492,7 @@ describe("the client configuration endpoint (RFC 7592)", () => {
       [[{ client_id: id }], "invalid_client_metadata"],
     ];
     for (const [body, error] of cases) {
-      await expectError(await manage(open.app, url, "PUT", token, body), 400, error);
+      await expectError(await manage(tokenMode.app, url, "PUT", token, body), 400, error);
     }
     const notJson = await open.app.request(url, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "{}" }, env);
     await expectError(notJson, 400, "invalid_request");
@@ -474,7 +502,8 @@ describe("the client configuration endpoint (RFC 7592)", () => {
 
   it("a public client cannot become confidential", async () => {
     const { id, url, token } = await newRegistration();
-    await expectError(await manage(open.app, url, "PUT", token, { ...serviceMetadata(), client_id: id }), 400, "invalid_client_metadata");
+    const refused = await expectError(await manage(tokenMode.app, url, "PUT", token, { ...serviceMetadata(), client_id: id }), 400, "invalid_client_metadata");
+    expect(refused.error_description).toMatch(/cannot change between none and a client secret method/);
     expect(await findClient(db(), id)).toMatchObject({ clientType: "public", secretHash: null });
   });
 
