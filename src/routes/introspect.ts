@@ -28,7 +28,8 @@ const callerTokenError = (description: string) => bearerError("introspection", 4
 async function bearerCaller(c: Ctx, header: string): Promise<AccessTokenClaims> {
   const token = bearerToken(header);
   if (!token) throw callerTokenError("the Authorization header is not a valid Bearer token");
-  const result = await verifyAccessToken(token, { keys: await c.get("keys")(), issuer: c.get("issuer") });
+  // The caller's token must be for this server, not for some resource (RFC 8707).
+  const result = await verifyAccessToken(token, { keys: await c.get("keys")(), issuer: c.get("issuer"), audience: c.get("audience") });
   if (!result.active) throw callerTokenError("the caller's access token is not valid");
   if (!result.claims.scope.split(" ").includes("introspection")) {
     throw bearerError("introspection", 403, "insufficient_scope", "the caller's token lacks the introspection scope", { scope: "introspection" });

@@ -44,6 +44,8 @@ export async function userinfoEndpoint(c: Ctx): Promise<Response> {
   const result = await verifyAccessToken(token, {
     keys: await c.var.keys(),
     issuer: c.get("issuer"),
+    // RFC 8707: a token issued for another resource is not for this endpoint, even with openid.
+    audience: c.get("audience"),
     kv: c.get("kv"),
     secret: settings.SECRET_KEY,
   });

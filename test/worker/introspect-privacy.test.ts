@@ -103,6 +103,16 @@ describe("who may introspect a token", () => {
     expect(storageOps(res)).toEqual({ d1: 0, d1_statements: 0, kv: 1 });
   });
 
+  it("a Bearer caller's token issued for a resource (RFC 8707 aud) is not accepted: it is not for this server", async () => {
+    const owner = await createClient();
+    const resourceServer = await createClient();
+    const token = await serverToken({ clientId: owner.clientId, audience: BASE, scope: ["read"] });
+    const forApi = await serverToken({ clientId: resourceServer.clientId, audience: `${BASE}/api`, scope: ["introspection"] });
+    expect((await introspect(token, `Bearer ${forApi}`)).status).toBe(401);
+    const forUs = await serverToken({ clientId: resourceServer.clientId, audience: [BASE, `${BASE}/api`], scope: ["introspection"] });
+    expect((await introspect(token, `Bearer ${forUs}`)).status).toBe(200);
+  });
+
   it("a refused caller costs no KV read", async () => {
     const owner = await createClient();
     const stranger = await createClient();

@@ -427,3 +427,22 @@ describe("through the sign-in and consent forms", () => {
     expect(audOf(tokens.access_token)).toBe(API);
   });
 });
+
+describe("the provider's own endpoints take only tokens for the default audience", () => {
+  it("UserInfo refuses an openid token issued for a resource, and answers the same grant's token for the default audience", async () => {
+    const client = await codeClient();
+    const { browser } = await signedIn();
+    let res = await browser.get(authorizeUrl(client.clientId, [API], { scope: "openid read" }));
+    if (res.status === 200) res = await approve(browser, await res.text());
+    const forApi = await expectTokens(await exchangeWith(client, redirectParams(res).get("code")!));
+    const userinfo = (token: string) => SELF.fetch(`${BASE}/o/userinfo/`, { headers: { authorization: `Bearer ${token}` } });
+    const refused = await userinfo(forApi.access_token);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toContain('error="invalid_token"');
+
+    res = await browser.get(authorizeUrl(client.clientId, [], { scope: "openid read" }));
+    if (res.status === 200) res = await approve(browser, await res.text());
+    const forUs = await expectTokens(await exchangeWith(client, redirectParams(res).get("code")!));
+    expect((await userinfo(forUs.access_token)).status).toBe(200);
+  });
+});
