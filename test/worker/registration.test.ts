@@ -191,7 +191,7 @@ describe("POST /register/ (RFC 7591), DYNAMIC_REGISTRATION=open", () => {
     const SCOPES = { read: "Read", introspection: "Introspect any token" };
     for (const mode of ["open", "token"] as const) {
       const app = createProvider({ settings: { DYNAMIC_REGISTRATION: mode, SCOPES } });
-      const headers = mode === "token" ? { authorization: `Bearer ${await vouchingToken()}` } : {};
+      const headers: Record<string, string> = mode === "token" ? { authorization: `Bearer ${await vouchingToken()}` } : {};
       const res = await register(app, publicMetadata({ scope: "openid introspection" }), headers);
       const body = await expectError(res, 400, "invalid_client_metadata");
       expect(body.error_description).toMatch(/introspection scope is given by an operator only/);
