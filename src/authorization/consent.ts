@@ -9,11 +9,14 @@ export function approvalFor(request: AuthorizationRequest): Approval {
     scopes: request.scope,
     claims: claimsBeyondScopes(request.claims, request.scope),
     redirectUris: [request.redirectUri],
+    // A request naming no resource is for the default audience, which every approval covers.
+    resources: request.resourcesNamed ? request.resources : [],
   };
 }
 
 /**
- * Whether an earlier approval covers this request: its scopes and claims; and for a public
+ * Whether an earlier approval covers this request: its scopes, claims and named resources (a
+ * token for another API is another decision of the user's); and for a public
  * client, which anyone can claim to be, the very redirect URI the user approved (RFC 8252 §8.6:
  * a local program on another loopback port must not be answered without the user).
  */
@@ -21,6 +24,7 @@ export function isCoveredBy(request: AuthorizationRequest, approval: Approval): 
   const wanted = approvalFor(request);
   if (!wanted.scopes.every((s) => approval.scopes.includes(s))) return false;
   if (!wanted.claims.every((name) => approval.claims.includes(name))) return false;
+  if (!wanted.resources.every((resource) => approval.resources.includes(resource))) return false;
   return request.client.clientType !== "public" || approval.redirectUris.includes(request.redirectUri);
 }
 

@@ -44,6 +44,8 @@ export interface AuthorizationRequest extends ResponseTarget {
   scope: string[];
   /** RFC 8707: the resources the tokens are for (the default audience when the request names none). */
   resources: string[];
+  /** Whether the request named its resources (else they are the default audience). */
+  resourcesNamed: boolean;
   codeChallenge?: string;
   codeChallengeMethod?: ChallengeMethod;
   nonce?: string;
@@ -210,6 +212,7 @@ export function checkAuthorizationRequest(
     responseTypes,
     scope,
     resources,
+    resourcesNamed: params.getAll("resource").length > 0,
     ...pkce,
     nonce,
     claims,

@@ -107,6 +107,8 @@ export const consents = sqliteTable(
     claims: jsonList("claims"),
     /** Redirect URIs the user approved: a public client is approved again only for these (RFC 8252 §8.6). */
     redirectUris: jsonList("redirect_uris"),
+    /** RFC 8707 resources the user approved by name (a request naming none is for the default audience). */
+    resources: jsonList("resources"),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },

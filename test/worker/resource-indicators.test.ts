@@ -446,3 +446,35 @@ describe("the provider's own endpoints take only tokens for the default audience
     expect((await userinfo(forUs.access_token)).status).toBe(200);
   });
 });
+
+describe("an earlier consent covers the resources it named, no others", () => {
+  it("approval_prompt=auto asks again for another resource, and prompt=none is consent_required; the same resource is answered", async () => {
+    const { clientId, clientSecret } = await createClient({ grantTypes: ["authorization_code"], redirectUris: [REDIRECT] });
+    const { browser } = await signedIn();
+    const auto = { approval_prompt: "auto" };
+    const first = await browser.get(authorizeUrl(clientId, [API], auto));
+    expect(first.status).toBe(200);
+    const approved = await approve(browser, await first.text());
+    expect(redirectParams(approved).get("code")).toBeTruthy();
+
+    const again = await browser.get(authorizeUrl(clientId, [API], auto));
+    expect(again.status, "the approved resource is answered at once").toBe(303);
+    expect(redirectParams(again).get("code")).toBeTruthy();
+
+    const other = await browser.get(authorizeUrl(clientId, [MCP], auto));
+    expect(other.status, "another resource needs the user").toBe(200);
+    const otherPage = await other.text();
+    expect(otherPage).toContain(MCP);
+    expectAuthorizeError(await browser.get(authorizeUrl(clientId, [MCP], { prompt: "none" })), "consent_required");
+    expectAuthorizeError(await browser.get(authorizeUrl(clientId, [API, MCP], { prompt: "none" })), "consent_required");
+
+    // Once approved, both are covered, and a request naming none (the default audience) too.
+    await approve(browser, otherPage);
+    const both = await browser.get(authorizeUrl(clientId, [API, MCP], { prompt: "none" }));
+    const code = redirectParams(both).get("code")!;
+    expect(code).toBeTruthy();
+    const tokens = await expectTokens(await exchangeWith({ clientId, clientSecret }, code));
+    expect(audOf(tokens.access_token)).toEqual([API, MCP]);
+    expect(redirectParams(await browser.get(authorizeUrl(clientId, [], { prompt: "none" }))).get("code")).toBeTruthy();
+  });
+});
