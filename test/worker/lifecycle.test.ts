@@ -98,7 +98,7 @@ describe("revocation, introspection and the protected API", () => {
 
     const missing = await SELF.fetch(`${BASE}/api/me`);
     expect(missing.status).toBe(401);
-    expect(missing.headers.get("www-authenticate")).toBe(`Bearer realm="api", resource_metadata="${BASE}/.well-known/oauth-protected-resource/api"`);
+    expect(missing.headers.get("www-authenticate")).toBe(`Bearer realm="api", scope="read", resource_metadata="${BASE}/.well-known/oauth-protected-resource/api"`);
     const inQuery = await SELF.fetch(`${BASE}/api/me?access_token=${token}`);
     expect(inQuery.status).toBe(400);
     const garbage = await SELF.fetch(`${BASE}/api/me`, { headers: { authorization: "Bearer not a token" } });

@@ -84,7 +84,7 @@ describe("the ready Worker's /api", () => {
     const res = await me();
     expect(res.status).toBe(401);
     const challenge = challengeOf(res);
-    expect(challenge).toEqual({ realm: "api", resource_metadata: API_METADATA });
+    expect(challenge).toEqual({ realm: "api", scope: "read", resource_metadata: API_METADATA });
     const metadata = (await (await SELF.fetch(challenge.resource_metadata!)).json()) as { resource: string };
     // RFC 9728 §3.3: the client checks that the metadata is for the resource it called.
     expect(new URL(`${BASE}/api/me`).href.startsWith(metadata.resource)).toBe(true);
