@@ -74,6 +74,16 @@ function checkDisplayUri(name: string, value: string): void {
   }
 }
 
+/**
+ * A public client that registers itself may be a browser app (an SPA, an MCP inspector): it may
+ * call the token endpoint from the origins of its redirect URIs, where the browser returns to it.
+ * It has no secret a browser could leak, so CORS gives such an origin nothing more than a code
+ * and its PKCE verifier already do.
+ */
+function originsOf(redirectUris: string[]): string[] {
+  return [...new Set(redirectUris.map((uri) => new URL(uri).origin))];
+}
+
 /** The registration (as the admin CLI would give it) that client metadata asks for. */
 export function registrationFromMetadata(input: unknown, options: MetadataOptions): ClientRegistration {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
@@ -134,13 +144,15 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
   if (contacts) metadata.contacts = contacts.slice(0, 10);
 
   const name = optionalString(body, "client_name")?.trim();
+  const isPublic = method === "none";
   const registration: ClientRegistration = {
     name: (name || "Unnamed client").slice(0, 200),
-    clientType: method === "none" ? "public" : "confidential",
+    clientType: isPublic ? "public" : "confidential",
     applicationType: oneOf(body, "application_type", APPLICATION_TYPES),
     grantTypes: [...new Set(grantTypes)] as ClientRegistration["grantTypes"],
     redirectUris,
     postLogoutRedirectUris,
+    allowedOrigins: isPublic ? originsOf(redirectUris) : [],
     scope: scope?.split(" ").filter(Boolean).join(" ") ?? "",
     tokenEndpointAuthMethod: method,
     idTokenSignedResponseAlg: oneOf(body, "id_token_signed_response_alg", SIGNING_ALGORITHMS),

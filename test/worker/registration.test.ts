@@ -221,8 +221,9 @@ describe("POST /register/ (RFC 7591), DYNAMIC_REGISTRATION=open", () => {
       software_version: "2.1",
     });
     for (const ignored of ["frobnicate", "allowed_origins", "skip_authorization"]) expect(info).not.toHaveProperty(ignored);
-    // Nothing an operator alone may grant comes from registration: no CORS origins, no skipped consent.
-    expect(await findClient(db(), info.client_id as string)).toMatchObject({ allowedOrigins: [], skipAuthorization: false });
+    // Nothing an operator alone may grant comes from registration: no CORS origins it names (only its
+    // redirect URIs' own, below), no skipped consent.
+    expect(await findClient(db(), info.client_id as string)).toMatchObject({ allowedOrigins: [new URL(REDIRECT).origin], skipAuthorization: false });
   });
 
   const INVALID: [string, Json | unknown, string][] = [
@@ -545,5 +546,31 @@ describe("the client configuration endpoint (RFC 7592)", () => {
     await expectError(await SELF.fetch(url, { headers: { authorization: `Bearer ${token}` } }), 404, "invalid_request");
     await expectError(await SELF.fetch(url, { method: "DELETE", headers: { authorization: `Bearer ${token}` } }), 404, "invalid_request");
     expect((await manage(open.app, url, "GET", token)).status).toBe(200);
+  });
+});
+
+describe("browser clients that register themselves", () => {
+  it("a public client may call the token endpoint from its redirect URIs' origins; a confidential one gets no CORS", async () => {
+    const spa = `https://${unique("spa-")}.example`;
+    const client = await registered(open.app, publicMetadata({ redirect_uris: [`${spa}/callback`] }));
+    const preflight = (origin: string) =>
+      SELF.fetch(`${ISSUER}/token/`, {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+      });
+    expect((await preflight(spa)).headers.get("access-control-allow-origin")).toBe(spa);
+    expect((await preflight(`https://${unique("other-")}.example`)).headers.get("access-control-allow-origin")).toBeNull();
+
+    const token = await SELF.fetch(`${ISSUER}/token/`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: spa },
+      body: form({ grant_type: "authorization_code", code: "not-a-code", client_id: String(client.client_id), redirect_uri: `${spa}/callback`, code_verifier: "x".repeat(43) }),
+    });
+    expect(token.status).toBe(400);
+    expect(token.headers.get("access-control-allow-origin"), "errors are readable by the app too").toBe(spa);
+
+    const web = `https://${unique("web-")}.example`;
+    await registered(open.app, publicMetadata({ redirect_uris: [`${web}/cb`], token_endpoint_auth_method: "client_secret_basic" }));
+    expect((await preflight(web)).headers.get("access-control-allow-origin")).toBeNull();
   });
 });
