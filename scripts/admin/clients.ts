@@ -15,6 +15,7 @@ const CLIENT_FLAGS: Record<string, string> = {
   redirectUris: "--redirect-uris",
   postLogoutRedirectUris: "--post-logout-redirect-uris",
   allowedOrigins: "--allowed-origins",
+  resources: "--resources",
   scope: "--scope",
   skipAuthorization: "--skip-consent",
   tokenEndpointAuthMethod: "--auth-method",
@@ -50,6 +51,7 @@ function clientJson(client: Client, secret?: string | null) {
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
     allowed_origins: client.allowedOrigins,
+    resources: client.resources,
     scope: client.scope,
     skip_authorization: client.skipAuthorization,
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
@@ -71,6 +73,7 @@ function clientText(client: Client, secret?: string | null): string {
     ["redirect URIs", client.redirectUris],
     ["post-logout redirect URIs", client.postLogoutRedirectUris],
     ["allowed origins", client.allowedOrigins],
+    ["resources", client.resources.length > 0 ? client.resources : "(any the server knows)"],
     ["scope", client.scope || "(none)"],
     ["skip consent", client.skipAuthorization ? "yes" : "no"],
     ["token endpoint auth", client.tokenEndpointAuthMethod],
@@ -102,13 +105,14 @@ export const clientCommands: Record<string, Command> = {
     summary: "Register a client (application); prints its secret, which is shown only here",
     usage:
       "--name NAME --type confidential|public --grant-types GRANT,... [--redirect-uris URI,...] [--application-type web|native] " +
-      '[--scope "read write"] [--allowed-origins ORIGIN,...] [--post-logout-redirect-uris URI,...] ' +
+      '[--scope "read write"] [--allowed-origins ORIGIN,...] [--resources URI,...] [--post-logout-redirect-uris URI,...] ' +
       "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|none] " +
       "[--id-token-alg RS256|ES256|EdDSA|PS256|ES384] [--subject-type public|pairwise]",
     details:
       "Grant types: authorization_code, implicit, password, client_credentials, refresh_token.\n" +
       "List options take comma-separated values and may be repeated. --application-type native (any loopback port,\n" +
-      "RFC 8252) is inferred for public clients whose redirect URIs are all loopback IP or custom-scheme URIs.",
+      "RFC 8252) is inferred for public clients whose redirect URIs are all loopback IP or custom-scheme URIs.\n" +
+      "--resources limits the RFC 8707 resources (APIs) the client may ask tokens for; without it, any the server knows.",
     options: {
       name: { type: "string" },
       type: { type: "string" },
@@ -117,6 +121,7 @@ export const clientCommands: Record<string, Command> = {
       "redirect-uris": { type: "string", multiple: true },
       "post-logout-redirect-uris": { type: "string", multiple: true },
       "allowed-origins": { type: "string", multiple: true },
+      resources: { type: "string", multiple: true },
       scope: { type: "string" },
       "skip-consent": { type: "boolean" },
       "auth-method": { type: "string" },
@@ -134,6 +139,7 @@ export const clientCommands: Record<string, Command> = {
         redirectUris: list(o["redirect-uris"]),
         postLogoutRedirectUris: list(o["post-logout-redirect-uris"]),
         allowedOrigins: list(o["allowed-origins"]),
+        resources: list(o.resources),
         scope: str(o.scope),
         skipAuthorization: o["skip-consent"] === true,
         tokenEndpointAuthMethod: str(o["auth-method"]),

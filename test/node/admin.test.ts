@@ -276,6 +276,19 @@ describe.concurrent("admin CLI", () => {
     expect(JSON.parse(deleteAgain.stdout)).toEqual({ error: { message: `client ${spa.client_id} not found`, exit_code: 1 } });
   });
 
+  it("client create --resources limits the RFC 8707 resources a client may ask for", async () => {
+    const state = ["--persist-to", stateCopy()];
+    const service = ["client", "create", "--name", "Service", "--type", "confidential", "--grant-types", "client_credentials", ...state];
+    const created = await adminHereJson([...service, "--resources", "https://api.example.com/v1,https://mcp.example.com/mcp"]);
+    expect(created.resources).toEqual(["https://api.example.com/v1", "https://mcp.example.com/mcp"]);
+    const shown = await adminHere(["client", "show", String(created.client_id), ...state]);
+    expect(shown.stdout).toMatch(/resources\s+https:\/\/api\.example\.com\/v1/);
+    expect((await adminHereJson([...service])).resources).toEqual([]);
+    const fragment = await adminHere([...service, "--resources", "https://api.example.com/v1#x"]);
+    expect(fragment.code).toBe(2);
+    expect(fragment.stderr).toMatch(/invalid --resources/);
+  });
+
   it("shows how each client came to be, and deletes a client that registered itself", { timeout: 150_000 }, async () => {
     const stateDir = stateCopy();
     const state = ["--persist-to", stateDir];
