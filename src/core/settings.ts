@@ -109,7 +109,7 @@ export const settingsSchema = z.object({
   DYNAMIC_REGISTRATION: z._default(z.enum(["off", "open", "token"]), "off"),
   /** Client ID metadata documents: a `client_id` that is an https URL is fetched and used as the client's metadata. */
   CLIENT_ID_METADATA_DOCUMENTS: booleanString(false),
-  /** Development only: metadata documents (and their redirect URIs) may be on loopback and private addresses, over http. */
+  /** Development only: metadata documents may be on loopback and private addresses, over http (their redirect URIs follow the usual rules). */
   CLIENT_ID_METADATA_PRIVATE_HOSTS: booleanString(false),
   /**
    * RFC 8707 resources (APIs) tokens may be issued for, besides the default audience: absolute

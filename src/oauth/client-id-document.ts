@@ -259,11 +259,7 @@ export function registrationFromDocument(clientId: string, body: unknown, settin
     throw refused("a client ID metadata document must not contain a client secret");
   }
   try {
-    return registrationFromMetadata(document, {
-      settings,
-      source: "metadata_document",
-      allowHttp: settings.CLIENT_ID_METADATA_PRIVATE_HOSTS,
-    });
+    return registrationFromMetadata(document, { settings, source: "metadata_document" });
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
     throw refused(`the client ID metadata document is not valid: ${err.description}`);

@@ -25,8 +25,6 @@ export interface MetadataOptions {
   settings: Pick<Settings, "SCOPES">;
   /** Where the metadata comes from; a document's client is always public (it has no secret to send). */
   source: "registration" | "metadata_document";
-  /** Development only: redirect URIs on any http host (CLIENT_ID_METADATA_PRIVATE_HOSTS). */
-  allowHttp?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -56,11 +54,11 @@ function oneOf<T extends string>(body: Json, name: string, allowed: readonly T[]
 }
 
 /** RFC 7591 §2 and RFC 9700 §2.1: absolute, no fragment, https or loopback http. */
-function checkRedirectUris(uris: string[], allowHttp: boolean): void {
+function checkRedirectUris(uris: string[]): void {
   for (const uri of uris) {
     if (!URL.canParse(uri) || uri.includes("#")) throw invalidRedirectUri("redirect URIs must be absolute URIs without a fragment");
     const url = new URL(uri);
-    const loopbackHttp = url.protocol === "http:" && (LOOPBACK.has(url.hostname) || allowHttp);
+    const loopbackHttp = url.protocol === "http:" && LOOPBACK.has(url.hostname);
     if (url.protocol !== "https:" && !loopbackHttp) {
       throw invalidRedirectUri("redirect URIs must use https, or http on a loopback address");
     }
@@ -95,9 +93,9 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
   }
 
   const redirectUris = stringList(body, "redirect_uris") ?? [];
-  checkRedirectUris(redirectUris, options.allowHttp === true);
+  checkRedirectUris(redirectUris);
   const postLogoutRedirectUris = stringList(body, "post_logout_redirect_uris") ?? [];
-  checkRedirectUris(postLogoutRedirectUris, options.allowHttp === true);
+  checkRedirectUris(postLogoutRedirectUris);
 
   const method = oneOf(body, "token_endpoint_auth_method", AUTH_METHODS) ?? (options.source === "metadata_document" ? "none" : "client_secret_basic");
   if (options.source === "metadata_document" && method !== "none") {
