@@ -460,6 +460,6 @@ describe("the client_id URL (draft section 3) and private hosts", () => {
     // The redirect URIs keep the usual rule even then: http only on a loopback address.
     const lan = `http://127.0.0.1:1/${unique("lan-")}/client.json`;
     await publish(lan, { redirect_uris: ["http://192.168.1.5/callback"] });
-    await expectErrorPage(await authorize(development, codeRequest(lan, { redirect_uri: "http://192.168.1.5/callback" })), "only loopback redirect URIs may");
+    await expectErrorPage(await authorize(development, codeRequest(lan, { redirect_uri: "http://192.168.1.5/callback" })), "redirect URIs must use https, or http on a loopback address");
   });
 });
