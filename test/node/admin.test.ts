@@ -239,6 +239,7 @@ describe.concurrent("admin CLI", () => {
       redirect_uris: ["https://app.example.com/cb", "http://127.0.0.1:9000/cb"],
       post_logout_redirect_uris: [],
       allowed_origins: ["https://app.example.com"],
+      resources: [],
       scope: "read write",
       skip_authorization: false,
       token_endpoint_auth_method: "client_secret_basic",
@@ -310,10 +311,14 @@ describe.concurrent("admin CLI", () => {
       adminHereJson(["client", "show", selfMade.id, ...state]),
       adminHere(["client", "show", selfMade.id, ...state]),
     ]);
-    expect(list.map((c) => [c.client_id, c.source])).toEqual([
-      [byOperator.client_id, "admin"],
-      [selfMade.id, "registration"],
-    ]);
+    // Listed by creation time, then id: both were made within the same second.
+    expect(list.map((c) => [c.client_id, c.source])).toEqual(
+      expect.arrayContaining([
+        [byOperator.client_id, "admin"],
+        [selfMade.id, "registration"],
+      ]),
+    );
+    expect(list).toHaveLength(2);
     expect(listText.stdout).toMatch(/^CLIENT ID\s+TYPE\s+SOURCE\s+NAME\s+GRANT TYPES$/m);
     expect(listText.stdout).toMatch(new RegExp(`^${selfMade.id}\\s+public\\s+registration\\s+Agent\\s+authorization_code$`, "m"));
     expect(shown).toMatchObject({ client_id: selfMade.id, source: "registration", client_type: "public", redirect_uris: ["http://127.0.0.1:33418/cb"] });
