@@ -20,6 +20,8 @@ const GRANTS = ["authorization_code", "refresh_token", "client_credentials"] as 
 const DISPLAY_URIS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const;
 const DISPLAY_STRINGS = ["software_id", "software_version"] as const;
 const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
+/** Each client row is read on every authorization: no list of URIs grows without bound. */
+const MAX_URIS = 20;
 
 export interface MetadataOptions {
   settings: Pick<Settings, "SCOPES">;
@@ -55,6 +57,7 @@ function oneOf<T extends string>(body: Json, name: string, allowed: readonly T[]
 
 /** RFC 7591 §2 and RFC 9700 §2.1: absolute, no fragment, https or loopback http. */
 function checkRedirectUris(uris: string[]): void {
+  if (uris.length > MAX_URIS) throw invalidRedirectUri(`at most ${MAX_URIS} redirect URIs`);
   for (const uri of uris) {
     if (!URL.canParse(uri) || uri.includes("#")) throw invalidRedirectUri("redirect URIs must be absolute URIs without a fragment");
     const url = new URL(uri);

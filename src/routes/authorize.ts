@@ -70,7 +70,7 @@ async function showConsent(c: Ctx, request: AuthorizationRequest, account: Accou
       action: `${c.get("basePath")}/authorize/`,
       hidden: { ...firstValues(requestFields(request.params)), [CSRF_FIELD]: token },
       resources: [...new Set(request.params.getAll("resource"))],
-      client: { id: request.client.id, name: request.client.name },
+      client: { id: request.client.id, name: request.client.name, source: request.client.source },
       user: { id: account.id, username: account.username },
       scopes: request.scope.map((name) => ({ name, description: describeScope(name, settings) })),
       claims: approvalFor(request).claims.map((name) => ({ name, description: describeClaim(name) })),

@@ -28,7 +28,8 @@ export interface ConsentPageProps {
    * A page that drops them asks for fewer resources, never more.
    */
   resources: string[];
-  client: { id: string; name: string };
+  /** `source`: how the client came to be; one that registered itself chose its own name. */
+  client: { id: string; name: string; source?: "admin" | "registration" | "metadata_document" };
   user: { id: string; username: string };
   scopes: ScopeView[];
   /** Claims asked for beyond the scopes (the `claims` parameter): the user approves them too. */
@@ -86,23 +87,27 @@ function ScopeList(props: { items: ScopeView[] }) {
 }
 
 /**
- * A client whose client_id is a URL named itself in the metadata document found there: the page
- * says which site that is, since anyone can publish a document with any name.
+ * A client that registered itself chose its own name, so the page says so: with a client ID
+ * metadata document, which site published it (anyone can publish a document with any name).
  */
-function DocumentHost(props: { clientId: string }) {
-  if (!/^https?:\/\//.test(props.clientId) || !URL.canParse(props.clientId)) return null;
-  return (
-    <p class="muted">
-      This application's details come from <strong>{new URL(props.clientId).host}</strong>.
-    </p>
-  );
+function SelfNamed(props: { client: ConsentPageProps["client"] }) {
+  const { id, source } = props.client;
+  if (/^https?:\/\//.test(id) && URL.canParse(id)) {
+    return (
+      <p class="muted">
+        This application's details come from <strong>{new URL(id).host}</strong>.
+      </p>
+    );
+  }
+  if (source !== "registration") return null;
+  return <p class="muted">This application registered itself: its name is its own, not checked by this server's operator.</p>;
 }
 
 export function ConsentPage(props: ConsentPageProps) {
   return (
     <Layout title={`Authorize ${props.client.name}`}>
       <h1>Authorize {props.client.name}?</h1>
-      <DocumentHost clientId={props.client.id} />
+      <SelfNamed client={props.client} />
       <p>
         <strong>{props.client.name}</strong> would like to:
       </p>

@@ -7,7 +7,7 @@ import { createInitialAccessToken } from "../../src/db/initial-access-tokens";
 import { clients } from "../../src/db/schema";
 import { createProvider } from "../../src/provider";
 import { redirectParams } from "./support/browser";
-import { authorizeUrl, codeRequest, exchangeCode, expectTokenError, expectTokens, getCode, REDIRECT, signedIn, unique } from "./support/flow";
+import { authorizeUrl, codeRequest, expectConsentPage, exchangeCode, expectTokenError, expectTokens, getCode, REDIRECT, signedIn, unique } from "./support/flow";
 import { basic, BASE, createClient, db, form, ISSUER } from "./support/helpers";
 
 /**
@@ -232,6 +232,7 @@ describe("POST /register/ (RFC 7591), DYNAMIC_REGISTRATION=open", () => {
     ["a custom-scheme redirect URI", publicMetadata({ redirect_uris: ["com.example.app:/callback"] }), "invalid_redirect_uri"],
     ["a javascript: redirect URI", publicMetadata({ redirect_uris: ["javascript:alert(1)"] }), "invalid_redirect_uri"],
     ["a relative redirect URI", publicMetadata({ redirect_uris: ["/callback"] }), "invalid_redirect_uri"],
+    ["21 redirect URIs", publicMetadata({ redirect_uris: Array.from({ length: 21 }, (_, i) => `https://app.example.com/cb${i}`) }), "invalid_redirect_uri"],
     ["a redirect URI with credentials", publicMetadata({ redirect_uris: ["https://user:pw@app.example.com/cb"] }), "invalid_redirect_uri"],
     ["an http post-logout redirect URI", publicMetadata({ post_logout_redirect_uris: ["http://app.example.com/bye"] }), "invalid_redirect_uri"],
     ["authorization_code without a redirect URI", publicMetadata({ redirect_uris: [] }), "invalid_redirect_uri"],
@@ -572,5 +573,17 @@ describe("browser clients that register themselves", () => {
     const web = `https://${unique("web-")}.example`;
     await registered(open.app, publicMetadata({ redirect_uris: [`${web}/cb`], token_endpoint_auth_method: "client_secret_basic" }));
     expect((await preflight(web)).headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("the consent page", () => {
+  it("says that a client registered itself and chose its own name; an operator's client is not marked", async () => {
+    const selfMade = await registered(open.app, publicMetadata({ client_name: "Totally Official Bank" }));
+    const { browser } = await signedIn();
+    const page = await expectConsentPage(browser, codeRequest(String(selfMade.client_id)));
+    expect(page).toContain("Totally Official Bank");
+    expect(page).toContain("registered itself");
+    const { clientId } = await createClient({ redirectUris: [REDIRECT], grantTypes: ["authorization_code"] });
+    expect(await expectConsentPage(browser, codeRequest(clientId))).not.toContain("registered itself");
   });
 });
