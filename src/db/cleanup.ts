@@ -1,9 +1,9 @@
-import { and, isNotNull, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, eq, isNotNull, lte, notExists, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { staleCodeRedemptions } from "./code-redemptions";
 import { windowOver } from "./throttle";
 import type { Database } from "./index";
-import { codeRedemptions, refreshTokens, sessions, signInThrottle } from "./schema";
+import { clients, codeRedemptions, consents, initialAccessTokens, refreshTokens, sessions, signInThrottle } from "./schema";
 import type { Settings } from "../core/settings";
 import { nowSeconds } from "../core/time";
 
@@ -15,6 +15,8 @@ export interface CleanupReport {
   codeRedemptions: number;
   signInThrottle: number;
   sessions: number;
+  initialAccessTokens: number;
+  metadataDocumentClients: number;
 }
 
 async function deleteInBatches(db: Database, table: SQLiteTable, where: SQL | undefined, maxBatches: number): Promise<number> {
@@ -29,11 +31,25 @@ async function deleteInBatches(db: Database, table: SQLiteTable, where: SQL | un
   return total;
 }
 
+/** How long a metadata document's client row outlives its document's freshness before cleanup may remove it. */
+const DOCUMENT_CLIENT_RETENTION_SECONDS = 24 * 3600;
+
+function staleDocumentClients(db: Database, expiredBefore: number): SQL | undefined {
+  return and(
+    eq(clients.source, "metadata_document"),
+    lte(clients.metadataExpiresAt, expiredBefore),
+    notExists(db.select({ one: sql`1` }).from(consents).where(eq(consents.clientId, clients.id))),
+    notExists(db.select({ one: sql`1` }).from(refreshTokens).where(eq(refreshTokens.clientId, clients.id))),
+  );
+}
+
 /**
  * DOT's `cleartokens`: removes refresh tokens that expired, or were revoked longer ago than an
  * access token lives (rotated ones stay until they expire: reuse detection needs them); redemption
  * records no replay could still need (`staleCodeRedemptions`); stale sign-in throttling rows; and
- * expired sessions. Runs in bounded batches.
+ * expired sessions; initial access tokens expired or used up; and clients made from a metadata
+ * document that has been stale for a day, once no consent or refresh token refers to them (the
+ * next authorization fetches the document again). Runs in bounded batches.
  */
 export async function clearExpired(db: Database, settings: Settings, now = nowSeconds(), maxBatches = 20): Promise<CleanupReport> {
   const keepUntil = now - Math.max(settings.ACCESS_TOKEN_EXPIRE_SECONDS, settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS);
@@ -43,5 +59,12 @@ export async function clearExpired(db: Database, settings: Settings, now = nowSe
     codeRedemptions: await deleteInBatches(db, codeRedemptions, staleCodeRedemptions(now, settings.ACCESS_TOKEN_EXPIRE_SECONDS), maxBatches),
     signInThrottle: await deleteInBatches(db, signInThrottle, windowOver({ now, windowSeconds: settings.LOGIN_LOCKOUT_SECONDS }), maxBatches),
     sessions: await deleteInBatches(db, sessions, lte(sessions.expiresAt, now), maxBatches),
+    initialAccessTokens: await deleteInBatches(
+      db,
+      initialAccessTokens,
+      or(lte(initialAccessTokens.expiresAt, now), eq(initialAccessTokens.usesLeft, 0)),
+      maxBatches,
+    ),
+    metadataDocumentClients: await deleteInBatches(db, clients, staleDocumentClients(db, now - DOCUMENT_CLIENT_RETENTION_SECONDS), maxBatches),
   };
 }

@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { codeRedemptions, signInThrottle, refreshTokens } from "../../src/db/schema";
+import { clients, codeRedemptions, consents, initialAccessTokens, signInThrottle, refreshTokens } from "../../src/db/schema";
 import { CLEANUP_BATCH, clearExpired } from "../../src/db/cleanup";
 import worker from "../../src/index";
 import { parseSettings } from "../../src/core/settings";
@@ -97,5 +97,44 @@ describe("cleartokens (Cron Trigger)", () => {
     expect(first.codeRedemptions).toBe(CLEANUP_BATCH);
     const second = await clearExpired(db(), parseSettings({}), now, 1);
     expect(second.codeRedemptions).toBeGreaterThanOrEqual(20);
+  });
+
+  it("removes spent initial access tokens, and metadata document clients a day stale that nothing refers to", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const tokens = { expired: `iat-${crypto.randomUUID()}`, usedUp: `iat-${crypto.randomUUID()}`, live: `iat-${crypto.randomUUID()}`, unlimited: `iat-${crypto.randomUUID()}` };
+    await db()
+      .insert(initialAccessTokens)
+      .values([
+        { tokenHash: tokens.expired, expiresAt: now - 1, usesLeft: 3 },
+        { tokenHash: tokens.usedUp, usesLeft: 0 },
+        { tokenHash: tokens.live, expiresAt: now + 600, usesLeft: 1 },
+        { tokenHash: tokens.unlimited },
+      ]);
+    const doc = (name: string) => `https://${name}-${crypto.randomUUID()}.cimd.test/client.json`;
+    const ids = { stale: doc("stale"), consented: doc("consented"), withToken: doc("token"), recent: doc("recent") };
+    const row = (id: string, metadataExpiresAt: number) => ({
+      id,
+      name: id,
+      clientType: "public" as const,
+      source: "metadata_document" as const,
+      grantTypes: ["authorization_code" as const],
+      redirectUris: ["https://app.example/cb"],
+      tokenEndpointAuthMethod: "none" as const,
+      metadataExpiresAt,
+    });
+    const twoDaysAgo = now - 2 * 24 * 3600;
+    await db().insert(clients).values([row(ids.stale, twoDaysAgo), row(ids.consented, twoDaysAgo), row(ids.withToken, twoDaysAgo), row(ids.recent, now - 3600)]);
+    await db().insert(consents).values({ userId: "user-1", clientId: ids.consented, scope: "read" });
+    await db().insert(refreshTokens).values({
+      id: crypto.randomUUID(), tokenHash: `hash-${crypto.randomUUID()}`, grantId: "g", clientId: ids.withToken, userId: "user-1", scope: "read", createdAt: now, expiresAt: now + 3600,
+    });
+    const { clientId: operators } = await createClient();
+
+    const report = await clearExpired(db(), parseSettings({}), now);
+    expect(report.initialAccessTokens).toBeGreaterThanOrEqual(2);
+    const tokensLeft = await db().select({ hash: initialAccessTokens.tokenHash }).from(initialAccessTokens).where(inArray(initialAccessTokens.tokenHash, Object.values(tokens)));
+    expect(tokensLeft.map((t) => t.hash).sort()).toEqual([tokens.live, tokens.unlimited].sort());
+    const clientsLeft = await db().select({ id: clients.id }).from(clients).where(inArray(clients.id, [...Object.values(ids), operators]));
+    expect(clientsLeft.map((c) => c.id).sort()).toEqual([ids.consented, ids.withToken, ids.recent, operators].sort());
   });
 });
