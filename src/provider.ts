@@ -11,6 +11,17 @@ import { countStorage } from "./middleware/storage-count";
 import { eventEmitter, type EventHook } from "./core/events";
 import { errorBody, OAuthError } from "./oauth/errors";
 import { authorizeGet, authorizePost } from "./routes/authorize";
+import {
+  applicationDelete,
+  applicationDeleteForm,
+  applicationDetail,
+  applicationList,
+  applicationRegister,
+  applicationRegisterForm,
+  applicationRotateSecret,
+  applicationUpdate,
+  applicationUpdateForm,
+} from "./routes/applications";
 import { metadataEndpoint } from "./routes/discovery";
 import { introspectEndpoint } from "./routes/introspect";
 import { jwksEndpoint } from "./routes/jwks";
@@ -207,6 +218,22 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.get(path, logoutGet);
     o.post(path, logoutPost);
   }
+  // DOT's application pages for signed-in users (DOT's URLs end in a slash; both forms answer).
+  for (const path of both("/applications")) o.get(path, applicationList);
+  for (const path of both("/applications/register")) {
+    o.get(path, applicationRegisterForm);
+    o.post(path, applicationRegister);
+  }
+  for (const path of both("/applications/:clientId")) o.get(path, applicationDetail);
+  for (const path of both("/applications/:clientId/update")) {
+    o.get(path, applicationUpdateForm);
+    o.post(path, applicationUpdate);
+  }
+  for (const path of both("/applications/:clientId/delete")) {
+    o.get(path, applicationDeleteForm);
+    o.post(path, applicationDelete);
+  }
+  for (const path of both("/applications/:clientId/rotate-secret")) o.post(path, applicationRotateSecret);
   for (const path of both("/userinfo")) {
     o.use(path, clientCors("GET, POST, OPTIONS"));
     o.on(["GET", "POST"], path, userinfoEndpoint);

@@ -112,6 +112,11 @@ export const settingsSchema = z.object({
   /** Development only: metadata documents may be on loopback and private addresses, over http (their redirect URIs follow the usual rules). */
   CLIENT_ID_METADATA_PRIVATE_HOSTS: booleanString(false),
   /**
+   * Users may mark the applications they register on the application pages (`{basePath}/applications/`)
+   * to skip the consent page (DOT's `skip_authorization`); off, the field is not shown and ignored.
+   */
+  APPLICATIONS_MAY_SKIP_CONSENT: booleanString(false),
+  /**
    * RFC 8707 resources (APIs) tokens may be issued for, besides the default audience: absolute
    * URIs; a resource matches one of them or lies under it (same origin, path below it).
    */

@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { IsolateCache } from "../core/isolate-cache";
 import { nearbyReplica, type Database } from "./index";
 import { clients, type Client, type NewClient } from "./schema";
@@ -15,6 +15,25 @@ export async function insertClient(db: Database, client: NewClient): Promise<Cli
 
 export async function listClients(db: Database): Promise<Client[]> {
   return db.select().from(clients).orderBy(clients.createdAt, clients.id).all();
+}
+
+/** The applications a user registered on the application pages, newest first. */
+export async function listUserApplications(db: Database, userId: string): Promise<Client[]> {
+  return db
+    .select()
+    .from(clients)
+    .where(and(eq(clients.userId, userId), eq(clients.source, "user")))
+    .orderBy(sql`${clients.createdAt} DESC`, clients.id)
+    .all();
+}
+
+/** One of a user's applications; undefined for any other client (another user's, an operator's, a registered one). */
+export async function findUserApplication(db: Database, userId: string, clientId: string): Promise<Client | undefined> {
+  return db
+    .select()
+    .from(clients)
+    .where(and(eq(clients.id, clientId), eq(clients.userId, userId), eq(clients.source, "user")))
+    .get();
 }
 
 export async function deleteClient(db: Database, clientId: string): Promise<boolean> {

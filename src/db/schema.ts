@@ -26,9 +26,10 @@ export const SUBJECT_TYPES = ["public", "pairwise"] as const;
 export const APPLICATION_TYPES = ["web", "native"] as const;
 /**
  * How a client came to be: by an operator (admin CLI, console), by RFC 7591 dynamic registration,
- * or from a client ID metadata document fetched at its `client_id` URL.
+ * from a client ID metadata document fetched at its `client_id` URL, or by a signed-in user on
+ * the application pages (`{basePath}/applications/`; `user_id` is its owner).
  */
-export const CLIENT_SOURCES = ["admin", "registration", "metadata_document"] as const;
+export const CLIENT_SOURCES = ["admin", "registration", "metadata_document", "user"] as const;
 export const GRANT_TYPES = [
   "authorization_code",
   "implicit",

@@ -29,7 +29,7 @@ export interface ConsentPageProps {
    */
   resources: string[];
   /** `source`: how the client came to be; one that registered itself chose its own name. */
-  client: { id: string; name: string; source?: "admin" | "registration" | "metadata_document" };
+  client: { id: string; name: string; source?: "admin" | "registration" | "metadata_document" | "user" };
   user: { id: string; username: string };
   scopes: ScopeView[];
   /** Claims asked for beyond the scopes (the `claims` parameter): the user approves them too. */
@@ -99,6 +99,7 @@ function SelfNamed(props: { client: ConsentPageProps["client"] }) {
       </p>
     );
   }
+  if (source === "user") return <p class="muted">A user of this server registered this application: its name is not checked by the operator.</p>;
   if (source !== "registration") return null;
   return <p class="muted">This application registered itself: its name is its own, not checked by this server's operator.</p>;
 }
