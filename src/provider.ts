@@ -22,6 +22,7 @@ import {
   applicationUpdate,
   applicationUpdateForm,
 } from "./routes/applications";
+import { authorizedTokensList, revokeAuthorizationGet, revokeAuthorizationPost } from "./routes/authorized-tokens";
 import { metadataEndpoint } from "./routes/discovery";
 import { introspectEndpoint } from "./routes/introspect";
 import { jwksEndpoint } from "./routes/jwks";
@@ -217,6 +218,11 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   for (const path of both("/logout")) {
     o.get(path, logoutGet);
     o.post(path, logoutPost);
+  }
+  for (const path of both("/authorized_tokens")) o.get(path, authorizedTokensList);
+  for (const path of both("/authorized_tokens/:clientId/delete")) {
+    o.get(path, revokeAuthorizationGet);
+    o.post(path, revokeAuthorizationPost);
   }
   // DOT's application pages for signed-in users (DOT's URLs end in a slash; both forms answer).
   for (const path of both("/applications")) o.get(path, applicationList);

@@ -43,6 +43,8 @@ interface ReuseDetected {
  *   lock; `lockedUntil` in epoch seconds.
  * - `refresh_token.reused`: a rotated refresh token presented again after the grace period (or
  *   lost a race to a concurrent rotation); `authorization_code.reused`: a code redeemed twice.
+ * - `authorization.revoked`: a user revoked a client on the authorized-tokens page: its tokens of
+ *   that user are revoked and the consent forgotten.
  * - `client.registered`, `client.updated`, `client.deleted`: a client that registered itself (RFC
  *   7591) or manages its registration (RFC 7592); `source` says how it came (clients an operator
  *   makes with the admin CLI are not reported).
@@ -56,6 +58,7 @@ export type ProviderEvent =
   | { type: "token.revoked"; clientId: string; tokenType: "access_token" | "refresh_token" }
   | { type: "authorization.granted"; clientId: string; userId: string; scope: string[] }
   | { type: "authorization.denied"; clientId: string; userId: string }
+  | { type: "authorization.revoked"; clientId: string; userId: string }
   | ({ type: "signin.succeeded"; userId: string } & SignInSource)
   | ({ type: "signin.failed"; reason: SignInFailure } & SignInSource)
   | ({ type: "signin.locked_out"; lock: "address" | "username"; started: boolean; lockedUntil: number | null } & SignInSource)

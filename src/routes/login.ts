@@ -10,14 +10,22 @@ import { sendPage } from "../views/render";
 
 type Ctx = Context<ProviderEnv>;
 
+/** The provider's pages a sign-in may go back to, as prefixes of paths under the base path. */
+const NEXT_PAGES = ["/authorize/?", "/authorized_tokens/", "/applications/"];
+
 /**
- * Where to go back to after signing in: only the provider's own authorization endpoint, as a
- * relative path (no open redirect), without control characters or backslashes.
+ * Where to go back to after signing in: only the provider's own authorization endpoint and
+ * account pages, as a relative path (no open redirect), without control characters or backslashes.
  */
 function safeNext(c: Ctx, next: string | undefined): string | undefined {
-  if (next === undefined || !next.startsWith(`${c.get("basePath")}/authorize/?`)) return undefined;
+  const basePath = c.get("basePath");
+  if (next === undefined || !NEXT_PAGES.some((page) => next.startsWith(`${basePath}${page}`))) return undefined;
+  if (hasDotSegment(next.split("?")[0]!)) return undefined;
   return /[\x00-\x1f\x7f\\]/.test(next) ? undefined : next;
 }
+
+/** `.` or `..` (also percent-encoded, which browsers resolve too): would lead out of the allowed pages. */
+const hasDotSegment = (path: string) => path.split("/").some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
 
 /** The sign-in request id the authorization endpoint put in `next`, for the new session to record. */
 function signInRequestOf(next: string | undefined): string | undefined {

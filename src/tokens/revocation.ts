@@ -5,17 +5,20 @@ import { userIdOf } from "./user-tokens";
 import { nowSeconds } from "../core/time";
 
 /**
- * Access tokens are JWTs, so revoking one is a note in KV that verifiers read. Four kinds of
+ * Access tokens are JWTs, so revoking one is a note in KV that verifiers read. Five kinds of
  * note, each kept only as long as a token it covers can live (KV's smallest TTL is 60 s):
  * by token id (`jti`), by grant (every token of one authorization, `gid`), a per-client
  * "not before" (every token of the client issued earlier), and a per-user "not before" (every
- * token of the user issued earlier: disabled user, new password). A verifier reads them all in
+ * token of the user issued earlier: disabled user, new password), and a per-user-and-client "not
+ * before" (the user revoked the client on the authorized-tokens page). A verifier reads them all in
  * one bulk KV read. Writes take up to about 60 s to reach other locations (docs/consistency.md).
  */
 export const revokedTokenKey = (jti: string) => `revoked:jti:${jti}`;
 export const revokedGrantKey = (grantId: string) => `revoked:grant:${grantId}`;
 export const clientNotBeforeKey = (clientId: string) => `revoked:client:${clientId}`;
 export const userNotBeforeKey = (userId: string) => `revoked:user:${userId}`;
+/** Every token one user holds from one client issued earlier (the user revoked the client on the authorized-tokens page). */
+export const userClientNotBeforeKey = (userId: string, clientId: string) => `revoked:user-client:${userId}:${clientId}`;
 
 const ttl = (seconds: number) => ({ expirationTtl: Math.max(60, Math.ceil(seconds)) });
 
@@ -49,6 +52,19 @@ export async function revokeClientAccessTokens(kv: Pick<KVNamespace, "put">, cli
 /** Revokes every access token of a user issued before now (disabled user, password change). */
 export async function revokeUserAccessTokens(kv: Pick<KVNamespace, "put">, userId: string, accessTokenLifetime: number): Promise<void> {
   await kv.put(userNotBeforeKey(userId), String(nowSeconds()), ttl(accessTokenLifetime));
+}
+
+/**
+ * Revokes every access token a user holds from one client issued before now, also those of
+ * grants that had no refresh token (which no grant note can find).
+ */
+export async function revokeUserClientAccessTokens(
+  kv: Pick<KVNamespace, "put">,
+  userId: string,
+  clientId: string,
+  accessTokenLifetime: number,
+): Promise<void> {
+  await kv.put(userClientNotBeforeKey(userId, clientId), String(nowSeconds()), ttl(accessTokenLifetime));
 }
 
 export interface RevocationSubject {
@@ -108,6 +124,7 @@ export function revocationKeys(claims: RevocationSubject): string[] {
   if (claims.client_id) keys.push(clientNotBeforeKey(claims.client_id));
   const userId = userOf(claims);
   if (userId) keys.push(userNotBeforeKey(userId));
+  if (userId && claims.client_id) keys.push(userClientNotBeforeKey(userId, claims.client_id));
   return keys;
 }
 
@@ -119,6 +136,7 @@ export function revokedBy(found: Map<string, string | null>, claims: RevocationS
   const notBefore = [
     claims.client_id ? found.get(clientNotBeforeKey(claims.client_id)) : null,
     userId ? found.get(userNotBeforeKey(userId)) : null,
+    userId && claims.client_id ? found.get(userClientNotBeforeKey(userId, claims.client_id)) : null,
   ];
   // iat has one-second resolution: a token issued in the same second as the revocation is revoked too.
   return notBefore.some((time) => time != null && (claims.iat ?? 0) <= Number(time));
