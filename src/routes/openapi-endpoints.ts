@@ -58,6 +58,13 @@ const REGISTRATION = ["Client registration"];
 
 type Security = Operation["security"];
 const session: Security = [{ sessionCookie: [] }, {}];
+const authorizedClientId = {
+  name: "client_id",
+  in: "path" as const,
+  required: true,
+  description: "The client's `client_id`, percent-encoded.",
+  schema: { type: "string" as const },
+};
 const clientAuth: Security = [{ clientSecretBasic: [] }, {}];
 const noStore = { "Cache-Control": header("NoStore") };
 const publicAnyOrigin = (cacheControl: JsonObject) => ({ "Cache-Control": cacheControl, "Access-Control-Allow-Origin": header("AnyOrigin") });
@@ -313,7 +320,7 @@ export const ENDPOINTS: Endpoint[] = [
           {
             name: "next",
             in: "query",
-            description: "Where to go after signing in; only this server's own `authorize/?...` URLs are followed.",
+            description: "Where to go after signing in; only this server's own `authorize/?...` URLs and account pages (`authorized_tokens/`, `applications/`) are followed.",
             schema: text,
           },
           parameter("login_hint"),
@@ -386,6 +393,55 @@ export const ENDPOINTS: Endpoint[] = [
           400: response("ErrorPage"),
           403: { description: "The CSRF token did not match: the confirmation page again.", content: htmlContent },
           413: response("ErrorPage"),
+        },
+      },
+    },
+  },
+  {
+    path: "/authorized_tokens/",
+    operations: {
+      get: {
+        tags: PAGES,
+        operationId: "authorizedTokensPage",
+        summary: "The applications the signed-in user has authorized (DOT's authorized tokens)",
+        description:
+          "Each client the user approved or holds a live refresh token of, with its scopes (described as on the consent page), when it was authorized and last refreshed, and a Revoke button leading to the confirmation page. A visitor who is not signed in is sent to `login/` and back here.",
+        security: session,
+        parameters: [{ name: "revoked", in: "query", description: "Set after a revocation: the page says it happened.", schema: text }],
+        responses: { 200: response("HtmlPage"), 303: { description: "Not signed in: to `login/?next=…`.", headers: { Location: header("Location") } } },
+      },
+    },
+  },
+  {
+    path: "/authorized_tokens/{client_id}/delete/",
+    operations: {
+      get: {
+        tags: PAGES,
+        operationId: "revokeAuthorizationPage",
+        summary: "Confirmation page of revoking an application",
+        description: "Names the client and what it had; the form posts back here with the CSRF token. A GET never revokes anything.",
+        security: session,
+        parameters: [authorizedClientId],
+        responses: {
+          200: response("HtmlPage"),
+          303: { description: "Not signed in: to `login/?next=…`.", headers: { Location: header("Location") } },
+          404: { description: "The user has not authorized this client (or it does not exist).", content: htmlContent },
+        },
+      },
+      post: {
+        tags: PAGES,
+        operationId: "revokeAuthorization",
+        summary: "Revoke an application's access to the signed-in user",
+        description:
+          "Checks the CSRF token, then revokes the user's refresh tokens of the client (at once) and their access tokens (a user-and-client KV note, also for grants without a refresh token; within about 60 s everywhere), forgets the consent (the next authorization asks again), and redirects to the list.",
+        security: session,
+        parameters: [authorizedClientId],
+        requestBody: formBody(object({ csrfmiddlewaretoken: described("From the confirmation page's form.") }, ["csrfmiddlewaretoken"])),
+        responses: {
+          303: { description: "Revoked: to `authorized_tokens/?revoked=1` (or, when not signed in, to `login/`).", headers: { Location: header("Location") } },
+          400: response("ErrorPage"),
+          403: { description: "The CSRF token did not match: the confirmation page again, nothing revoked.", content: htmlContent },
+          404: { description: "The user has not authorized this client (or it does not exist).", content: htmlContent },
         },
       },
     },
