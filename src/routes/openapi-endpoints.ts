@@ -102,6 +102,39 @@ const metadata = (operationId: string, summary: string, description?: string): O
 const AUTHORIZATION_PARAMETERS =
   "response_type client_id redirect_uri scope state resource code_challenge code_challenge_method response_mode nonce prompt max_age login_hint id_token_hint claims";
 
+/** The application pages (DOT's `applications/`): session, CSRF-checked forms, HTML answers. */
+const applicationId = { ...authorizedClientId, description: "The application's `client_id`; another user's, or one the user did not register on these pages, is 404." };
+const toLoginOr = (what: string) => ({ description: `${what} (not signed in: to \`login/?next=…\`).`, headers: { Location: header("Location") } });
+const notOwned = { description: "Not one of the signed-in user's applications.", content: htmlContent };
+const csrfRefused = { description: "The CSRF token is missing or wrong, or Origin is another site's: nothing changed.", content: htmlContent };
+const applicationForm = formBody(
+  object(
+    {
+      csrfmiddlewaretoken: described("From the page's form."),
+      name: described("The application's name."),
+      client_type: described("`confidential` or `public` (fixed once registered)."),
+      grant_authorization_code: described("`on` to allow the authorization code grant."),
+      grant_refresh_token: described("`on` to allow refresh tokens."),
+      grant_client_credentials: described("`on` to allow client credentials (confidential only)."),
+      redirect_uris: described("Redirect URIs, one per line."),
+      post_logout_redirect_uris: described("Post-logout redirect URIs, one per line."),
+      allowed_origins: described("Origins for CORS, one per line."),
+      scope: described("Space-separated scopes; `introspection` is refused."),
+      skip_authorization: described("`on` to skip the consent page; read only when APPLICATIONS_MAY_SKIP_CONSENT is on."),
+    },
+    ["csrfmiddlewaretoken", "name", "client_type"],
+  ),
+);
+const pageGet = (operationId: string, summary: string, description: string, parameters: (typeof applicationId)[] = []): Operation => ({
+  tags: PAGES,
+  operationId,
+  summary,
+  description,
+  security: session,
+  ...(parameters.length > 0 ? { parameters } : {}),
+  responses: { 200: response("HtmlPage"), 303: toLoginOr("The login page"), ...(parameters.length > 0 ? { 404: notOwned } : {}) },
+});
+
 export const ENDPOINTS: Endpoint[] = [
   {
     path: "/authorize/",
@@ -443,6 +476,77 @@ export const ENDPOINTS: Endpoint[] = [
           403: { description: "The CSRF token did not match: the confirmation page again, nothing revoked.", content: htmlContent },
           404: { description: "The user has not authorized this client (or it does not exist).", content: htmlContent },
         },
+      },
+    },
+  },
+  {
+    path: "/applications/",
+    operations: { get: pageGet("applicationsPage", "The signed-in user's applications (DOT's application list)", "The applications the user registered on these pages, newest first, with a link to register one.") },
+  },
+  {
+    path: "/applications/register/",
+    operations: {
+      get: pageGet("applicationRegisterPage", "The form to register an application", "Name, client type, grant types, redirect URIs, post-logout redirect URIs, allowed origins, scopes (and skip consent where APPLICATIONS_MAY_SKIP_CONSENT allows it)."),
+      post: {
+        tags: PAGES,
+        operationId: "applicationRegister",
+        summary: "Register an application",
+        description:
+          "Checks the CSRF token, then the fields with the admin CLI's registration schema. Valid: the application's page, with its client secret (confidential) shown this once; only its hash is stored. Invalid: the form again with the values and a message next to each field at fault.",
+        security: session,
+        requestBody: applicationForm,
+        responses: { 200: response("HtmlPage"), 303: toLoginOr("Not signed in"), 400: { description: "Fields refused: the form again with the messages.", content: htmlContent }, 403: csrfRefused },
+      },
+    },
+  },
+  {
+    path: "/applications/{client_id}/",
+    operations: { get: pageGet("applicationPage", "One of the user's applications", "Its settings (never its secret), links to edit and delete it, and a form to rotate its secret.", [applicationId]) },
+  },
+  {
+    path: "/applications/{client_id}/update/",
+    operations: {
+      get: pageGet("applicationUpdatePage", "The form to edit an application", "The register form, filled in.", [applicationId]),
+      post: {
+        tags: PAGES,
+        operationId: "applicationUpdate",
+        summary: "Edit an application",
+        description: "As registering; valid changes apply at once in this isolate (in others within CLIENT_CACHE_SECONDS) and redirect to the application's page.",
+        security: session,
+        parameters: [applicationId],
+        requestBody: applicationForm,
+        responses: { 303: toLoginOr("Saved: to the application's page"), 400: { description: "Fields refused: the form again with the messages.", content: htmlContent }, 403: csrfRefused, 404: notOwned },
+      },
+    },
+  },
+  {
+    path: "/applications/{client_id}/delete/",
+    operations: {
+      get: pageGet("applicationDeletePage", "Confirmation page of deleting an application", "A GET never deletes anything.", [applicationId]),
+      post: {
+        tags: PAGES,
+        operationId: "applicationDelete",
+        summary: "Delete an application",
+        description: "As the admin CLI's `client delete`: its refresh tokens and consents go with it, its access tokens are refused from now on (KV note); redirects to the list.",
+        security: session,
+        parameters: [applicationId],
+        requestBody: formBody(object({ csrfmiddlewaretoken: described("From the confirmation page's form.") }, ["csrfmiddlewaretoken"])),
+        responses: { 303: toLoginOr("Deleted: to the list"), 400: response("HtmlPage"), 403: csrfRefused, 404: notOwned },
+      },
+    },
+  },
+  {
+    path: "/applications/{client_id}/rotate-secret/",
+    operations: {
+      post: {
+        tags: PAGES,
+        operationId: "applicationRotateSecret",
+        summary: "Give a confidential application a new secret",
+        description: "The application's page with the new secret, shown this once; the old secret stops working (in other isolates within CLIENT_CACHE_SECONDS).",
+        security: session,
+        parameters: [applicationId],
+        requestBody: formBody(object({ csrfmiddlewaretoken: described("From the application page's form.") }, ["csrfmiddlewaretoken"])),
+        responses: { 200: response("HtmlPage"), 303: toLoginOr("Not signed in"), 400: { description: "A public application has no secret.", content: htmlContent }, 403: csrfRefused, 404: notOwned },
       },
     },
   },
