@@ -1,10 +1,17 @@
-/** The "user ..." commands: create, list, disable, enable users; set passwords; sign users out. */
+/**
+ * The "user ..." commands: create, list, disable, enable users; set passwords; sign users out;
+ * list and revoke what a user authorized (the authorized-tokens page's list and Revoke button).
+ */
 import { hashPassword } from "../../src/core/crypto";
 import { registerUser, userRegistrationSchema } from "../../src/db/registration";
 import type { User } from "../../src/db/schema";
 import { deleteUserSessions } from "../../src/db/sessions";
 import { findUserByUsername, listUsers, setUserActive, setUserPassword } from "../../src/db/users";
 import { revokeUserTokens } from "../../src/tokens/revocation";
+import { listAuthorizations, type Authorization } from "../../src/db/authorizations";
+import { findClient } from "../../src/db/clients";
+import { revokeAuthorization } from "../../src/tokens/authorizations";
+import { nowSeconds } from "../../src/core/time";
 import { CliError, parseJsonOption, requireOptions, str, validationError, type Command, type Context } from "./context";
 import { accessTokenWindowNote, fields, isoTime, tableOr } from "./output";
 
@@ -48,6 +55,17 @@ async function endUserAccess(ctx: Context, user: User, tokens: boolean) {
   return {
     human: `Ended ${sessions} browser sessions; revoked ${revoked.refreshTokens} refresh tokens and every access token issued until now.`,
     data: { sessions_ended: sessions, refresh_tokens_revoked: revoked.refreshTokens, access_tokens_revoked_before: new Date().toISOString() },
+  };
+}
+
+function authorizationJson(authorization: Authorization) {
+  return {
+    client_id: authorization.clientId,
+    client_name: authorization.clientName,
+    scope: authorization.scopes.join(" "),
+    authorized_at: isoTime(authorization.authorizedAt),
+    last_refreshed_at: authorization.lastRefreshedAt === null ? null : isoTime(authorization.lastRefreshedAt),
+    live_refresh_tokens: authorization.liveRefreshTokens,
   };
 }
 
@@ -143,6 +161,47 @@ export const userCommands: Record<string, Command> = {
       const ended = await endUserAccess(ctx, user, tokens);
       ctx.print(`Signed ${username} out everywhere. ${ended.human}`, { username, ...ended.data });
       if (tokens) ctx.note(accessTokenWindowNote);
+    },
+  },
+
+  "user authorizations": {
+    summary: "List the applications a user has authorized (their authorized-tokens page)",
+    args: ["USERNAME"],
+    async run(ctx) {
+      const user = await requireUser(ctx, ctx.args.USERNAME!);
+      const authorizations = await listAuthorizations(await ctx.db(), user.id, nowSeconds());
+      ctx.print(
+        tableOr(
+          `${user.username} has authorized no application.`,
+          ["CLIENT_ID", "NAME", "SCOPE", "AUTHORIZED", "LAST REFRESHED"],
+          authorizations.map((a) => [
+            a.clientId,
+            a.clientName,
+            a.scopes.join(" "),
+            isoTime(a.authorizedAt),
+            a.lastRefreshedAt === null ? "" : isoTime(a.lastRefreshedAt),
+          ]),
+        ),
+        authorizations.map(authorizationJson),
+      );
+    },
+  },
+
+  "user revoke-authorization": {
+    summary: "Revoke a user's tokens of one client and forget their consent (the authorized-tokens page's Revoke)",
+    args: ["USERNAME", "CLIENT_ID"],
+    details: "Also covers access tokens of grants without a refresh token, and works when nothing is recorded (then only that).",
+    async run(ctx) {
+      const user = await requireUser(ctx, ctx.args.USERNAME!);
+      const clientId = ctx.args.CLIENT_ID!;
+      const db = await ctx.db();
+      if (!(await findClient(db, clientId))) throw new CliError(`client ${clientId} not found`);
+      const revoked = await revokeAuthorization({ db, kv: await ctx.kv() }, user.id, clientId, ctx.settings());
+      ctx.print(
+        `Revoked ${user.username}'s tokens of ${clientId} (${revoked.refreshGrants} grants with refresh tokens)${revoked.consentForgotten ? " and forgot the consent" : ""}.`,
+        { username: user.username, client_id: clientId, refresh_grants_revoked: revoked.refreshGrants, consent_forgotten: revoked.consentForgotten, access_tokens_revoked_before: new Date().toISOString() },
+      );
+      ctx.note(accessTokenWindowNote);
     },
   },
 };

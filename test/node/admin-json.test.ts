@@ -94,6 +94,7 @@ describe("admin CLI --json with the project's .dev.vars", () => {
         ["user", "enable", "ada", ...state],
         ["user", "set-password", "ada", "--password", "another long one", ...state],
         ["user", "signout", "ada", "--revoke-tokens", ...state],
+        ["user", "authorizations", "ada", ...state],
         ["user", "list", ...state],
         ["cleartokens", ...state],
         ["keys", "generate"],
@@ -121,6 +122,7 @@ describe("admin CLI --json with the project's .dev.vars", () => {
         ["client", "revoke-tokens", clients.confidential, ...state],
         ["client", "delete", clients.doomed, ...state],
         ["initial-token", "revoke", initialTokenId, ...state],
+        ["user", "revoke-authorization", "ada", clients.confidential, ...state],
       ].map(json),
       env,
     );
@@ -150,6 +152,8 @@ describe("admin CLI --json with the project's .dev.vars", () => {
     expect(doc(first, "initial-token", "list")).toEqual([{ ...issued, token: undefined }]);
     expect(JSON.stringify(doc(first, "initial-token", "list"))).not.toContain(issued.token as string);
     expect(doc(second, "initial-token", "revoke")).toEqual({ id: initialTokenId, revoked: true });
+    expect(doc(first, "user", "authorizations")).toEqual([]);
+    expect(doc(second, "user", "revoke-authorization")).toMatchObject({ username: "ada", client_id: clients.confidential, refresh_grants_revoked: 0, consent_forgotten: false });
   });
 
   it("errors print one JSON error document on stdout, the message on stderr, and exit 1 or 2", { timeout: 120_000 }, async () => {
@@ -169,6 +173,7 @@ describe("admin CLI --json with the project's .dev.vars", () => {
         ["initial-token", "create", "--uses", "0", ...state],
         ADA,
         ["user", "enable", "nobody", ...state],
+        ["user", "revoke-authorization", "ada", missing, ...state],
         ["keys", "retire", "--kid=no-such-kid", "--file", keyFile],
         ["keys", "list", "--file", join(dir, "absent.json")],
         ["client", "list", "--remote"],
@@ -192,6 +197,7 @@ describe("admin CLI --json with the project's .dev.vars", () => {
     expect(error(["initial-token", "create", "--uses", "0", ...state])).toMatchObject({ message: expect.stringMatching(/invalid --uses/), exit_code: 2 });
     expect(error(ADA)).toEqual({ message: "user ada already exists", exit_code: 1 });
     expect(error(["user", "enable", "nobody", ...state])).toEqual({ message: "user nobody not found", exit_code: 1 });
+    expect(error(["user", "revoke-authorization", "ada", missing, ...state])).toEqual({ message: `client ${missing} not found`, exit_code: 1 });
     expect(error(["keys", "retire", "--kid=no-such-kid", "--file", keyFile]).exit_code).toBe(1);
     expect(error(["keys", "list", "--file", join(dir, "absent.json")]).message).toMatch(/cannot read/);
     expect(error(["client", "list", "--remote"]).message).toMatch(/--remote needs CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN/);

@@ -1,6 +1,7 @@
 /**
  * The admin CLI's user commands that end what a user holds (RFC 9700 §4.14.2): `user disable`,
- * `user set-password` and `user signout`, checked in the local D1 and KV they act on. One real
+ * `user set-password` and `user signout`, and what a user authorized (`user authorizations`,
+ * `user revoke-authorization`), checked in the local D1 and KV they act on. One real
  * process creates the user (and applies the migrations); the rest run through the same `main()`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,7 +14,8 @@ import { findRefreshToken, insertRefreshToken } from "../../src/db/refresh-token
 import { registerClient } from "../../src/db/registration";
 import { findLiveSession, insertSession } from "../../src/db/sessions";
 import { parseSettings } from "../../src/core/settings";
-import { revokedGrantKey, userNotBeforeKey } from "../../src/tokens/revocation";
+import { revokedGrantKey, userClientNotBeforeKey, userNotBeforeKey } from "../../src/tokens/revocation";
+import { approvalQuery, NOTHING_APPROVED, saveApproval } from "../../src/db/consents";
 import { newGrantId, newRefreshToken } from "../../src/tokens/user-tokens";
 
 const stateDir = join(mkdtempSync(join(tmpdir(), "eot-admin-users-")), "state");
@@ -87,5 +89,33 @@ describe("admin CLI: ending what a user holds", () => {
     await expectEnded(beforeDisable, true);
 
     expect((await adminHere(["user", "signout", "nobody"])).code).toBe(1);
+  });
+});
+
+describe("admin CLI: what a user authorized", () => {
+  it("user authorizations lists the clients; user revoke-authorization revokes one client's tokens and forgets its consent", { timeout: 60_000 }, async () => {
+    const revoked = await userHolds();
+    const kept = await userHolds();
+    const revokedClient = (await findRefreshToken(local.db, revoked.tokenHash))!.clientId;
+    const keptClient = (await findRefreshToken(local.db, kept.tokenHash))!.clientId;
+    await saveApproval(local.db, userId, revokedClient, { ...NOTHING_APPROVED, scopes: ["read"] }, NOTHING_APPROVED);
+
+    const listed = await adminHere(["user", "authorizations", "ada", "--json"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const clientsOf = (stdout: string) => (JSON.parse(stdout) as { client_id: string }[]).map((a) => a.client_id).sort();
+    expect(clientsOf(listed.stdout)).toEqual([revokedClient, keptClient].sort());
+    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ client_id: revokedClient, client_name: "App", scope: "read", live_refresh_tokens: 1 }));
+
+    const revoking = await adminHere(["user", "revoke-authorization", "ada", revokedClient, "--json"]);
+    expect(revoking.code, revoking.stderr).toBe(0);
+    expect(JSON.parse(revoking.stdout)).toMatchObject({ username: "ada", client_id: revokedClient, refresh_grants_revoked: 1, consent_forgotten: true });
+    expect((await findRefreshToken(local.db, revoked.tokenHash))!.revokedAt).not.toBeNull();
+    expect(await local.kv.get(revokedGrantKey(revoked.grantId))).toBe("1");
+    expect(Number(await local.kv.get(userClientNotBeforeKey(userId, revokedClient)))).toBeGreaterThan(0);
+    expect(await approvalQuery(local.db, userId, revokedClient)).toEqual([]);
+    // The other client keeps its token, and the list shows only it.
+    expect((await findRefreshToken(local.db, kept.tokenHash))!.revokedAt).toBeNull();
+    expect(clientsOf((await adminHere(["user", "authorizations", "ada", "--json"])).stdout)).toEqual([keptClient]);
+    expect((await adminHere(["user", "revoke-authorization", "ada", "no-such-client"])).code).toBe(1);
   });
 });
