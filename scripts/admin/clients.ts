@@ -2,6 +2,7 @@
 import { deleteClient, dropPreviousClientSecret, findClient, listClients } from "../../src/db/clients";
 import { clientRegistrationSchema, registerClient, rotateClientSecret, type ClientRegistration } from "../../src/db/registration";
 import { revokeClientRefreshTokens } from "../../src/db/refresh-tokens";
+import { findUserByUsername } from "../../src/db/users";
 import type { Client } from "../../src/db/schema";
 import { revokeClientAccessTokens } from "../../src/tokens/revocation";
 import { CliError, list, requireOptions, str, UsageError, validationError, type Command, type Context, type OptionValues } from "./context";
@@ -89,10 +90,20 @@ const SOURCES: Record<Client["source"], string> = {
   admin: "admin (an operator)",
   registration: "registration (RFC 7591, by the client)",
   metadata_document: "metadata_document (fetched from its client_id URL)",
+  user: "user (on the application pages, by its owner)",
 };
 
 const cacheNote = (what: string) =>
   `${what} within CLIENT_CACHE_SECONDS (default 30 s): warm Worker isolates cache client records for that long.`;
+
+/** --owner USERNAME: the id of the user the new client belongs to. */
+async function ownerOf(ctx: Context, value: OptionValues[string]): Promise<string | undefined> {
+  if (value === undefined) return undefined;
+  const username = str(value) ?? "";
+  const user = await findUserByUsername(await ctx.db(), username);
+  if (!user) throw new CliError(`user ${username} not found`);
+  return user.id;
+}
 
 async function requireClient(ctx: Context, clientId: string): Promise<Client> {
   const client = await findClient(await ctx.db(), clientId);
@@ -107,12 +118,14 @@ export const clientCommands: Record<string, Command> = {
       "--name NAME --type confidential|public --grant-types GRANT,... [--redirect-uris URI,...] [--application-type web|native] " +
       '[--scope "read write"] [--allowed-origins ORIGIN,...] [--resources URI,...] [--post-logout-redirect-uris URI,...] ' +
       "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|none] " +
-      "[--id-token-alg RS256|ES256|EdDSA|PS256|ES384] [--subject-type public|pairwise]",
+      "[--id-token-alg RS256|ES256|EdDSA|PS256|ES384] [--subject-type public|pairwise] [--owner USERNAME]",
     details:
       "Grant types: authorization_code, implicit, password, client_credentials, refresh_token.\n" +
       "List options take comma-separated values and may be repeated. --application-type native (any loopback port,\n" +
       "RFC 8252) is inferred for public clients whose redirect URIs are all loopback IP or custom-scheme URIs.\n" +
-      "--resources limits the RFC 8707 resources (APIs) the client may ask tokens for; without it, any the server knows.",
+      "--resources limits the RFC 8707 resources (APIs) the client may ask tokens for; without it, any the server knows.\n" +
+      "--owner USERNAME registers it for that user, as if made on the application pages (source user): it is\n" +
+      "listed, edited and deleted at {basePath}/applications/ by that user.",
     options: {
       name: { type: "string" },
       type: { type: "string" },
@@ -127,6 +140,7 @@ export const clientCommands: Record<string, Command> = {
       "auth-method": { type: "string" },
       "id-token-alg": { type: "string" },
       "subject-type": { type: "string" },
+      owner: { type: "string" },
     },
     async run(ctx) {
       requireOptions(ctx, ["name", "type", "grant-types"]);
@@ -148,7 +162,9 @@ export const clientCommands: Record<string, Command> = {
       };
       const checked = clientRegistrationSchema.safeParse(input);
       if (!checked.success) throw validationError(checked.error, input, CLIENT_FLAGS);
-      const { client, clientSecret } = await registerClient(await ctx.db(), input as ClientRegistration);
+      const owner = await ownerOf(ctx, o.owner);
+      const registration = { ...input, ...(owner ? { userId: owner, source: "user" as const } : {}) };
+      const { client, clientSecret } = await registerClient(await ctx.db(), registration as ClientRegistration);
       ctx.print(
         `Created client "${client.name}".\n${clientText(client, clientSecret)}` +
           (clientSecret ? "\n\nThe client secret is shown only now: store it safely." : ""),
@@ -158,7 +174,7 @@ export const clientCommands: Record<string, Command> = {
   },
 
   "client list": {
-    summary: "List clients, with how each came to be: admin, registration (RFC 7591) or metadata_document",
+    summary: "List clients, with how each came to be: admin, registration (RFC 7591), metadata_document or user (application pages)",
     async run(ctx) {
       const clients = await listClients(await ctx.db());
       ctx.print(

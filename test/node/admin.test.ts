@@ -290,6 +290,24 @@ describe.concurrent("admin CLI", () => {
     expect(fragment.stderr).toMatch(/invalid --resources/);
   });
 
+  it("client create --owner USERNAME: the user's application (source user, on their application pages); an unknown user is refused", async () => {
+    const stateDir = stateCopy();
+    const state = ["--persist-to", stateDir];
+    const user = await adminHereJson(["user", "create", "--username", "owner", "--password", "a long password", ...state]);
+    const app = ["client", "create", "--name", "Owned", "--type", "confidential", "--grant-types", "client_credentials", ...state];
+    const created = await adminHereJson([...app, "--owner", "owner"]);
+    expect(created.source).toBe("user");
+    const { db } = await openShared(stateDir);
+    expect((await findClient(db, String(created.client_id)))?.userId).toBe(user.id);
+    const shown = await adminHere(["client", "show", String(created.client_id), ...state]);
+    expect(shown.stdout).toMatch(/source\s+user \(on the application pages, by its owner\)/);
+    const list = await adminHere(["client", "list", ...state]);
+    expect(list.stdout).toMatch(new RegExp(`^${created.client_id}\\s+confidential\\s+user\\s+Owned`, "m"));
+    const unknown = await adminHere([...app, "--owner", "nobody"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/user nobody not found/);
+  });
+
   it("shows how each client came to be, and deletes a client that registered itself", { timeout: 150_000 }, async () => {
     const stateDir = stateCopy();
     const state = ["--persist-to", stateDir];
