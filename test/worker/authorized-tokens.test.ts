@@ -12,12 +12,16 @@ import {
   PASSWORD,
   refresh,
   REDIRECT,
+  newUser,
   signedIn,
   type ClientCredentials,
   type TokenBody,
 } from "./support/flow";
 import { basic, BASE, createClient, form, ISSUER } from "./support/helpers";
 import { userClientNotBeforeKey } from "../../src/tokens/revocation";
+import type { ProviderEvent } from "../../src/core/events";
+import { createProvider } from "../../src/provider";
+import { AppBrowser } from "./support/oidc-helpers";
 
 /**
  * DOT's authorized-tokens page: a signed-in user sees the applications they authorized and
@@ -246,6 +250,23 @@ describe("authorized tokens: revoking", () => {
     await expectWorking(client, tokens);
     expect((await refresh(client, tokens.refresh_token!)).status).toBe(200);
     expect(await env.KV.get(userClientNotBeforeKey(user.id, client.clientId))).toBeNull();
+  });
+});
+
+describe("authorized tokens: events", () => {
+  it("a revocation tells authorization.revoked once, with the client and the user", async () => {
+    const events: ProviderEvent[] = [];
+    const app = createProvider({ events: (event) => void events.push(event) });
+    const browser = new AppBrowser(app);
+    const user = await newUser("evented");
+    expect((await browser.login(user.username, PASSWORD)).status).toBe(200);
+    const client = await appClient("Evented app");
+    await getCode(browser, codeRequest(client.clientId));
+    expect(events.filter((event) => event.type === "authorization.revoked")).toEqual([]);
+    expect((await revokeFromPage(browser, client.clientId)).status).toBe(303);
+    expect(events.filter((event) => event.type === "authorization.revoked")).toEqual([
+      { type: "authorization.revoked", clientId: client.clientId, userId: user.id },
+    ]);
   });
 });
 
