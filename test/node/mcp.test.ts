@@ -71,6 +71,16 @@ function newClient(options: { clientMetadataUrl?: string } = {}) {
 }
 
 /** Revokes a token at the revocation endpoint as the (public) client itself. */
+/**
+ * The first tools/call the SDK sent among `seen`: not simply the first request, since one the SDK
+ * sent while connecting (notifications/initialized) may be answered after the test cleared `seen`.
+ */
+function firstToolCall(seen: SeenRequest[]): SeenRequest {
+  const call = seen.find((r) => r.url.href === example.mcpUrl && r.method === "POST" && r.body.includes('"tools/call"'));
+  if (!call) throw new Error(`no tools/call among ${seen.map((r) => `${r.method} ${r.url.pathname}`).join(", ")}`);
+  return call;
+}
+
 async function revoke(token: string, clientId: string): Promise<void> {
   const res = await fetch(metadata.revocation_endpoint, {
     method: "POST",
@@ -163,8 +173,8 @@ describe("an MCP client that registers itself", () => {
 
     expect(toolJson(await client.callTool({ name: "add", arguments: { a: 1, b: 2 } }))).toEqual({ sum: 3 });
 
-    expect(seen[0]!.status).toBe(401);
-    expect(seen[0]!.wwwAuthenticate).toContain('error="invalid_token"');
+    expect(firstToolCall(seen).status).toBe(401);
+    expect(firstToolCall(seen).wwwAuthenticate).toContain('error="invalid_token"');
     const refresh = tokenRequests(seen);
     expect(refresh).toHaveLength(1);
     expect(refresh[0]!.status).toBe(200);
@@ -190,7 +200,7 @@ describe("an MCP client that registers itself", () => {
 
     // The call is refused, the refresh fails, and the SDK sends the user to authorize again.
     await expect(client.callTool({ name: "whoami", arguments: {} })).rejects.toBeInstanceOf(UnauthorizedError);
-    expect(seen[0]!.status).toBe(401);
+    expect(firstToolCall(seen).status).toBe(401);
     const refresh = tokenRequests(seen);
     expect(refresh).toHaveLength(1);
     expect(formOf(refresh[0]!).get("grant_type")).toBe("refresh_token");
