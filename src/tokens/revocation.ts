@@ -23,13 +23,14 @@ export const userClientNotBeforeKey = (userId: string, clientId: string) => `rev
 const ttl = (seconds: number) => ({ expirationTtl: Math.max(60, Math.ceil(seconds)) });
 
 /**
- * Writes a note that is the same whenever it is written. KV refuses a second write of one key
- * within a second (429): then the same note is already there, so the revocation stands and the
- * caller (revoking a token twice at once, two replays of a code) gets its answer, not a 500.
+ * Writes a note that is the same whenever it is written (a "not before" time: at most a second
+ * older). KV refuses a second write of one key within a second (429): then the same note is
+ * already there, so the revocation stands and the caller (revoking a token twice at once, two
+ * replays of a code, a double click on a page's Revoke) gets its answer, not a 500.
  */
-async function putSameNote(kv: Pick<KVNamespace, "put">, key: string, seconds: number): Promise<void> {
+async function putSameNote(kv: Pick<KVNamespace, "put">, key: string, seconds: number, value = "1"): Promise<void> {
   try {
-    await kv.put(key, "1", ttl(seconds));
+    await kv.put(key, value, ttl(seconds));
   } catch (err) {
     if (!(err instanceof Error && /\b429\b/.test(err.message))) throw err;
   }
@@ -64,7 +65,7 @@ export async function revokeUserClientAccessTokens(
   clientId: string,
   accessTokenLifetime: number,
 ): Promise<void> {
-  await kv.put(userClientNotBeforeKey(userId, clientId), String(nowSeconds()), ttl(accessTokenLifetime));
+  await putSameNote(kv, userClientNotBeforeKey(userId, clientId), accessTokenLifetime, String(nowSeconds()));
 }
 
 export interface RevocationSubject {
