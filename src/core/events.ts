@@ -46,8 +46,9 @@ interface ReuseDetected {
  * - `authorization.revoked`: a user revoked a client on the authorized-tokens page: its tokens of
  *   that user are revoked and the consent forgotten.
  * - `client.registered`, `client.updated`, `client.deleted`: a client that registered itself (RFC
- *   7591) or manages its registration (RFC 7592); `source` says how it came (clients an operator
- *   makes with the admin CLI are not reported).
+ *   7591) or manages its registration (RFC 7592), or a user's application on the application pages
+ *   (`source: "user"`, with `userId`); `source` says how it came (clients an operator makes with
+ *   the admin CLI are not reported).
  *
  * The sign-in and reuse events are security events: the provider also logs each as one structured
  * line (`message: "security event"`), with or without a hook.
@@ -64,7 +65,8 @@ export type ProviderEvent =
   | ({ type: "signin.locked_out"; lock: "address" | "username"; started: boolean; lockedUntil: number | null } & SignInSource)
   | ({ type: "refresh_token.reused" } & ReuseDetected)
   | ({ type: "authorization_code.reused" } & ReuseDetected)
-  | { type: "client.registered" | "client.updated" | "client.deleted"; clientId: string; source: "registration" | "metadata_document" };
+  | { type: "client.registered" | "client.updated" | "client.deleted"; clientId: string; source: "registration" | "metadata_document" }
+  | { type: "client.registered" | "client.updated" | "client.deleted"; clientId: string; source: "user"; userId: string };
 
 /** Called after the response is decided; a returned promise runs on after the response (`waitUntil`). */
 export type EventHook = (event: ProviderEvent, c: Context) => void | Promise<void>;

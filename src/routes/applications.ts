@@ -273,6 +273,7 @@ export const applicationRegister = forUser(async (c, user) => {
   const errors = validate(input);
   if (hasErrors(errors)) return showForm(c, values, errors);
   const { client, clientSecret } = await registerClient(c.get("db"), input);
+  c.get("emit")({ type: "client.registered", clientId: client.id, source: "user", userId: user.id });
   return showDetail(c, client, clientSecret ? { value: clientSecret } : undefined);
 });
 
@@ -292,6 +293,7 @@ export const applicationUpdate = forOwnApplication(async (c, user, client) => {
   if (hasErrors(errors)) return showForm(c, values, errors, client);
   await replaceClientRegistration(c.get("db"), client.id, input);
   forgetCachedClient(client.id);
+  c.get("emit")({ type: "client.updated", clientId: client.id, source: "user", userId: user.id });
   return c.redirect(`${applicationsBase(c)}/${encodeURIComponent(client.id)}/`, 303);
 });
 
@@ -304,12 +306,13 @@ export const applicationDeleteForm = forOwnApplication(async (c, _user, client) 
  * `POST {basePath}/applications/{client_id}/delete/`: what the admin CLI's `client delete` does. Its
  * refresh tokens and consents go with the row (foreign keys); its access tokens are refused from now on.
  */
-export const applicationDelete = forOwnApplication(async (c, _user, client) => {
+export const applicationDelete = forOwnApplication(async (c, user, client) => {
   const params = await checkedForm(c);
   if (params instanceof Response) return params;
   await deleteClient(c.get("db"), client.id);
   await revokeClientAccessTokens(c.var.kv, client.id, c.get("settings").ACCESS_TOKEN_EXPIRE_SECONDS);
   forgetCachedClient(client.id);
+  c.get("emit")({ type: "client.deleted", clientId: client.id, source: "user", userId: user.id });
   return c.redirect(`${applicationsBase(c)}/`, 303);
 });
 

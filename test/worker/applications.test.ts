@@ -2,6 +2,7 @@ import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { hashSecret } from "../../src/core/crypto";
 import { findClient, listUserApplications } from "../../src/db/clients";
+import type { ProviderEvent } from "../../src/core/events";
 import { createProvider } from "../../src/provider";
 import { Browser, hiddenFields } from "./support/browser";
 import { authorizeUrl, isConsentPage, PASSWORD, REDIRECT, signedIn, unique } from "./support/flow";
@@ -353,6 +354,24 @@ describe("skip consent only where the operator allows it (APPLICATIONS_MAY_SKIP_
     const res = await browser.get(authorizeUrl({ response_type: "code", client_id: client.id, redirect_uri: REDIRECT, scope: "read", state: "s" }));
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toMatch(/^https:\/\/app\.example\.com\/callback\?code=/);
+  });
+});
+
+describe("events", () => {
+  it("registering, editing and deleting tell client.registered, client.updated and client.deleted with source user", async () => {
+    const events: ProviderEvent[] = [];
+    const app = createProvider({ events: (event) => void events.push(event) });
+    const { username, id } = await signedIn("apps");
+    const browser = new AppBrowser(app);
+    expect((await browser.login(username, PASSWORD)).status).toBe(200);
+    const { client } = await register(browser, id, confidentialApp("Told"));
+    const own = `${APPS}/${client.id}`;
+    expect((await submit(browser, `${own}/update/`, `${own}/update/`, confidentialApp("Told again"))).status).toBe(303);
+    expect((await submit(browser, `${own}/delete/`, `${own}/delete/`, {})).status).toBe(303);
+    const told = events.filter((event) => event.type.startsWith("client."));
+    expect(told).toEqual(
+      ["client.registered", "client.updated", "client.deleted"].map((type) => ({ type, clientId: client.id, source: "user", userId: id })),
+    );
   });
 });
 
