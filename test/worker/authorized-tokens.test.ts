@@ -17,7 +17,9 @@ import {
   type ClientCredentials,
   type TokenBody,
 } from "./support/flow";
-import { basic, BASE, createClient, form, ISSUER } from "./support/helpers";
+import { basic, BASE, createClient, db, form, ISSUER } from "./support/helpers";
+import { registerClient } from "../../src/db/registration";
+import { approvalQuery, NOTHING_APPROVED, saveApproval } from "../../src/db/consents";
 import { userClientNotBeforeKey } from "../../src/tokens/revocation";
 import type { ProviderEvent } from "../../src/core/events";
 import { createProvider } from "../../src/provider";
@@ -250,6 +252,19 @@ describe("authorized tokens: revoking", () => {
     await expectWorking(client, tokens);
     expect((await refresh(client, tokens.refresh_token!)).status).toBe(200);
     expect(await env.KV.get(userClientNotBeforeKey(user.id, client.clientId))).toBeNull();
+  });
+});
+
+describe("authorized tokens: a client whose id is a URL (a client ID metadata document)", () => {
+  it("is listed, and revoked through its percent-encoded path", async () => {
+    const user = await signedIn("urlclient");
+    const clientId = `https://docs.example.com/${crypto.randomUUID()}/client.json`;
+    await registerClient(db(), { name: "Document app", clientType: "public", grantTypes: ["authorization_code"], redirectUris: [REDIRECT] }, { id: clientId });
+    await saveApproval(db(), user.id, clientId, { ...NOTHING_APPROVED, scopes: ["read"] }, NOTHING_APPROVED);
+    expect(await (await user.browser.get(LIST)).text()).toContain(`action="${revokePath(clientId)}"`);
+    expect((await revokeFromPage(user.browser, clientId)).status).toBe(303);
+    expect(await approvalQuery(db(), user.id, clientId)).toEqual([]);
+    expect(await env.KV.get(userClientNotBeforeKey(user.id, clientId))).toMatch(/^\d+$/);
   });
 });
 
