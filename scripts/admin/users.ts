@@ -64,7 +64,7 @@ function authorizationJson(authorization: Authorization) {
     client_name: authorization.clientName,
     scope: authorization.scopes.join(" "),
     authorized_at: isoTime(authorization.authorizedAt),
-    last_refreshed_at: authorization.lastRefreshedAt === null ? null : isoTime(authorization.lastRefreshedAt),
+    tokens_last_issued_at: authorization.lastIssuedAt === null ? null : isoTime(authorization.lastIssuedAt),
     live_refresh_tokens: authorization.liveRefreshTokens,
   };
 }
@@ -173,13 +173,13 @@ export const userCommands: Record<string, Command> = {
       ctx.print(
         tableOr(
           `${user.username} has authorized no application.`,
-          ["CLIENT_ID", "NAME", "SCOPE", "AUTHORIZED", "LAST REFRESHED"],
+          ["CLIENT_ID", "NAME", "SCOPE", "AUTHORIZED", "TOKENS LAST ISSUED"],
           authorizations.map((a) => [
             a.clientId,
             a.clientName,
             a.scopes.join(" "),
             isoTime(a.authorizedAt),
-            a.lastRefreshedAt === null ? "" : isoTime(a.lastRefreshedAt),
+            a.lastIssuedAt === null ? "" : isoTime(a.lastIssuedAt),
           ]),
         ),
         authorizations.map(authorizationJson),

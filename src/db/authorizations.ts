@@ -14,7 +14,7 @@ export interface Authorization {
   /** When the user first approved the client, or the oldest live refresh token was issued. */
   authorizedAt: number;
   /** When the newest live refresh token was issued (by the code exchange or the last refresh). */
-  lastRefreshedAt: number | null;
+  lastIssuedAt: number | null;
   liveRefreshTokens: number;
 }
 
@@ -52,7 +52,7 @@ function mergeAuthorizations(approvals: Row[], tokens: Row[]): Authorization[] {
   const entryFor = (row: Row) => {
     let entry = byClient.get(row.clientId);
     if (!entry) {
-      entry = { clientId: row.clientId, clientName: row.clientName, scopes: [], authorizedAt: row.createdAt, lastRefreshedAt: null, liveRefreshTokens: 0 };
+      entry = { clientId: row.clientId, clientName: row.clientName, scopes: [], authorizedAt: row.createdAt, lastIssuedAt: null, liveRefreshTokens: 0 };
       byClient.set(row.clientId, entry);
     }
     return entry;
@@ -66,7 +66,7 @@ function mergeAuthorizations(approvals: Row[], tokens: Row[]): Authorization[] {
     const entry = entryFor(row);
     addScopes(entry.scopes, row.scope);
     entry.liveRefreshTokens += 1;
-    entry.lastRefreshedAt = Math.max(entry.lastRefreshedAt ?? 0, row.createdAt);
+    entry.lastIssuedAt = Math.max(entry.lastIssuedAt ?? 0, row.createdAt);
     if (!approvals.some((a) => a.clientId === row.clientId)) entry.authorizedAt = Math.min(entry.authorizedAt, row.createdAt);
   }
   return [...byClient.values()].sort((a, b) => a.clientName.localeCompare(b.clientName) || a.clientId.localeCompare(b.clientId));

@@ -38,7 +38,7 @@ function appView(c: Ctx, authorization: Authorization): AuthorizedAppView {
     clientName: authorization.clientName,
     scopes: authorization.scopes.map((name) => ({ name, description: describeScope(name, settings) })),
     authorizedAt: authorization.authorizedAt,
-    lastRefreshedAt: authorization.lastRefreshedAt ?? undefined,
+    lastIssuedAt: authorization.lastIssuedAt ?? undefined,
     revokeUrl: revokePath(c, authorization.clientId),
   };
 }

@@ -438,7 +438,7 @@ export const ENDPOINTS: Endpoint[] = [
         operationId: "authorizedTokensPage",
         summary: "The applications the signed-in user has authorized (DOT's authorized tokens)",
         description:
-          "Each client the user approved or holds a live refresh token of, with its scopes (described as on the consent page), when it was authorized and last refreshed, and a Revoke button leading to the confirmation page. A visitor who is not signed in is sent to `login/` and back here.",
+          "Each client the user approved or holds a live refresh token of, with its scopes (described as on the consent page), when it was authorized and when its tokens were last issued, and a Revoke button leading to the confirmation page. A visitor who is not signed in is sent to `login/` and back here.",
         security: session,
         parameters: [{ name: "revoked", in: "query", description: "Set after a revocation: the page says it happened.", schema: text }],
         responses: { 200: response("HtmlPage"), 303: { description: "Not signed in: to `login/?next=…`.", headers: { Location: header("Location") } } },

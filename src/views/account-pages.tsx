@@ -7,7 +7,7 @@ export interface AuthorizedAppView {
   clientName: string;
   scopes: ScopeView[];
   authorizedAt: number;
-  lastRefreshedAt?: number;
+  lastIssuedAt?: number;
   /** The confirmation page of revoking it. */
   revokeUrl: string;
 }
@@ -65,10 +65,10 @@ function AppDates(props: { app: AuthorizedAppView }) {
   return (
     <p class="muted">
       Authorized <Time seconds={props.app.authorizedAt} />
-      {props.app.lastRefreshedAt ? (
+      {props.app.lastIssuedAt ? (
         <>
           {" "}
-          · last refreshed <Time seconds={props.app.lastRefreshedAt} />
+          · tokens last issued <Time seconds={props.app.lastIssuedAt} />
         </>
       ) : null}
     </p>

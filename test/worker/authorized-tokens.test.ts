@@ -138,7 +138,7 @@ describe("authorized tokens: the list", () => {
     expect(html).toMatch(/<code>read<\/code>/);
     expect(html).toMatch(/<code>write<\/code>/);
     expect(html).toMatch(/Authorized <time datetime="\d{4}-\d\d-\d\dT/);
-    expect(html).toContain("last refreshed");
+    expect(html).toContain("tokens last issued");
     expect(html).toContain('name="viewport"');
   });
 
