@@ -27,7 +27,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe("the npm package", () => {
   it("points its exports at the built ESM and declarations, with hono as a peer and only built files shipped", () => {
     expect(packageJson.exports["."]).toEqual({ types: "./dist/lib/index.d.ts", default: "./dist/lib/index.js" });
-    expect(packageJson.files).toEqual(["dist/lib", "migrations/*.sql", "docs"]);
+    // The docs' text, not their screenshots (docs/screenshots, ~380 KB of PNG).
+    expect(packageJson.files).toEqual(["dist/lib", "migrations/*.sql", "docs/*.md"]);
     expect(Object.keys(packageJson.peerDependencies)).toEqual(["hono"]);
     expect(packageJson.dependencies).not.toHaveProperty("hono");
   });
