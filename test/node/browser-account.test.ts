@@ -16,16 +16,14 @@
  * the secret covered first); without it nothing is written into the repository.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from "./support/chromium";
 import { useServer, type CreatedUser } from "./support/server";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   console.warn(`browser-account.test.ts skipped: ${CHROMIUM} is missing (install it: apt-get update && apt-get install -y chromium)`);
 }
@@ -41,7 +39,7 @@ describe.skipIf(!haveChromium)(title, () => {
   let callbackServer: Server;
   let redirectUri: string;
   let user: CreatedUser;
-  let userDataDir: string;
+  let browser: LaunchedChromium | undefined;
   let context: BrowserContext;
   let page: Page;
   const shots: string[] = [];
@@ -67,25 +65,12 @@ describe.skipIf(!haveChromium)(title, () => {
 
     user = await server().createUser("ada");
 
-    userDataDir = mkdtempSync(join(tmpdir(), "eot-chromium-"));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 800, height: 900 },
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-      ],
-      timeout: 60_000,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
-    page.setDefaultNavigationTimeout(45_000);
+    browser = await launchChromium({ viewport: { width: 800, height: 900 }, navigationTimeout: 45_000 });
+    ({ context, page } = browser);
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close().catch(() => {});
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await new Promise((resolve) => (callbackServer ? callbackServer.close(resolve) : resolve(undefined)));
     for (const path of shots) console.log(`screenshot: ${path} (${statSync(path).size} bytes)`);
   });

@@ -12,16 +12,15 @@
  * Also: the login page cannot be framed, and a screenshot of the consent page is written to the
  * system temp directory (not to the repository) to see that it renders.
  */
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from "./support/chromium";
 import { useServer, type CreatedClient, type CreatedUser } from "./support/server";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   console.warn(`browser-spa.test.ts skipped: ${CHROMIUM} is missing (install it: apt-get update && apt-get install -y chromium)`);
 }
@@ -34,7 +33,7 @@ describe.skipIf(!haveChromium)(title, () => {
   let spaOrigin: string;
   let client: CreatedClient;
   let user: CreatedUser;
-  let userDataDir: string;
+  let browser: LaunchedChromium | undefined;
   let context: BrowserContext;
   let page: Page;
 
@@ -68,23 +67,12 @@ describe.skipIf(!haveChromium)(title, () => {
       server().createUser("spa"),
     ]);
 
-    userDataDir = mkdtempSync(join(tmpdir(), "eot-chromium-"));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-      ],
-      timeout: 60_000,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
+    browser = await launchChromium();
+    ({ context, page } = browser);
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close().catch(() => {});
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await new Promise((resolve) => (spa ? spa.close(resolve) : resolve(undefined)));
   });
 
