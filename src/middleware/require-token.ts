@@ -95,6 +95,8 @@ function revocationNotes(c: Context, env: Env, binding: string): KVNamespace | u
 export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandler<{ Variables: RequireTokenVariables }> {
   const realm = options.realm ?? "api";
   const required = options.scopes ?? [];
+  // A 401 names the scopes a token needs (RFC 6750 §3), so a client given only this URL asks for the right ones.
+  const neededScope: Record<string, string> = required.length > 0 ? { scope: required.join(" ") } : {};
   const anyOf = options.anyScopes ?? [];
   const kvBinding = options.revocation ?? options.bindings?.kv ?? "KV";
   const signingKeysBinding = options.bindings?.signingKeys ?? "SIGNING_KEYS";
@@ -130,11 +132,9 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
       if (err instanceof SettingsError) return misconfigured(c, err.message);
       throw err;
     }
-    // RFC 9728 §5.1: every challenge says where the resource's metadata is. A 401 also names the
-    // scopes a token needs (RFC 6750 §3), so a client given only this URL asks for the right ones.
+    // RFC 9728 §5.1: every challenge says where the resource's metadata is.
     const challenge = (fields: Record<string, string> = {}) =>
       resource === undefined ? fields : { ...fields, resource_metadata: resourceMetadataUrl(resource) };
-    const unauthorized = (fields: Record<string, string> = {}) => challenge(required.length > 0 ? { ...fields, scope: required.join(" ") } : fields);
     const fail = (status: 400 | 401 | 403, error: BearerErrorCode, description: string, extra?: Record<string, string>) =>
       send(c, bearerError(realm, status, error, description, challenge(extra)));
 
@@ -142,7 +142,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
       return fail(400, "invalid_request", "access tokens are not accepted in the query string; use the Authorization header");
     }
     const header = c.req.header("authorization");
-    if (!usesBearerScheme(header)) return send(c, tokenRequired(realm, unauthorized()));
+    if (!usesBearerScheme(header)) return send(c, tokenRequired(realm, challenge(neededScope)));
     const token = bearerToken(header);
     if (!token) return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
 
@@ -163,7 +163,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     });
     if (!result.active) {
       const why = { malformed: "the access token is malformed", invalid: "the access token is invalid", expired: "the access token has expired", revoked: "the access token has been revoked" };
-      return fail(401, "invalid_token", why[result.reason], required.length > 0 ? { scope: required.join(" ") } : undefined);
+      return fail(401, "invalid_token", why[result.reason], neededScope);
     }
     const granted = result.claims.scope.split(" ");
     const missing = required.filter((s) => !granted.includes(s));
