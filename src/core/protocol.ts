@@ -6,5 +6,8 @@ export const SIGNING_ALGORITHMS = ["ES256", "RS256", "EdDSA", "PS256", "ES384"] 
 /** RFC 6749 §3.3 `scope-token`: %x21 / %x23-5B / %x5D-7E (no space, quote or backslash). */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
+/** Host names of the loopback interface as a URL parser gives them (RFC 8252 §7.3, plus `localhost`). */
+export const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
 /** A space-separated list of scope tokens (possibly empty). */
 export const SCOPE_LIST = /^[\x21\x23-\x5b\x5d-\x7e ]*$/;

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
-import { SCOPE_LIST, SIGNING_ALGORITHMS } from "../core/protocol";
+import { LOOPBACK_HOSTNAMES, SCOPE_LIST, SIGNING_ALGORITHMS } from "../core/protocol";
 import { hashPassword, hashSecret, randomAlphanumeric, randomToken } from "../core/crypto";
 import type { Database } from "./index";
 import { insertClient, replaceClientSecretHash } from "./clients";
@@ -24,8 +24,6 @@ import { nowSeconds } from "../core/time";
 // admin CLI parses these schemas itself and shows their messages.
 z.config(en());
 
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
-
 /** RFC 9700 §4.1 / RFC 8252: absolute, no fragment; http only for loopback; custom schemes for native apps. */
 function checkRedirectUri(value: string, ctx: z.core.$RefinementCtx<string>): void {
   let url: URL;
@@ -36,7 +34,7 @@ function checkRedirectUri(value: string, ctx: z.core.$RefinementCtx<string>): vo
     return;
   }
   if (url.hash || value.includes("#")) ctx.addIssue({ code: "custom", message: `"${value}" must not have a fragment` });
-  if (url.protocol === "http:" && !LOOPBACK_HOSTS.has(url.hostname)) {
+  if (url.protocol === "http:" && !LOOPBACK_HOSTNAMES.has(url.hostname)) {
     ctx.addIssue({ code: "custom", message: `"${value}" uses http; only loopback redirect URIs may` });
   }
   if (["javascript:", "data:", "file:", "vbscript:"].includes(url.protocol)) {

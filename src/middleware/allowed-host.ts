@@ -1,5 +1,6 @@
 import { invalidRequest } from "../oauth/errors";
 import { SettingsError, type Settings } from "../core/settings";
+import { LOOPBACK_HOSTNAMES } from "../core/protocol";
 
 /**
  * Which hosts the provider answers for, and its issuer. The issuer never follows a `Host` header
@@ -14,8 +15,6 @@ export interface Site {
   endpointBase?: string;
   allows(host: string): boolean;
 }
-
-const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 const hostnameOf = (host: string) => host.replace(/:\d+$/, "").toLowerCase();
 

@@ -1,4 +1,4 @@
-import { SIGNING_ALGORITHMS } from "../core/protocol";
+import { LOOPBACK_HOSTNAMES, SIGNING_ALGORITHMS } from "../core/protocol";
 import type { Settings } from "../core/settings";
 import { clientRegistrationSchema, type ClientRegistration } from "../db/registration";
 import { APPLICATION_TYPES, SUBJECT_TYPES, type Client } from "../db/schema";
@@ -19,7 +19,6 @@ const GRANTS = ["authorization_code", "refresh_token", "client_credentials"] as 
 /** Members shown back as registered and otherwise unused (RFC 7591 §2). */
 const DISPLAY_URIS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const;
 const DISPLAY_STRINGS = ["software_id", "software_version"] as const;
-const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"]);
 /** Each client row is read on every authorization: no list of URIs grows without bound. */
 const MAX_URIS = 20;
 
@@ -61,7 +60,7 @@ function checkRedirectUris(uris: string[]): void {
   for (const uri of uris) {
     if (!URL.canParse(uri) || uri.includes("#")) throw invalidRedirectUri("redirect URIs must be absolute URIs without a fragment");
     const url = new URL(uri);
-    const loopbackHttp = url.protocol === "http:" && LOOPBACK.has(url.hostname);
+    const loopbackHttp = url.protocol === "http:" && LOOPBACK_HOSTNAMES.has(url.hostname);
     if (url.protocol !== "https:" && !loopbackHttp) {
       throw invalidRedirectUri("redirect URIs must use https, or http on a loopback address");
     }

@@ -5,6 +5,7 @@ import { deleteSession, deleteSessionQuery, insertSession } from "../db/sessions
 import { isBookmark, openSession, type Database } from "../db/index";
 import { macKey } from "../tokens/secret-keys";
 import { nowSeconds } from "../core/time";
+import { LOOPBACK_HOSTNAMES } from "../core/protocol";
 
 
 /**
@@ -38,11 +39,9 @@ export interface Session {
   bookmark?: string;
 }
 
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
 export function isSecureContext(c: Context): boolean {
   const url = new URL(c.req.url);
-  return url.protocol === "https:" || !LOOPBACK.has(url.hostname);
+  return url.protocol === "https:" || !LOOPBACK_HOSTNAMES.has(url.hostname);
 }
 
 const cookieName = (c: Context, name: string) => (isSecureContext(c) ? `__Host-${name}` : name);
