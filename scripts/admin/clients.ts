@@ -1,10 +1,10 @@
 /** The "client ..." commands: register, list, show, delete clients; revoke their tokens; rotate secrets. */
-import { deleteClient, dropPreviousClientSecret, findClient, listClients } from "../../src/db/clients";
+import { dropPreviousClientSecret, findClient, listClients } from "../../src/db/clients";
 import { clientRegistrationSchema, registerClient, rotateClientSecret, type ClientRegistration } from "../../src/db/registration";
 import { revokeClientRefreshTokens } from "../../src/db/refresh-tokens";
 import { findUserByUsername } from "../../src/db/users";
 import type { Client } from "../../src/db/schema";
-import { revokeClientAccessTokens } from "../../src/tokens/revocation";
+import { deleteClientAndTokens, revokeClientAccessTokens } from "../../src/tokens/revocation";
 import { CliError, list, requireOptions, str, UsageError, validationError, type Command, type Context, type OptionValues } from "./context";
 import { accessTokenWindowNote, fields, isoTime, tableOr } from "./output";
 
@@ -202,9 +202,8 @@ export const clientCommands: Record<string, Command> = {
     args: ["CLIENT_ID"],
     async run(ctx) {
       const clientId = ctx.args.CLIENT_ID!;
-      if (!(await deleteClient(await ctx.db(), clientId))) throw new CliError(`client ${clientId} not found`);
-      // Its refresh tokens went with it (foreign key); its access tokens are refused from now on.
-      await revokeClientAccessTokens(await ctx.kv(), clientId, ctx.settings().ACCESS_TOKEN_EXPIRE_SECONDS);
+      const store = { db: await ctx.db(), kv: await ctx.kv() };
+      if (!(await deleteClientAndTokens(store, clientId, ctx.settings()))) throw new CliError(`client ${clientId} not found`);
       ctx.print(`Deleted client ${clientId}.`, { client_id: clientId, deleted: true });
       ctx.note(cacheNote("The client stops working"));
     },

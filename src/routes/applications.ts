@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { deleteClient, findUserApplication, forgetCachedClient, listUserApplications } from "../db/clients";
+import { findUserApplication, forgetCachedClient, listUserApplications } from "../db/clients";
 import { clientRegistrationSchema, registerClient, replaceClientRegistration, rotateClientSecret, type ClientRegistration } from "../db/registration";
 import type { Client } from "../db/schema";
 import { OAuthError } from "../oauth/errors";
@@ -7,7 +7,7 @@ import { readFormBody, type Params } from "../oauth/form";
 import type { Account } from "../session/accounts";
 import { checkCsrf, csrfToken, CSRF_FIELD } from "../session/cookies";
 import { signedInAccount } from "../session/signed-in";
-import { revokeClientAccessTokens } from "../tokens/revocation";
+import { deleteClientAndTokens } from "../tokens/revocation";
 import type { ProviderEnv } from "../types";
 import {
   ApplicationDeletePage,
@@ -309,9 +309,7 @@ export const applicationDeleteForm = forOwnApplication(async (c, _user, client) 
 export const applicationDelete = forOwnApplication(async (c, user, client) => {
   const params = await checkedForm(c);
   if (params instanceof Response) return params;
-  await deleteClient(c.get("db"), client.id);
-  await revokeClientAccessTokens(c.var.kv, client.id, c.get("settings").ACCESS_TOKEN_EXPIRE_SECONDS);
-  forgetCachedClient(client.id);
+  await deleteClientAndTokens({ db: c.get("db"), kv: c.get("kv") }, client.id, c.get("settings"));
   c.get("emit")({ type: "client.deleted", clientId: client.id, source: "user", userId: user.id });
   return c.redirect(`${applicationsBase(c)}/`, 303);
 });

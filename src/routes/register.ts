@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { hashSecret, randomToken, secretMatchesHash } from "../core/crypto";
 import type { Settings } from "../core/settings";
-import { deleteClient, findClient, forgetCachedClient } from "../db/clients";
+import { findClient, forgetCachedClient } from "../db/clients";
 import { findUsableInitialAccessToken, spendInitialAccessToken } from "../db/initial-access-tokens";
 import { registerClient, replaceClientRegistration, type ClientRegistration } from "../db/registration";
 import type { Client } from "../db/schema";
@@ -9,7 +9,7 @@ import { bearerError, bearerToken, tokenRequired, usesBearerScheme } from "../oa
 import { metadataOfClient, registrationFromMetadata } from "../oauth/client-metadata";
 import { invalidClientMetadata, invalidRequest, OAuthError } from "../oauth/errors";
 import { readJsonBody } from "../oauth/json-body";
-import { revokeClientAccessTokens } from "../tokens/revocation";
+import { deleteClientAndTokens } from "../tokens/revocation";
 import type { ProviderEnv } from "../types";
 
 type Ctx = Context<ProviderEnv>;
@@ -165,9 +165,9 @@ async function updateClient(c: Ctx, client: Client, token: string): Promise<Resp
 
 /** As the admin CLI's `client delete`: its refresh tokens go with the row, its access tokens are refused from now on. */
 async function deleteRegisteredClient(c: Ctx, client: Client): Promise<Response> {
-  if (!(await deleteClient(c.get("db"), client.id))) throw invalidToken("the registration access token is not valid for this client");
-  await revokeClientAccessTokens(c.get("kv"), client.id, c.get("settings").ACCESS_TOKEN_EXPIRE_SECONDS);
-  forgetCachedClient(client.id);
+  if (!(await deleteClientAndTokens({ db: c.get("db"), kv: c.get("kv") }, client.id, c.get("settings")))) {
+    throw invalidToken("the registration access token is not valid for this client");
+  }
   c.get("emit")({ type: "client.deleted", clientId: client.id, source: "registration" });
   return c.body(null, 204, NO_STORE);
 }

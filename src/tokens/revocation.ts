@@ -1,3 +1,4 @@
+import { deleteClient, forgetCachedClient } from "../db/clients";
 import type { Database } from "../db/index";
 import { revokeRefreshFamily, revokeUserClientRefreshTokens, revokeUserRefreshTokens } from "../db/refresh-tokens";
 import type { Settings } from "../core/settings";
@@ -43,6 +44,22 @@ export async function revokeAccessToken(kv: Pick<KVNamespace, "put">, jti: strin
 
 export async function revokeGrantAccessTokens(kv: Pick<KVNamespace, "put">, grantId: string, accessTokenLifetime: number): Promise<void> {
   await putSameNote(kv, revokedGrantKey(grantId), accessTokenLifetime);
+}
+
+/**
+ * Deletes a client (admin CLI, RFC 7592, the application pages): its refresh tokens and consents go
+ * with the row (foreign keys), its access tokens are refused from now on through the client's note,
+ * and this isolate forgets its cached copy. False if there was no such client (nothing is written).
+ */
+export async function deleteClientAndTokens(
+  store: { db: Database; kv: Pick<KVNamespace, "put"> },
+  clientId: string,
+  settings: Pick<Settings, "ACCESS_TOKEN_EXPIRE_SECONDS">,
+): Promise<boolean> {
+  if (!(await deleteClient(store.db, clientId))) return false;
+  await revokeClientAccessTokens(store.kv, clientId, settings.ACCESS_TOKEN_EXPIRE_SECONDS);
+  forgetCachedClient(clientId);
+  return true;
 }
 
 /** Revokes every access token of a client issued before now (e.g. when it is deleted or compromised). */
