@@ -65,15 +65,17 @@ async function grant(c: Ctx, request: AuthorizationRequest, account: Account, se
 async function showConsent(c: Ctx, request: AuthorizationRequest, account: Account) {
   const settings = c.get("settings");
   const token = await csrfToken(c, c.var.secret(), settings.SESSION_COOKIE_AGE_SECONDS);
+  // What the user approves here: the request's named resources (checked: each once) and its claims beyond the scopes.
+  const asked = approvalFor(request);
   const html = c.get("pages").consent(
     {
       action: `${c.get("basePath")}/authorize/`,
       hidden: { ...firstValues(requestFields(request.params)), [CSRF_FIELD]: token },
-      resources: [...new Set(request.params.getAll("resource"))],
+      resources: asked.resources,
       client: { id: request.client.id, name: request.client.name, source: request.client.source },
       user: { id: account.id, username: account.username },
       scopes: request.scope.map((name) => ({ name, description: describeScope(name, settings) })),
-      claims: approvalFor(request).claims.map((name) => ({ name, description: describeClaim(name) })),
+      claims: asked.claims.map((name) => ({ name, description: describeClaim(name) })),
       logoutAction: `${c.get("basePath")}/logout/`,
     },
     c,

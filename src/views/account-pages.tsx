@@ -1,5 +1,5 @@
 import { HiddenFields, Layout } from "./layout";
-import type { ScopeView } from "./pages";
+import { ScopeList, type ScopeView } from "./pages";
 
 /** One authorized application as the authorized-tokens page shows it (times in epoch seconds). */
 export interface AuthorizedAppView {
@@ -44,15 +44,7 @@ a:focus{outline:3px solid #8ab4f8;outline-offset:1px}
 
 function ScopeItems(props: { scopes: ScopeView[] }) {
   if (props.scopes.length === 0) return <p class="muted">No scopes.</p>;
-  return (
-    <ul class="scopes">
-      {props.scopes.map((scope) => (
-        <li>
-          {scope.description} <span class="muted">(<code>{scope.name}</code>)</span>
-        </li>
-      ))}
-    </ul>
-  );
+  return <ScopeList items={props.scopes} />;
 }
 
 /** A time in UTC, to the minute: the same for every reader, since the page knows no time zone. */

@@ -73,8 +73,8 @@ export function LoginPage(props: LoginPageProps) {
   );
 }
 
-/** What the user is asked to approve: each item's description, with its protocol name. */
-function ScopeList(props: { items: ScopeView[] }) {
+/** What the user is asked to approve (or approved): each item's description, with its protocol name. */
+export function ScopeList(props: { items: ScopeView[] }) {
   return (
     <ul class="scopes">
       {props.items.map((item) => (
