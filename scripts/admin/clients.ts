@@ -1,10 +1,10 @@
 /** The "client ..." commands: register, list, show, delete clients; revoke their tokens; rotate secrets. */
 import { dropPreviousClientSecret, findClient, listClients } from "../../src/db/clients";
 import { clientRegistrationSchema, registerClient, rotateClientSecret, type ClientRegistration } from "../../src/db/registration";
-import { revokeClientRefreshTokens } from "../../src/db/refresh-tokens";
 import { findUserByUsername } from "../../src/db/users";
 import type { Client } from "../../src/db/schema";
-import { deleteClientAndTokens, revokeClientAccessTokens } from "../../src/tokens/revocation";
+import { deleteClientAndTokens } from "../../src/tokens/revocation";
+import { revokeClientTokens } from "../../src/tokens/operator-actions";
 import { CliError, list, requireOptions, str, UsageError, validationError, type Command, type Context, type OptionValues } from "./context";
 import { accessTokenWindowNote, fields, isoTime, tableOr } from "./output";
 
@@ -214,8 +214,7 @@ export const clientCommands: Record<string, Command> = {
     args: ["CLIENT_ID"],
     async run(ctx) {
       const client = await requireClient(ctx, ctx.args.CLIENT_ID!);
-      const refreshTokens = await revokeClientRefreshTokens(await ctx.db(), client.id, Math.floor(Date.now() / 1000));
-      await revokeClientAccessTokens(await ctx.kv(), client.id, ctx.settings().ACCESS_TOKEN_EXPIRE_SECONDS);
+      const refreshTokens = await revokeClientTokens({ db: await ctx.db(), kv: await ctx.kv() }, client.id, ctx.settings());
       ctx.print(
         `Revoked ${refreshTokens} refresh tokens and every access token of client ${client.id} issued until now.`,
         { client_id: client.id, refresh_tokens_revoked: refreshTokens, access_tokens_revoked_before: new Date().toISOString() },

@@ -1,9 +1,10 @@
 import type { Context } from "hono";
 import { findUserApplication, forgetCachedClient, listUserApplications } from "../db/clients";
-import { clientRegistrationSchema, registerClient, replaceClientRegistration, rotateClientSecret, type ClientRegistration } from "../db/registration";
+import { registerClient, replaceClientRegistration, rotateClientSecret, type ClientRegistration } from "../db/registration";
 import type { Client } from "../db/schema";
 import { OAuthError } from "../oauth/errors";
 import { readFormBody, type Params } from "../oauth/form";
+import { clientFormErrors, clientFormOfParams, hasErrors, OPERATOR_SCOPES, registrationOfForm, type FieldErrors } from "../oauth/client-form";
 import type { Account } from "../session/accounts";
 import { checkCsrf, csrfToken, CSRF_FIELD } from "../session/cookies";
 import { signedInAccount } from "../session/signed-in";
@@ -15,7 +16,6 @@ import {
   ApplicationFormPage,
   ApplicationListPage,
   ApplicationMessagePage,
-  type ApplicationField,
   type ApplicationFormValues,
   type ApplicationView,
 } from "../views/application-pages";
@@ -35,22 +35,6 @@ type Ctx = Context<ProviderEnv>;
  * stay with the operator (the admin CLI), as OAuth 2.1 drops them and DOT parity needs them rarely.
  */
 export const USER_GRANT_CHOICES = ["authorization_code", "refresh_token", "client_credentials"] as const;
-
-/** Reads every token's details: given by an operator only, as for dynamic registration. */
-const OPERATOR_SCOPES = new Set(["introspection"]);
-
-const FIELD_OF_PATH: Partial<Record<string, ApplicationField>> = {
-  name: "name",
-  clientType: "clientType",
-  grantTypes: "grantTypes",
-  redirectUris: "redirectUris",
-  postLogoutRedirectUris: "postLogoutRedirectUris",
-  allowedOrigins: "allowedOrigins",
-  scope: "scope",
-  skipAuthorization: "skipAuthorization",
-};
-
-type FieldErrors = Partial<Record<ApplicationField, string[]>>;
 
 const applicationsBase = (c: Ctx) => `${c.get("basePath")}/applications`;
 
@@ -123,21 +107,6 @@ const formOfClient = (client: Client): ApplicationFormValues => ({
   skipAuthorization: client.skipAuthorization,
 });
 
-function formOfParams(params: Params): ApplicationFormValues {
-  return {
-    name: (params.get("name") ?? "").trim(),
-    clientType: params.get("client_type") ?? "",
-    grantTypes: USER_GRANT_CHOICES.filter((grant) => params.has(`grant_${grant}`)),
-    redirectUris: params.get("redirect_uris") ?? "",
-    postLogoutRedirectUris: params.get("post_logout_redirect_uris") ?? "",
-    allowedOrigins: params.get("allowed_origins") ?? "",
-    scope: params.get("scope") ?? "",
-    skipAuthorization: params.has("skip_authorization"),
-  };
-}
-
-const lines = (text: string) => text.split(/\s+/).filter(Boolean);
-
 /**
  * What the form asks for, as the admin CLI's registration input. Skip consent is taken only where
  * the operator allows it; otherwise the application keeps what it had (new ones: no).
@@ -145,52 +114,12 @@ const lines = (text: string) => text.split(/\s+/).filter(Boolean);
 function registrationOf(c: Ctx, values: ApplicationFormValues, owner: Account, existing?: Client): ClientRegistration {
   const maySkip = c.get("settings").APPLICATIONS_MAY_SKIP_CONSENT;
   return {
-    name: values.name,
-    clientType: values.clientType as ClientRegistration["clientType"],
-    grantTypes: values.grantTypes as ClientRegistration["grantTypes"],
-    redirectUris: lines(values.redirectUris),
-    postLogoutRedirectUris: lines(values.postLogoutRedirectUris),
-    allowedOrigins: lines(values.allowedOrigins),
-    scope: lines(values.scope).join(" "),
+    ...registrationOfForm(values),
     skipAuthorization: maySkip ? values.skipAuthorization : (existing?.skipAuthorization ?? false),
     userId: owner.id,
     source: "user",
   };
 }
-
-function addError(errors: FieldErrors, field: ApplicationField, message: string): void {
-  (errors[field] ??= []).push(message);
-}
-
-/** Messages a person can act on for the few zod messages that speak about arrays and lengths. */
-function friendlyMessage(field: ApplicationField, code: string, message: string): string {
-  if (field === "grantTypes" && code === "too_small") return "Pick at least one grant type.";
-  if (field === "name" && code === "too_small") return "Enter a name.";
-  if (field === "clientType") return "Pick confidential or public.";
-  return message;
-}
-
-/** The registration's problems by field: the shared schema's (as the admin CLI checks), then the pages' own rules. */
-function validate(input: ClientRegistration, existing?: Client): FieldErrors {
-  const errors: FieldErrors = {};
-  const checked = clientRegistrationSchema.safeParse(input);
-  if (!checked.success) {
-    for (const issue of checked.error.issues) {
-      const field = FIELD_OF_PATH[String(issue.path[0])] ?? "name";
-      addError(errors, field, friendlyMessage(field, issue.code, issue.message));
-    }
-  }
-  for (const scope of lines(input.scope ?? "")) {
-    if (OPERATOR_SCOPES.has(scope)) addError(errors, "scope", `the ${scope} scope is given by an operator only`);
-  }
-  // A confidential client turned public would keep a secret it no longer uses, and the reverse would have none.
-  if (existing && input.clientType !== existing.clientType) {
-    addError(errors, "clientType", "The client type cannot be changed: register a new application instead.");
-  }
-  return errors;
-}
-
-const hasErrors = (errors: FieldErrors) => Object.keys(errors).length > 0;
 
 async function showForm(c: Ctx, values: ApplicationFormValues, errors: FieldErrors, existing?: Client): Promise<Response> {
   const base = applicationsBase(c);
@@ -268,9 +197,9 @@ export const applicationRegisterForm = forUser((c) => showForm(c, EMPTY_FORM, {}
 export const applicationRegister = forUser(async (c, user) => {
   const params = await checkedForm(c);
   if (params instanceof Response) return params;
-  const values = formOfParams(params);
+  const values = clientFormOfParams(params, USER_GRANT_CHOICES);
   const input = registrationOf(c, values, user);
-  const errors = validate(input);
+  const errors = clientFormErrors(input);
   if (hasErrors(errors)) return showForm(c, values, errors);
   const { client, clientSecret } = await registerClient(c.get("db"), input);
   c.get("emit")({ type: "client.registered", clientId: client.id, source: "user", userId: user.id });
@@ -287,9 +216,9 @@ export const applicationUpdateForm = forOwnApplication((c, _user, client) => sho
 export const applicationUpdate = forOwnApplication(async (c, user, client) => {
   const params = await checkedForm(c);
   if (params instanceof Response) return params;
-  const values = formOfParams(params);
+  const values = clientFormOfParams(params, USER_GRANT_CHOICES);
   const input = registrationOf(c, values, user, client);
-  const errors = validate(input, client);
+  const errors = clientFormErrors(input, { existing: client });
   if (hasErrors(errors)) return showForm(c, values, errors, client);
   await replaceClientRegistration(c.get("db"), client.id, input);
   forgetCachedClient(client.id);

@@ -5,6 +5,8 @@ import { HiddenFields, Layout } from "./layout";
 const styles = `
 main.wide{max-width:44rem;margin:4vh auto}
 @media (max-width:30rem){main.wide{margin:0;border-radius:0;padding:1.25rem}}
+select{width:100%;padding:.55rem .6rem;border:1px solid #b8bfcc;border-radius:8px;font:inherit;background:#fff}
+select:focus{outline:3px solid #8ab4f8;outline-offset:1px}
 textarea{width:100%;min-height:4.5rem;padding:.6rem .7rem;border:1px solid #b8bfcc;border-radius:8px;font:inherit}
 textarea:focus,a:focus{outline:3px solid #8ab4f8;outline-offset:1px}
 fieldset{border:1px solid #d3d8e0;border-radius:8px;margin:.75rem 0;padding:.5rem .8rem}
@@ -48,6 +50,9 @@ export interface ApplicationFormValues {
   allowedOrigins: string;
   scope: string;
   skipAuthorization: boolean;
+  /** The operator console's fields: RFC 8707 resources (one per line) and the token endpoint authentication method. */
+  resources?: string;
+  tokenEndpointAuthMethod?: string;
 }
 
 export type ApplicationField = keyof ApplicationFormValues;
@@ -68,6 +73,10 @@ export interface ApplicationFormProps {
   /** Whether the operator lets users skip the consent page (APPLICATIONS_MAY_SKIP_CONSENT). */
   maySkipConsent: boolean;
   submitLabel: string;
+  /** The operator console's form: resources and the authentication method too. */
+  operator?: boolean;
+  /** The page frame's title prefix and navigation (the console's). */
+  frame?: (props: { title: string; children?: Child }) => Child;
 }
 
 const isoDate = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 10);
@@ -144,8 +153,9 @@ export function ApplicationListPage(props: { base: string; username: string; app
 export function ApplicationFormPage(props: ApplicationFormProps) {
   const { values, errors } = props;
   const hasErrors = Object.values(errors).some((messages) => messages && messages.length > 0);
+  const Frame = props.frame ?? Page;
   return (
-    <Page title={props.title}>
+    <Frame title={props.title}>
       <h1>{props.title}</h1>
       {hasErrors ? (
         <p class="error" role="alert">
@@ -211,6 +221,8 @@ export function ApplicationFormPage(props: ApplicationFormProps) {
         </p>
         <FieldErrors id="scope" messages={errors.scope} />
 
+        {props.operator ? <OperatorFields values={values} errors={errors} /> : null}
+
         {props.maySkipConsent ? (
           <label class="choice">
             <input type="checkbox" name="skip_authorization" value="on" checked={values.skipAuthorization} />
@@ -225,7 +237,44 @@ export function ApplicationFormPage(props: ApplicationFormProps) {
       <p class="links">
         <a href={props.back}>Cancel</a>
       </p>
-    </Page>
+    </Frame>
+  );
+}
+
+const AUTH_METHODS: [string, string][] = [
+  ["", "The default: client_secret_basic, or none for a public client"],
+  ["client_secret_basic", "client_secret_basic (HTTP Basic)"],
+  ["client_secret_post", "client_secret_post (in the form body)"],
+  ["none", "none (a public client)"],
+];
+
+/** What only an operator sets on a client: the resources it may ask for, how it authenticates. */
+function OperatorFields(props: { values: ApplicationFormValues; errors: ApplicationFormProps["errors"] }) {
+  const { values, errors } = props;
+  return (
+    <>
+      <ListField
+        id="resources"
+        label="Resources"
+        hint="One per line (RFC 8707): the only APIs this client may ask tokens for. Empty: any the server knows."
+        value={values.resources ?? ""}
+        errors={errors.resources}
+      />
+      <label for="token_endpoint_auth_method">Token endpoint authentication</label>
+      <select
+        id="token_endpoint_auth_method"
+        name="token_endpoint_auth_method"
+        {...invalid(errors.tokenEndpointAuthMethod)}
+        {...describedBy("token_endpoint_auth_method", errors.tokenEndpointAuthMethod)}
+      >
+        {AUTH_METHODS.map(([value, label]) => (
+          <option value={value} selected={(values.tokenEndpointAuthMethod ?? "") === value}>
+            {label}
+          </option>
+        ))}
+      </select>
+      <FieldErrors id="token_endpoint_auth_method" messages={errors.tokenEndpointAuthMethod} />
+    </>
   );
 }
 
