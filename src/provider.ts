@@ -22,6 +22,27 @@ import {
   applicationUpdate,
   applicationUpdateForm,
 } from "./routes/applications";
+import {
+  consoleClient,
+  consoleClientCreate,
+  consoleClientDelete,
+  consoleClientDeleteForm,
+  consoleClientForm,
+  consoleClientRevokeTokens,
+  consoleClientRotateSecret,
+  consoleClients,
+  consoleEvents,
+  consoleHome,
+  consoleKeys,
+  consoleUser,
+  consoleUserCreate,
+  consoleUserDisable,
+  consoleUserEnable,
+  consoleUserForm,
+  consoleUserPassword,
+  consoleUsers,
+  consoleUserSignOut,
+} from "./routes/operator-console";
 import { authorizedTokensList, revokeAuthorizationGet, revokeAuthorizationPost } from "./routes/authorized-tokens";
 import { metadataEndpoint } from "./routes/discovery";
 import { introspectEndpoint } from "./routes/introspect";
@@ -39,6 +60,8 @@ import { DEFAULT_BINDING_NAMES, type BindingNames, type ProviderBindings, type P
 import { defaultPages, type PageRenderers } from "./views/render";
 import { errorFields, logError, logInfo } from "./core/log";
 import { clearExpired } from "./db/cleanup";
+import { auditRow, isRecorded, recordAuditEvent } from "./db/audit-events";
+import { nowSeconds } from "./core/time";
 import { requestOrigin } from "./core/request-origin";
 
 /**
@@ -86,6 +109,13 @@ const registrationCors = cors({
   exposeHeaders: ["WWW-Authenticate"],
   maxAge: 600,
 });
+
+/** Records the events an operator looks back on (the console's recent events), after the response. */
+const auditTrail: EventHook = (event, c) => {
+  const settings = c.get("settings") as Settings | undefined;
+  if (!settings || settings.EVENT_HISTORY_DAYS === 0 || !isRecorded(event)) return;
+  return recordAuditEvent(c.get("db") as Database, auditRow(event, nowSeconds()));
+};
 
 const methodNotAllowed = (allow: string) => () => {
   throw new OAuthError("invalid_request", `this endpoint accepts ${allow.replace(", OPTIONS", "")} only`, 405, { Allow: allow });
@@ -157,6 +187,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   const bindings: BindingNames = { ...DEFAULT_BINDING_NAMES, ...options.bindings };
   const settingsFor = settingsOfEnv(bindings, options.settings);
   const siteFor = siteReader(basePath);
+  const eventHooks = options.events ? [options.events, auditTrail] : [auditTrail];
   const app = new Hono<ProviderEnv>();
   app.onError(renderError);
 
@@ -180,7 +211,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     c.set("bindings", bindings);
     c.set("accounts", accounts);
     c.set("pages", pages);
-    c.set("emit", eventEmitter(options.events, c));
+    c.set("emit", eventEmitter(eventHooks, c));
     c.set("keys", () => loadKeyRing(c.env[bindings.signingKeys] as string | undefined));
     c.set("secret", () => requireSecretKey(settings.SECRET_KEY));
     await next();
@@ -240,6 +271,37 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.post(path, applicationDelete);
   }
   for (const path of both("/applications/:clientId/rotate-secret")) o.post(path, applicationRotateSecret);
+  // The operator console (404 unless OPERATOR_CONSOLE is on).
+  const admin = (path: string) => both(`/admin${path}`);
+  for (const path of admin("")) o.get(path, consoleHome);
+  for (const path of admin("/events")) o.get(path, consoleEvents);
+  for (const path of admin("/keys")) o.get(path, consoleKeys);
+  for (const path of admin("/clients")) o.get(path, consoleClients);
+  for (const path of admin("/clients/new")) {
+    o.get(path, consoleClientForm);
+    o.post(path, consoleClientCreate);
+  }
+  for (const path of admin("/clients/:clientId")) o.get(path, consoleClient);
+  for (const path of admin("/clients/:clientId/rotate-secret")) o.post(path, consoleClientRotateSecret);
+  for (const path of admin("/clients/:clientId/revoke-tokens")) o.post(path, consoleClientRevokeTokens);
+  for (const path of admin("/clients/:clientId/delete")) {
+    o.get(path, consoleClientDeleteForm);
+    o.post(path, consoleClientDelete);
+  }
+  for (const path of admin("/users")) o.get(path, consoleUsers);
+  for (const path of admin("/users/new")) {
+    o.get(path, consoleUserForm);
+    o.post(path, consoleUserCreate);
+  }
+  for (const path of admin("/users/:userId")) o.get(path, consoleUser);
+  for (const [action, handler] of [
+    ["disable", consoleUserDisable],
+    ["enable", consoleUserEnable],
+    ["password", consoleUserPassword],
+    ["signout", consoleUserSignOut],
+  ] as const) {
+    for (const path of admin(`/users/:userId/${action}`)) o.post(path, handler);
+  }
   for (const path of both("/userinfo")) {
     o.use(path, clientCors("GET, POST, OPTIONS"));
     o.on(["GET", "POST"], path, userinfoEndpoint);

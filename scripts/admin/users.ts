@@ -2,12 +2,10 @@
  * The "user ..." commands: create, list, disable, enable users; set passwords; sign users out;
  * list and revoke what a user authorized (the authorized-tokens page's list and Revoke button).
  */
-import { hashPassword } from "../../src/core/crypto";
 import { registerUser, userRegistrationSchema } from "../../src/db/registration";
 import type { User } from "../../src/db/schema";
-import { deleteUserSessions } from "../../src/db/sessions";
-import { findUserByUsername, listUsers, setUserActive, setUserPassword } from "../../src/db/users";
-import { revokeUserTokens } from "../../src/tokens/revocation";
+import { findUserByUsername, listUsers, setUserActive, setUserOperator } from "../../src/db/users";
+import { changeUserPassword, disableUser, endUserAccess, type AccessEnded } from "../../src/tokens/operator-actions";
 import { listAuthorizations, type Authorization } from "../../src/db/authorizations";
 import { findClient } from "../../src/db/clients";
 import { revokeAuthorization } from "../../src/tokens/authorizations";
@@ -23,6 +21,7 @@ function userJson(user: User) {
     username: user.username,
     email: user.email,
     is_active: user.isActive,
+    is_operator: user.isOperator,
     created_at: isoTime(user.createdAt),
   };
 }
@@ -33,6 +32,7 @@ function userText(user: User): string {
     ["username", user.username],
     ["email", user.email ?? "(none)"],
     ["active", user.isActive ? "yes" : "no"],
+    ["operator", user.isOperator ? "yes" : "no"],
     ["created", isoTime(user.createdAt)],
   ]);
 }
@@ -43,20 +43,17 @@ async function requireUser(ctx: Context, username: string): Promise<User> {
   return user;
 }
 
-/**
- * Ends what a user holds: every browser session (at once) and, with `tokens`, every refresh token
- * (at once) and access token (through KV, within about 60 s elsewhere).
- */
-async function endUserAccess(ctx: Context, user: User, tokens: boolean) {
-  const db = await ctx.db();
-  const sessions = await deleteUserSessions(db, user.id);
-  if (!tokens) return { human: `Ended ${sessions} browser sessions.`, data: { sessions_ended: sessions } };
-  const revoked = await revokeUserTokens({ db, kv: await ctx.kv() }, user.id, ctx.settings());
+/** The CLI's words for what ending a user's access did. */
+function endedText(ended: AccessEnded) {
+  const sessions = `${ended.sessionsEnded} browser sessions`;
+  if (ended.refreshTokensRevoked === undefined) return { human: `Ended ${sessions}.`, data: { sessions_ended: ended.sessionsEnded } };
   return {
-    human: `Ended ${sessions} browser sessions; revoked ${revoked.refreshTokens} refresh tokens and every access token issued until now.`,
-    data: { sessions_ended: sessions, refresh_tokens_revoked: revoked.refreshTokens, access_tokens_revoked_before: new Date().toISOString() },
+    human: `Ended ${sessions}; revoked ${ended.refreshTokensRevoked} refresh tokens and every access token issued until now.`,
+    data: { sessions_ended: ended.sessionsEnded, refresh_tokens_revoked: ended.refreshTokensRevoked, access_tokens_revoked_before: new Date().toISOString() },
   };
 }
+
+const storesOf = async (ctx: Context) => ({ db: await ctx.db(), kv: await ctx.kv() });
 
 function authorizationJson(authorization: Authorization) {
   return {
@@ -69,12 +66,35 @@ function authorizationJson(authorization: Authorization) {
   };
 }
 
+/** Gives or takes the operator role: the console reads it on every request, so it applies at once. */
+function operatorCommand(operator: boolean): Command {
+  return {
+    summary: operator
+      ? "Let a user use the operator console ({basePath}/admin/, when OPERATOR_CONSOLE is on)"
+      : "Take the operator role from a user (the console refuses them from their next request)",
+    args: ["USERNAME"],
+    async run(ctx) {
+      const username = ctx.args.USERNAME!;
+      if (!(await setUserOperator(await ctx.db(), username, operator))) throw new CliError(`user ${username} not found`);
+      ctx.print(`${username} ${operator ? "is now an operator" : "is no longer an operator"}.`, { username, is_operator: operator });
+    },
+  };
+}
+
 export const userCommands: Record<string, Command> = {
   "user create": {
     summary: "Create a user who can sign in at the authorization endpoint",
-    usage: "--username NAME --password PASS [--email EMAIL] [--claims JSON]",
-    details: 'OpenID Connect claims as JSON, e.g. --claims \'{"name": "Ada Lovelace", "email_verified": true}\'',
-    options: { username: { type: "string" }, password: { type: "string" }, email: { type: "string" }, claims: { type: "string" } },
+    usage: "--username NAME --password PASS [--email EMAIL] [--claims JSON] [--operator]",
+    details:
+      'OpenID Connect claims as JSON, e.g. --claims \'{"name": "Ada Lovelace", "email_verified": true}\'\n' +
+      "--operator: the user may use the operator console ({basePath}/admin/, when OPERATOR_CONSOLE is on).",
+    options: {
+      username: { type: "string" },
+      password: { type: "string" },
+      email: { type: "string" },
+      claims: { type: "string" },
+      operator: { type: "boolean" },
+    },
     async run(ctx) {
       requireOptions(ctx, ["username", "password"]);
       const input = {
@@ -82,6 +102,7 @@ export const userCommands: Record<string, Command> = {
         password: str(ctx.options.password),
         email: str(ctx.options.email),
         claims: parseJsonOption(str(ctx.options.claims), "--claims"),
+        operator: ctx.options.operator === true,
       };
       const checked = userRegistrationSchema.safeParse(input);
       if (!checked.success) throw validationError(checked.error, input, USER_FLAGS);
@@ -99,7 +120,11 @@ export const userCommands: Record<string, Command> = {
     async run(ctx) {
       const users = await listUsers(await ctx.db());
       ctx.print(
-        tableOr("No users.", ["USERNAME", "ACTIVE", "EMAIL", "ID"], users.map((u) => [u.username, u.isActive ? "yes" : "no", u.email ?? "", u.id])),
+        tableOr(
+          "No users.",
+          ["USERNAME", "ACTIVE", "OPERATOR", "EMAIL", "ID"],
+          users.map((u) => [u.username, u.isActive ? "yes" : "no", u.isOperator ? "yes" : "no", u.email ?? "", u.id]),
+        ),
         users.map(userJson),
       );
     },
@@ -111,8 +136,9 @@ export const userCommands: Record<string, Command> = {
     async run(ctx) {
       const username = ctx.args.USERNAME!;
       const user = await requireUser(ctx, username);
-      if (!(await setUserActive(await ctx.db(), username, false))) throw new CliError(`user ${username} not found`);
-      const ended = await endUserAccess(ctx, user, true);
+      const disabled = await disableUser(await storesOf(ctx), user, ctx.settings());
+      if (!disabled) throw new CliError(`user ${username} not found`);
+      const ended = endedText(disabled);
       ctx.print(`Disabled user ${username}. ${ended.human}`, { username, is_active: false, ...ended.data });
       ctx.note(accessTokenWindowNote);
     },
@@ -128,6 +154,9 @@ export const userCommands: Record<string, Command> = {
     },
   },
 
+  "user grant-operator": operatorCommand(true),
+  "user revoke-operator": operatorCommand(false),
+
   "user set-password": {
     summary: "Set a user's password; ends their sessions and revokes their tokens",
     args: ["USERNAME"],
@@ -140,10 +169,9 @@ export const userCommands: Record<string, Command> = {
       if (!checked.success) throw validationError(checked.error, { password }, { "": "--password" });
       const username = ctx.args.USERNAME!;
       const user = await requireUser(ctx, username);
-      if (!(await setUserPassword(await ctx.db(), username, await hashPassword(checked.data)))) {
-        throw new CliError(`user ${username} not found`);
-      }
-      const ended = await endUserAccess(ctx, user, true);
+      const changed = await changeUserPassword(await storesOf(ctx), user, checked.data, ctx.settings());
+      if (!changed) throw new CliError(`user ${username} not found`);
+      const ended = endedText(changed);
       ctx.print(`Password of ${username} changed. ${ended.human}`, { username, password_changed: true, ...ended.data });
       ctx.note(accessTokenWindowNote);
     },
@@ -158,7 +186,7 @@ export const userCommands: Record<string, Command> = {
       const username = ctx.args.USERNAME!;
       const user = await requireUser(ctx, username);
       const tokens = ctx.options["revoke-tokens"] === true;
-      const ended = await endUserAccess(ctx, user, tokens);
+      const ended = endedText(await endUserAccess(await storesOf(ctx), user.id, ctx.settings(), tokens));
       ctx.print(`Signed ${username} out everywhere. ${ended.human}`, { username, ...ended.data });
       if (tokens) ctx.note(accessTokenWindowNote);
     },

@@ -49,6 +49,10 @@ interface ReuseDetected {
  *   7591) or manages its registration (RFC 7592), or a user's application on the application pages
  *   (`source: "user"`, with `userId`); `source` says how it came (clients an operator makes with
  *   the admin CLI are not reported).
+ * - Operator console actions carry `operatorId` (the operator's user id): `user.created`,
+ *   `user.disabled`, `user.enabled`, `user.password_changed`, `user.signed_out` (every session ended,
+ *   tokens revoked), and for clients `client.registered`, `client.deleted`, `client.secret_rotated`,
+ *   `client.tokens_revoked`.
  *
  * The sign-in and reuse events are security events: the provider also logs each as one structured
  * line (`message: "security event"`), with or without a hook.
@@ -66,7 +70,9 @@ export type ProviderEvent =
   | ({ type: "refresh_token.reused" } & ReuseDetected)
   | ({ type: "authorization_code.reused" } & ReuseDetected)
   | { type: "client.registered" | "client.updated" | "client.deleted"; clientId: string; source: "registration" | "metadata_document" }
-  | { type: "client.registered" | "client.updated" | "client.deleted"; clientId: string; source: "user"; userId: string };
+  | { type: "client.registered" | "client.updated" | "client.deleted"; clientId: string; source: "user"; userId: string }
+  | { type: "user.created" | "user.disabled" | "user.enabled" | "user.password_changed" | "user.signed_out"; userId: string; operatorId: string }
+  | { type: "client.registered" | "client.deleted" | "client.secret_rotated" | "client.tokens_revoked"; clientId: string; source: "operator"; operatorId: string };
 
 /** Called after the response is decided; a returned promise runs on after the response (`waitUntil`). */
 export type EventHook = (event: ProviderEvent, c: Context) => void | Promise<void>;
@@ -105,14 +111,14 @@ function callHook(hook: EventHook, event: ProviderEvent, c: Context): void {
 }
 
 /**
- * An emitter for one request: security events are logged; every event goes to the hook, whose
- * failures are logged, never turned into an error response. Without a hook the emitter is one
+ * An emitter for one request: security events are logged; every event goes to each hook, whose
+ * failures are logged, never turned into an error response. Without hooks the emitter is one
  * shared function, so a request that emits only ordinary events pays nothing.
  */
-export function eventEmitter(hook: EventHook | undefined, c: Context): (event: ProviderEvent) => void {
-  if (!hook) return logSecurityEvent;
+export function eventEmitter(hooks: readonly EventHook[], c: Context): (event: ProviderEvent) => void {
+  if (hooks.length === 0) return logSecurityEvent;
   return (event) => {
     logSecurityEvent(event);
-    callHook(hook, event, c);
+    for (const hook of hooks) callHook(hook, event, c);
   };
 }

@@ -117,6 +117,15 @@ export const settingsSchema = z.object({
    */
   APPLICATIONS_MAY_SKIP_CONSENT: booleanString(false),
   /**
+   * The operator console at `{basePath}/admin/`: clients, users, signing keys and recent events,
+   * for signed-in users with the operator role (`user create --operator`). Off: the console is 404.
+   */
+  OPERATOR_CONSOLE: booleanString(false),
+  /** How recent an operator's sign-in must be to use the console; older ones sign in again first. */
+  OPERATOR_REAUTH_SECONDS: seconds(15 * 60),
+  /** How many days the recent events (sign-ins, lock-outs, client and user changes) are kept in D1; 0 records none. */
+  EVENT_HISTORY_DAYS: nonNegativeSeconds(30),
+  /**
    * RFC 8707 resources (APIs) tokens may be issued for, besides the default audience: absolute
    * URIs; a resource matches one of them or lies under it (same origin, path below it).
    */

@@ -3,7 +3,8 @@ import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { staleCodeRedemptions } from "./code-redemptions";
 import { windowOver } from "./throttle";
 import type { Database } from "./index";
-import { clients, codeRedemptions, consents, initialAccessTokens, refreshTokens, sessions, signInThrottle } from "./schema";
+import { eventsBefore } from "./audit-events";
+import { auditEvents, clients, codeRedemptions, consents, initialAccessTokens, refreshTokens, sessions, signInThrottle } from "./schema";
 import type { Settings } from "../core/settings";
 import { nowSeconds } from "../core/time";
 
@@ -17,6 +18,7 @@ export interface CleanupReport {
   sessions: number;
   initialAccessTokens: number;
   metadataDocumentClients: number;
+  auditEvents: number;
 }
 
 async function deleteInBatches(db: Database, table: SQLiteTable, where: SQL | undefined, maxBatches: number): Promise<number> {
@@ -49,7 +51,8 @@ function staleDocumentClients(db: Database, expiredBefore: number): SQL | undefi
  * records no replay could still need (`staleCodeRedemptions`); stale sign-in throttling rows; and
  * expired sessions; initial access tokens expired or used up; and clients made from a metadata
  * document that has been stale for a day, once no consent or refresh token refers to them (the
- * next authorization fetches the document again). Runs in bounded batches.
+ * next authorization fetches the document again); and recent events older than EVENT_HISTORY_DAYS.
+ * Runs in bounded batches.
  */
 export async function clearExpired(db: Database, settings: Settings, now = nowSeconds(), maxBatches = 20): Promise<CleanupReport> {
   const keepUntil = now - Math.max(settings.ACCESS_TOKEN_EXPIRE_SECONDS, settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS);
@@ -66,5 +69,6 @@ export async function clearExpired(db: Database, settings: Settings, now = nowSe
       maxBatches,
     ),
     metadataDocumentClients: await deleteInBatches(db, clients, staleDocumentClients(db, now - DOCUMENT_CLIENT_RETENTION_SECONDS), maxBatches),
+    auditEvents: await deleteInBatches(db, auditEvents, eventsBefore(now - settings.EVENT_HISTORY_DAYS * 24 * 3600), maxBatches),
   };
 }

@@ -217,6 +217,8 @@ export const userRegistrationSchema = z.object({
   email: z.nullish(z.email()),
   /** OpenID Connect standard claims (name, given_name, email_verified, address, phone_number, ...). */
   claims: z.nullish(z.record(z.string(), z.unknown())),
+  /** May use the operator console. */
+  operator: z.optional(z.boolean()),
 });
 
 export async function registerUser(db: Database, input: z.input<typeof userRegistrationSchema>): Promise<User> {
@@ -225,6 +227,7 @@ export async function registerUser(db: Database, input: z.input<typeof userRegis
     username: reg.username,
     email: reg.email ?? null,
     claims: reg.claims ?? null,
+    isOperator: reg.operator ?? false,
     passwordHash: await hashPassword(reg.password),
   });
 }

@@ -13,6 +13,8 @@ export const users = sqliteTable("users", {
   email: text("email"),
   passwordHash: text("password_hash").notNull(),
   isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+  /** May use the operator console (`{basePath}/admin/`, when OPERATOR_CONSOLE is on): Django's `is_staff`. */
+  isOperator: integer("is_operator", { mode: "boolean" }).notNull().default(false),
   /** OpenID Connect standard claims of the user (name, given_name, email_verified, address, ...), as JSON. */
   claims: text("claims", { mode: "json" }).$type<Record<string, unknown>>(),
   createdAt: integer("created_at").notNull().default(now),
@@ -192,3 +194,28 @@ export const signInThrottle = sqliteTable("sign_in_throttle", {
 });
 
 export type Session = typeof sessions.$inferSelect;
+
+/**
+ * What happened, for the operator console's "recent events": the security events (sign-ins,
+ * lock-outs, reuse), revocations by users, changes of clients, and what operators did in the
+ * console. Written after the response (`waitUntil`); tokens issued are not recorded (the hot path
+ * writes nothing). Kept EVENT_HISTORY_DAYS; cleanup removes older rows.
+ */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    type: text("type").notNull(),
+    /** The user the event is about (or who acted, for users' own actions). */
+    userId: text("user_id"),
+    clientId: text("client_id"),
+    /** The operator who acted in the console. */
+    operatorId: text("operator_id"),
+    /** The event's other fields (never a secret, token or password). */
+    detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>(),
+  },
+  (t) => [index("audit_events_at").on(t.at)],
+);
+
+export type AuditEvent = typeof auditEvents.$inferSelect;

@@ -16,7 +16,7 @@ export async function findUserById(db: Database, id: string): Promise<User | und
 
 export async function insertUser(
   db: Database,
-  user: { username: string; passwordHash: string; email?: string | null; claims?: Record<string, unknown> | null },
+  user: { username: string; passwordHash: string; email?: string | null; claims?: Record<string, unknown> | null; isOperator?: boolean },
 ): Promise<User> {
   const [row] = await db
     .insert(users)
@@ -26,6 +26,7 @@ export async function insertUser(
       passwordHash: user.passwordHash,
       email: user.email ?? null,
       claims: user.claims ?? null,
+      isOperator: user.isOperator ?? false,
     })
     .returning();
   return row!;
@@ -36,7 +37,7 @@ export async function listUsers(db: Database): Promise<User[]> {
 }
 
 /** Changes a user (found by username); false when there is no such user. */
-async function updateUser(db: Database, username: string, changes: { isActive?: boolean; passwordHash?: string }): Promise<boolean> {
+async function updateUser(db: Database, username: string, changes: { isActive?: boolean; passwordHash?: string; isOperator?: boolean }): Promise<boolean> {
   const rows = await db
     .update(users)
     .set({ ...changes, updatedAt: nowSeconds() })
@@ -48,3 +49,5 @@ async function updateUser(db: Database, username: string, changes: { isActive?: 
 export const setUserActive = (db: Database, username: string, isActive: boolean) => updateUser(db, username, { isActive });
 
 export const setUserPassword = (db: Database, username: string, passwordHash: string) => updateUser(db, username, { passwordHash });
+
+export const setUserOperator = (db: Database, username: string, isOperator: boolean) => updateUser(db, username, { isOperator });

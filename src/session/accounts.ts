@@ -18,6 +18,8 @@ export interface Account {
   credentialVersion: string;
   /** OpenID Connect standard claims (OIDC Core §5.1) known for this user. */
   claims?: Record<string, unknown>;
+  /** May use the operator console (OPERATOR_CONSOLE); the built-in users table's `is_operator`. */
+  operator?: boolean;
 }
 
 /** Where users come from: the built-in D1 table by default; `createProvider({ accounts })` plugs in another. */
@@ -40,6 +42,7 @@ const toAccount = (row: User): Account => ({
   username: row.username,
   email: row.email,
   credentialVersion: row.passwordHash,
+  operator: row.isOperator,
   claims: {
     preferred_username: row.username,
     ...(row.email ? { email: row.email, email_verified: false } : {}),
