@@ -5,28 +5,34 @@
  *  2. Applies the D1 migrations to the local state.
  *  3. Creates the demo user and the demo confidential client if they are absent (the client's
  *     secret, known only at creation, is kept in .wrangler/demo-client.json); on another PORT the
- *     saved client keeps its id and secret and gets that port's redirect URI.
- *  4. Runs `wrangler dev` on 127.0.0.1:$PORT (default 8787), forwarding SIGINT/SIGTERM, with the
- *     var DEMO_USER (the login page names the demo user; a deployed Worker has no such var).
- *  5. Once /healthz answers, prints the URL, the demo credentials, an `export` line for the README's
- *     walkthrough, a curl that gets a token, and a PKCE sign-in URL with its code_verifier.
+ *     saved client keeps its id and secret and gets that port's redirect URI. Likewise the public
+ *     client of the example SPA (its id in .wrangler/demo-spa-client.json).
+ *  4. Writes the example SPA (examples/spa, oauth4webapi from node_modules, a config.json for this
+ *     PORT, a `_headers` file with its CSP) into .wrangler/demo-assets, never into tracked files.
+ *  5. Runs `wrangler dev` on 127.0.0.1:$PORT (default 8787), forwarding SIGINT/SIGTERM, with the
+ *     var DEMO_USER (the login page names the demo user; a deployed Worker has no such var) and
+ *     `--assets` for the SPA at /demo/ (Workers Static Assets: a path with a file is served without
+ *     running the Worker; /demo/callback has none and stays the Worker's).
+ *  6. Once /healthz answers, prints the URL, the demo credentials, the SPA's URL, an `export` line
+ *     for the README's walkthrough, a curl that gets a token, and a PKCE sign-in URL with its
+ *     code_verifier.
  * Exits with wrangler's exit code.
  *
  * Environment: PORT; EOT_STATE_DIR (wrangler's --persist-to, default .wrangler/state; the demo
- * client file then lives in that directory); EOT_DEV_VARS (the secrets file, default .dev.vars;
- * when set, wrangler gets it as --env-file).
+ * client files and the SPA's assets then live in that directory); EOT_DEV_VARS (the secrets file,
+ * default .dev.vars; when set, wrangler gets it as --env-file).
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import module from "node:module";
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { hashSecret } from "../src/core/crypto";
 import { findClient, replaceClientRedirectUris, replaceClientSecretHash } from "../src/db/clients";
 import type { Database } from "../src/db/index";
-import { newClientSecret, registerClient, registerUser } from "../src/db/registration";
+import { newClientSecret, registerClient, registerUser, replaceClientRegistration, type ClientRegistration } from "../src/db/registration";
 import { findUserByUsername } from "../src/db/users";
 import { generateSigningKeySet } from "../src/tokens/generate-keys";
 import { openLocalDatabase } from "./lib/local-db";
@@ -35,6 +41,8 @@ import { DEFAULT_STATE_DIR, ROOT, WRANGLER_BIN, wranglerEnv } from "./lib/projec
 const DEMO_USERNAME = "demo";
 const DEMO_PASSWORD = "demo-password";
 const DEMO_CLIENT_NAME = "Demo app";
+const DEMO_SPA_NAME = "Demo SPA";
+const DEMO_SPA_SCOPE = "openid profile email read";
 
 const port = Number(process.env.PORT || 8787);
 const stateDir = resolve(process.env.EOT_STATE_DIR || DEFAULT_STATE_DIR);
@@ -42,7 +50,10 @@ const devVarsPath = resolve(process.env.EOT_DEV_VARS || join(ROOT, ".dev.vars"))
 const demoClientPath = process.env.EOT_STATE_DIR
   ? join(stateDir, "demo-client.json")
   : join(ROOT, ".wrangler", "demo-client.json");
+const demoSpaPath = join(dirname(demoClientPath), "demo-spa-client.json");
+const assetsDir = join(dirname(demoClientPath), "demo-assets");
 const baseUrl = `http://127.0.0.1:${port}`;
+const spaUrl = `${baseUrl}/demo/`;
 const show = (path: string) => (path.startsWith(ROOT) ? relative(ROOT, path) : path);
 
 /** Step 1: the secrets in the dev vars file: SIGNING_KEYS (JWK set) and SECRET_KEY (sessions, codes). */
@@ -123,6 +134,99 @@ async function createDemoClient(db: Database, redirectUris: string[]): Promise<D
   return demo;
 }
 
+/** The example SPA's client: public (PKCE, no secret), its page as redirect and post-logout URI, same origin. */
+function demoSpaRegistration(): ClientRegistration {
+  return {
+    name: DEMO_SPA_NAME,
+    clientType: "public",
+    grantTypes: ["authorization_code", "refresh_token"],
+    redirectUris: [spaUrl],
+    postLogoutRedirectUris: [spaUrl],
+    allowedOrigins: [baseUrl],
+    scope: DEMO_SPA_SCOPE,
+  };
+}
+
+/** Step 3, the SPA's client: the saved one (registered again when PORT changed its URIs), or a new one. */
+async function ensureDemoSpaClient(db: Database): Promise<string> {
+  let savedId: string | undefined;
+  try {
+    const saved = JSON.parse(readFileSync(demoSpaPath, "utf8")) as { client_id?: unknown };
+    if (typeof saved.client_id === "string") savedId = saved.client_id;
+  } catch {
+    // missing or unreadable: a new client is made
+  }
+  const registration = demoSpaRegistration();
+  const client = savedId ? await findClient(db, savedId) : undefined;
+  if (client) {
+    const same = (a: readonly string[], b: readonly string[] | undefined) => JSON.stringify(a) === JSON.stringify(b ?? []);
+    if (
+      !same(client.redirectUris, registration.redirectUris) ||
+      !same(client.postLogoutRedirectUris, registration.postLogoutRedirectUris) ||
+      !same(client.allowedOrigins, registration.allowedOrigins)
+    ) {
+      await replaceClientRegistration(db, client.id, registration);
+    }
+    return client.id;
+  }
+  const { client: created } = await registerClient(db, registration);
+  mkdirSync(dirname(demoSpaPath), { recursive: true });
+  writeFileSync(demoSpaPath, `${JSON.stringify({ client_id: created.id }, null, 2)}\n`);
+  console.log(`Created the demo client "${DEMO_SPA_NAME}" (${show(demoSpaPath)}).`);
+  return created.id;
+}
+
+/**
+ * The example SPA's response headers (Workers Static Assets `_headers`; the Worker's own page
+ * headers never run for assets). Its script, styles and every request (discovery, token, UserInfo,
+ * API) are same-origin; it posts no forms and leaves only by navigating; no page may frame it;
+ * Trusted Types: it builds no HTML from strings.
+ */
+const SPA_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "require-trusted-types-for 'script'",
+].join("; ");
+const SPA_HEADERS = [
+  "/demo/*",
+  `  Content-Security-Policy: ${SPA_CSP}`,
+  "  X-Content-Type-Options: nosniff",
+  "  Referrer-Policy: no-referrer",
+  "  X-Frame-Options: DENY",
+  "  Cross-Origin-Opener-Policy: same-origin",
+  "",
+].join("\n");
+
+/**
+ * Step 4: the assets `wrangler dev --assets` serves: examples/spa at /demo/ with the library it
+ * imports and its config for this server. Written afresh on each start (PORT or client may change).
+ */
+function writeSpaAssets(spaClientId: string): void {
+  const source = join(ROOT, "examples", "spa");
+  const demo = join(assetsDir, "demo");
+  rmSync(assetsDir, { recursive: true, force: true });
+  mkdirSync(join(demo, "vendor"), { recursive: true });
+  for (const file of ["index.html", "app.js", "style.css"]) copyFileSync(join(source, file), join(demo, file));
+  const require = module.createRequire(import.meta.url);
+  copyFileSync(require.resolve("oauth4webapi"), join(demo, "vendor", "oauth4webapi.js"));
+  const config = {
+    issuer: `${baseUrl}/o`,
+    client_id: spaClientId,
+    scope: DEMO_SPA_SCOPE,
+    api: `${baseUrl}/api/me`,
+    redirect_uri: spaUrl,
+    post_logout_redirect_uri: spaUrl,
+  };
+  writeFileSync(join(demo, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  writeFileSync(join(assetsDir, "_headers"), SPA_HEADERS);
+}
+
 /**
  * wrangler's environment, plus: no fetch of the `Request.cf` placeholder from workers.cloudflare.com,
  * which prints a stack trace when offline (the Worker never reads `request.cf`); set
@@ -171,6 +275,7 @@ function banner(demo: DemoClient): string {
     `  Token endpoint:  ${baseUrl}/o/token/      JWKS: ${baseUrl}/o/.well-known/jwks.json`,
     `  Demo user:       ${DEMO_USERNAME} / ${DEMO_PASSWORD}`,
     `  Demo client:     ${demo.client_id} (secret in ${show(demoClientPath)})`,
+    `  Example SPA:     ${spaUrl}  (sign in with PKCE in the browser)`,
     "",
     "  For your shell (the README's walkthrough uses these):",
     `  export BASE=${baseUrl} CLIENT_ID=${demo.client_id} CLIENT_SECRET=${demo.client_secret}`,
@@ -195,15 +300,18 @@ async function main(): Promise<number> {
   console.log(`Preparing the local database in ${show(stateDir)}…`);
   const local = await openLocalDatabase(stateDir); // applies pending migrations
   let demo: DemoClient;
+  let spaClientId: string;
   try {
     demo = await ensureDemoData(local.db);
+    spaClientId = await ensureDemoSpaClient(local.db);
   } finally {
     await local.dispose();
   }
+  writeSpaAssets(spaClientId);
 
   const args = [WRANGLER_BIN, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir];
   if (process.env.EOT_DEV_VARS) args.push("--env-file", devVarsPath);
-  args.push("--var", `DEMO_USER:${DEMO_USERNAME} / ${DEMO_PASSWORD}`);
+  args.push("--var", `DEMO_USER:${DEMO_USERNAME} / ${DEMO_PASSWORD}`, "--assets", assetsDir);
   const child = spawn(process.execPath, args, { cwd: ROOT, env: devServerEnv(), stdio: "inherit" });
   let exited = false;
   const exit = new Promise<number>((resolvePromise, reject) => {
