@@ -12,6 +12,7 @@ import { DEFAULT_STATE_DIR, runWrangler, wranglerVars } from "../lib/project";
 import { RemoteDatabaseError } from "../lib/remote-db";
 import { clientCommands } from "./clients";
 import { CliError, str, UsageError, type Command, type Context, type OptionSpec, type OptionValues } from "./context";
+import { eventCommands } from "./events";
 import { initialTokenCommands } from "./initial-tokens";
 import { keyCommands } from "./keys";
 import { tokenCommands } from "./tokens";
@@ -20,7 +21,7 @@ import { userCommands } from "./users";
 export { CliError, UsageError };
 
 /** Every command, by name; `help` lists them in this order. Adding a command is adding an entry to its group. */
-export const commands: Record<string, Command> = { ...clientCommands, ...initialTokenCommands, ...userCommands, ...keyCommands, ...tokenCommands };
+export const commands: Record<string, Command> = { ...clientCommands, ...initialTokenCommands, ...userCommands, ...keyCommands, ...tokenCommands, ...eventCommands };
 
 /** Commands that never touch the database (no migrations, no wrangler start). */
 const NO_DATABASE = new Set(Object.keys(keyCommands));

@@ -17,6 +17,8 @@ import { parseSettings } from "../../src/core/settings";
 import { revokedGrantKey, userClientNotBeforeKey, userNotBeforeKey } from "../../src/tokens/revocation";
 import { approvalQuery, NOTHING_APPROVED, saveApproval } from "../../src/db/consents";
 import { newGrantId, newRefreshToken } from "../../src/tokens/user-tokens";
+import { auditRow, recordAuditEvent } from "../../src/db/audit-events";
+import { findUserByUsername } from "../../src/db/users";
 
 const stateDir = join(mkdtempSync(join(tmpdir(), "eot-admin-users-")), "state");
 const state = ["--persist-to", stateDir];
@@ -117,5 +119,48 @@ describe("admin CLI: what a user authorized", () => {
     expect((await findRefreshToken(local.db, kept.tokenHash))!.revokedAt).toBeNull();
     expect(clientsOf((await adminHere(["user", "authorizations", "ada", "--json"])).stdout)).toEqual([keptClient]);
     expect((await adminHere(["user", "revoke-authorization", "ada", "no-such-client"])).code).toBe(1);
+  });
+});
+
+describe("admin CLI: operators and events (what the operator console shows)", () => {
+  it("user create --operator, grant-operator and revoke-operator set the role; user list shows it", { timeout: 60_000 }, async () => {
+    const created = await adminHere(["user", "create", "--username", "grace", "--password", "a long password", "--operator", "--json"]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ username: "grace", is_operator: true });
+    expect((await findUserByUsername(local.db, "grace"))!.isOperator).toBe(true);
+    expect((await findUserByUsername(local.db, "ada"))!.isOperator).toBe(false);
+
+    const revoked = await adminHere(["user", "revoke-operator", "grace", "--json"]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(JSON.parse(revoked.stdout)).toEqual({ username: "grace", is_operator: false });
+    expect((await findUserByUsername(local.db, "grace"))!.isOperator).toBe(false);
+    expect((await adminHere(["user", "grant-operator", "grace"])).code).toBe(0);
+    expect((await findUserByUsername(local.db, "grace"))!.isOperator).toBe(true);
+    expect((await adminHere(["user", "grant-operator", "nobody"])).code).toBe(1);
+
+    const listed = JSON.parse((await adminHere(["user", "list", "--json"])).stdout) as { username: string; is_operator: boolean }[];
+    expect(listed.find((u) => u.username === "grace")?.is_operator).toBe(true);
+  });
+
+  it("events lists recorded events newest first, filtered by type and user; a bad filter is a usage error", { timeout: 60_000 }, async () => {
+    const at = Math.floor(Date.now() / 1000);
+    await recordAuditEvent(local.db, auditRow({ type: "user.disabled", userId, operatorId: "op-1" }, at - 5));
+    await recordAuditEvent(local.db, auditRow({ type: "signin.failed", reason: "invalid_credentials", via: "login_form", username: "ada", clientAddress: "192.0.2.1" }, at));
+
+    const all = await adminHere(["events", "--json"]);
+    expect(all.code, all.stderr).toBe(0);
+    const events = JSON.parse(all.stdout) as { type: string; user_id: string | null; operator_id: string | null; detail: Record<string, unknown> }[];
+    expect(events.map((e) => e.type).slice(0, 2)).toEqual(["signin.failed", "user.disabled"]);
+    expect(events[0]!.detail).toEqual({ reason: "invalid_credentials", via: "login_form", username: "ada", clientAddress: "192.0.2.1" });
+    expect(events[1]).toMatchObject({ user_id: userId, operator_id: "op-1" });
+
+    const mine = JSON.parse((await adminHere(["events", "--user", "ada", "--type", "user.disabled", "--json"])).stdout) as unknown[];
+    expect(mine).toHaveLength(1);
+    const text = await adminHere(["events", "--limit", "1"]);
+    expect(text.stdout).toContain("signin.failed");
+    expect(text.stdout).not.toContain("user.disabled");
+    expect((await adminHere(["events", "--type", "token.issued"])).code).toBe(2);
+    expect((await adminHere(["events", "--limit", "0"])).code).toBe(2);
+    expect((await adminHere(["events", "--user", "nobody"])).code).toBe(1);
   });
 });

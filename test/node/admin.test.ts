@@ -216,7 +216,7 @@ describe.concurrent("admin CLI", () => {
     expect(user.code).toBe(0);
     expect((await adminHere(["user", "create", "--username", "bad", "--password", "a long password", "--claims", "{nope", ...state])).code).toBe(2);
     const cleared = parsed<Record<string, number>>(await adminHere(["cleartokens", "--json", ...state]), "cleartokens");
-    expect(cleared).toEqual({ refreshTokens: 0, codeRedemptions: 0, signInThrottle: 0, sessions: 0, initialAccessTokens: 0, metadataDocumentClients: 0 });
+    expect(cleared).toEqual({ refreshTokens: 0, codeRedemptions: 0, signInThrottle: 0, sessions: 0, initialAccessTokens: 0, metadataDocumentClients: 0, auditEvents: 0 });
   });
 
   it("creates, lists, shows and deletes clients", { timeout: 150_000 }, async () => {
@@ -425,6 +425,7 @@ describe.concurrent("admin CLI", () => {
       username: "alice",
       email: "alice@example.com",
       is_active: true,
+      is_operator: false,
       created_at: expect.any(String),
     });
     expect(JSON.stringify(alice)).not.toMatch(/pbkdf2|password/);
@@ -433,7 +434,7 @@ describe.concurrent("admin CLI", () => {
     // Disabling also ends sessions and revokes tokens (test/node/admin-users.test.ts); alice has none.
     expect(disabled).toEqual({ username: "alice", is_active: false, sessions_ended: 0, refresh_tokens_revoked: 0, access_tokens_revoked_before: expect.any(String) });
     const listed = await adminHere(["user", "list", ...state]);
-    expect(listed.stdout).toMatch(/^USERNAME\s+ACTIVE\s+EMAIL\s+ID\nalice\s+no\s+alice@example.com/);
+    expect(listed.stdout).toMatch(/^USERNAME\s+ACTIVE\s+OPERATOR\s+EMAIL\s+ID\nalice\s+no\s+no\s+alice@example.com/);
 
     const duplicate = await adminHere(["user", "create", "--username", "alice", "--password", "another one", ...state]);
     expect(duplicate.code).toBe(1);
