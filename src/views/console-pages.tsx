@@ -22,11 +22,13 @@ th{font-weight:600;background:#f7f8fa}
 td code,dd code{overflow-wrap:anywhere}
 dl.record dt{font-weight:600;margin-top:.6rem}
 dl.record dd{margin:0;overflow-wrap:anywhere}
-section.actions{border-top:1px solid #dde1e8;margin-top:1.5rem;padding-top:.5rem}
-section.actions h2{font-size:1.05rem;margin:1rem 0 .25rem}
-section.actions form{margin:.25rem 0 1rem}
-section.actions .actions{margin-top:.5rem}
-section.actions button{flex:none}
+section.operations{border-top:1px solid #dde1e8;margin-top:1.5rem;padding-top:.5rem}
+section.operations h2{font-size:1.05rem;margin:1rem 0 .25rem}
+section.operations form{margin:.25rem 0 1rem}
+section.operations .actions{margin-top:.5rem}
+section.operations button{flex:none}
+td code.event{white-space:nowrap}
+td .detail{font-size:.8rem;overflow-wrap:anywhere;margin-top:.2rem}
 button.danger{background:#b42318;border-color:#b42318}
 .secret{background:#fff8e1;border:1px solid #f0d27a;padding:.6rem .8rem;border-radius:8px;overflow-wrap:anywhere}
 .notice{background:#e8f4ea;border:1px solid #a8d5b0;color:#1d5a2a;padding:.6rem .8rem;border-radius:8px}
@@ -171,15 +173,17 @@ export function EventTable(props: { events: EventView[] }) {
   return (
     <Table
       caption="Latest first"
-      headers={["When", "Event", "User", "Client", "Operator", "Details"]}
+      headers={["When", "Event", "User", "Client", "Operator"]}
       empty="No events recorded yet."
       rows={props.events.map((e) => [
         <Time seconds={e.at} />,
-        <code>{e.type}</code>,
+        <>
+          <code class="event">{e.type}</code>
+          {e.detail ? <div class="muted detail">{e.detail}</div> : null}
+        </>,
         <Named thing={e.user} />,
         <Named thing={e.client} />,
         e.operator ?? <span class="muted">–</span>,
-        <span class="muted">{e.detail}</span>,
       ])}
     />
   );
@@ -363,7 +367,7 @@ export function ClientDetailPage(props: ClientDetailProps) {
           <Time seconds={c.createdAt} />
         </dd>
       </dl>
-      <section class="actions" aria-label="Actions">
+      <section class="operations" aria-label="Actions">
         {c.clientType === "confidential" ? (
           <>
             <h2>Rotate the secret</h2>
@@ -551,7 +555,7 @@ export function UserDetailPage(props: UserDetailProps) {
       />
       <h2>Recent events</h2>
       <EventTable events={props.events} />
-      <section class="actions" aria-label="Actions">
+      <section class="operations" aria-label="Actions">
         {props.isSelf ? (
           <p class="muted">This is your own account: disable it or change its password from another operator's account or the CLI.</p>
         ) : (
