@@ -134,11 +134,16 @@ async function createDemoClient(db: Database, redirectUris: string[]): Promise<D
   return demo;
 }
 
-/** The example SPA's client: public (PKCE, no secret), its page as redirect and post-logout URI, same origin. */
+/**
+ * The example SPA's client: public (PKCE, no secret), its page as redirect and post-logout URI, same
+ * origin. A web application: on loopback a public client would otherwise count as native, whose
+ * redirect URIs may use any port (RFC 8252 §7.3), and a page of another PORT's server would do.
+ */
 function demoSpaRegistration(): ClientRegistration {
   return {
     name: DEMO_SPA_NAME,
     clientType: "public",
+    applicationType: "web",
     grantTypes: ["authorization_code", "refresh_token"],
     redirectUris: [spaUrl],
     postLogoutRedirectUris: [spaUrl],
@@ -161,6 +166,7 @@ async function ensureDemoSpaClient(db: Database): Promise<string> {
   if (client) {
     const same = (a: readonly string[], b: readonly string[] | undefined) => JSON.stringify(a) === JSON.stringify(b ?? []);
     if (
+      client.applicationType !== registration.applicationType ||
       !same(client.redirectUris, registration.redirectUris) ||
       !same(client.postLogoutRedirectUris, registration.postLogoutRedirectUris) ||
       !same(client.allowedOrigins, registration.allowedOrigins)

@@ -3,7 +3,8 @@
  * signing keys, applies migrations, creates the demo user and client, starts `wrangler dev`, and
  * prints an export line, a curl command that really gets a token, and a PKCE sign-in whose
  * callback page shows a curl that really exchanges the code. SIGTERM stops it and wrangler with
- * it. Started again on another port, the demo client keeps its id and secret.
+ * it. Started again on another port, the demo client keeps its id and secret, and the example
+ * SPA's client its id, both registered for the new port only.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -59,6 +60,7 @@ describe("npm start", () => {
         const base = `http://127.0.0.1:${firstPort}`;
         expect(run.output()).toContain(`running at ${base}`);
         expect(run.output()).toContain("Demo user:       demo / demo-password");
+        expect(run.output()).toContain(`Created the demo client "Demo SPA" (${join(stateDir, "demo-spa-client.json")})`);
         expect(banner.exportLine).toBe(`export BASE=${base} CLIENT_ID=${banner.clientId} CLIENT_SECRET=${banner.clientSecret}`);
         // Offline (as here, in the sandbox), neither wrangler nor miniflare prints a stack trace.
         expect(run.output()).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
@@ -122,7 +124,7 @@ describe("npm start", () => {
       await withOutput(run, async () => {
         const { banner } = run;
         expect(banner).toMatchObject({ base: `http://127.0.0.1:${port}`, clientId: first!.clientId, clientSecret: first!.clientSecret });
-        expect(run.output()).not.toContain("Created the demo client");
+        expect(run.output()).not.toContain("Created the demo client"); // neither "Demo app" nor "Demo SPA"
 
         // The new port's callback is accepted (on to the login page); the old port's is not.
         const authorize = (redirectUri: string) =>
@@ -133,6 +135,19 @@ describe("npm start", () => {
         const old = await authorize(`http://127.0.0.1:${firstPort}/demo/callback`);
         expect(old.status).toBe(400);
         expect(old.headers.get("location")).toBeNull();
+
+        // The example SPA's public client too: same id, this port's page as redirect and post-logout URI.
+        const spaClientId = (JSON.parse(readFileSync(join(stateDir, "demo-spa-client.json"), "utf8")) as { client_id: string }).client_id;
+        const spaConfig = (await (await fetch(`${banner.base}/demo/config.json`)).json()) as { client_id: string; issuer: string };
+        expect(spaConfig).toMatchObject({ client_id: spaClientId, issuer: `${banner.base}/o` });
+        const spaAuthorize = (page: string) =>
+          fetch(`${banner.base}/o/authorize/?${new URLSearchParams({ response_type: "code", client_id: spaClientId, redirect_uri: page, scope: "openid", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256" })}`, { redirect: "manual" });
+        expect((await spaAuthorize(`${banner.base}/demo/`)).status).toBe(303);
+        expect((await spaAuthorize(`http://127.0.0.1:${firstPort}/demo/`)).status).toBe(400);
+        const spaLogout = (page: string) =>
+          fetch(`${banner.base}/o/logout/?${new URLSearchParams({ client_id: spaClientId, post_logout_redirect_uri: page })}`);
+        expect((await spaLogout(`${banner.base}/demo/`)).status).toBe(200);
+        expect((await spaLogout(`http://127.0.0.1:${firstPort}/demo/`)).status).toBe(400);
       });
     } finally {
       await run.stop();
