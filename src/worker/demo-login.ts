@@ -5,7 +5,7 @@ import { defaultPages, type PageRenderers } from "../views/render";
  * The demo user, as `npm start` names it in the DEMO_USER var ("demo / demo-password"). A deployed
  * Worker has no such var, so its login page names nobody.
  */
-function demoUser(c: Context): string | undefined {
+export function demoUser(c: Context): string | undefined {
   const env: unknown = c.env;
   const value = typeof env === "object" && env !== null ? (env as Record<string, unknown>).DEMO_USER : undefined;
   return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { Layout } from "../views/layout";
 import { sendPage } from "../views/render";
+import { demoUser } from "./demo-login";
 
 /** `GET /`: what this server is and where its endpoints are (the ready Worker's front page). */
 export function home(c: Context): Promise<Response> {
@@ -12,6 +13,8 @@ export function home(c: Context): Promise<Response> {
     ["API reference (OpenAPI)", `${issuer}/openapi`],
     ["Sign in", `${issuer}/login/`],
   ];
+  // Only under `npm start` (the DEMO_USER var), which serves the example SPA's files at /demo/.
+  if (demoUser(c)) links.push(["Example SPA (sign in with PKCE in the browser)", `${new URL(c.req.url).origin}/demo/`]);
   const html = (
     <Layout title="Edge OAuth Toolkit">
       <h1>Edge OAuth Toolkit</h1>

@@ -2,6 +2,7 @@
  * The example SPA (examples/spa) as `npm start` serves it at /demo/, in a real browser (Debian's
  * chromium through playwright-core; no browser is ever downloaded):
  *
+ *  - the banner and the Worker's home page link /demo/;
  *  - /demo/ comes from the assets npm start prepares, with its CSP and security headers, and the
  *    Worker's own /demo/callback is not shadowed by them;
  *  - Sign in → the login page (typed into) → the consent page (clicked) → back on /demo/, where the
@@ -126,6 +127,8 @@ describe.skipIf(!haveChromium)(title, () => {
 
   it("is linked from the banner and served with its security headers, next to the Worker's /demo/callback", async () => {
     expect(run!.output()).toContain(`Example SPA:     ${base}/demo/  (sign in with PKCE in the browser)`);
+    // The Worker's home page links it too, under npm start only (the DEMO_USER var).
+    expect(await (await fetch(`${base}/`)).text()).toContain(`<a href="${base}/demo/">Example SPA (sign in with PKCE in the browser)</a>`);
 
     const spa = await fetch(`${base}/demo/`);
     expect(spa.status).toBe(200);
