@@ -33,6 +33,9 @@ import {
   consoleClients,
   consoleEvents,
   consoleHome,
+  consoleKeyAdd,
+  consoleKeyPromote,
+  consoleKeyRetire,
   consoleKeys,
   consoleUser,
   consoleUserCreate,
@@ -55,6 +58,7 @@ import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
 import { SettingsError, settingsReader, type Settings } from "./core/settings";
 import { loadKeyRing } from "./tokens/keys";
+import { databaseKeyRing } from "./tokens/database-keys";
 import { requireSecretKey } from "./tokens/secret-keys";
 import { DEFAULT_BINDING_NAMES, type BindingNames, type ProviderBindings, type ProviderEnv } from "./types";
 import { defaultPages, type PageRenderers } from "./views/render";
@@ -212,7 +216,13 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     c.set("accounts", accounts);
     c.set("pages", pages);
     c.set("emit", eventEmitter(eventHooks, c));
-    c.set("keys", () => loadKeyRing(c.env[bindings.signingKeys] as string | undefined));
+    const signingKeys = c.env[bindings.signingKeys] as string | undefined;
+    c.set(
+      "keys",
+      settings.DATABASE_SIGNING_KEYS
+        ? async () => databaseKeyRing(c.get("db"), signingKeys, requireSecretKey(settings.SECRET_KEY))
+        : () => loadKeyRing(signingKeys),
+    );
     c.set("secret", () => requireSecretKey(settings.SECRET_KEY));
     await next();
   });
@@ -276,6 +286,9 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   for (const path of admin("")) o.get(path, consoleHome);
   for (const path of admin("/events")) o.get(path, consoleEvents);
   for (const path of admin("/keys")) o.get(path, consoleKeys);
+  for (const path of admin("/keys/add")) o.post(path, consoleKeyAdd);
+  for (const path of admin("/keys/:kid/promote")) o.post(path, consoleKeyPromote);
+  for (const path of admin("/keys/:kid/retire")) o.post(path, consoleKeyRetire);
   for (const path of admin("/clients")) o.get(path, consoleClients);
   for (const path of admin("/clients/new")) {
     o.get(path, consoleClientForm);

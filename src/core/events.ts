@@ -52,7 +52,8 @@ interface ReuseDetected {
  * - Operator console actions carry `operatorId` (the operator's user id): `user.created`,
  *   `user.disabled`, `user.enabled`, `user.password_changed`, `user.signed_out` (every session ended,
  *   tokens revoked), and for clients `client.registered`, `client.deleted`, `client.secret_rotated`,
- *   `client.tokens_revoked`.
+ *   `client.tokens_revoked`; with DATABASE_SIGNING_KEYS, `key.added`, `key.promoted` (with
+ *   `signsFrom`, epoch seconds) and `key.retired`, each naming the key by `kid` (never its material).
  *
  * The sign-in and reuse events are security events: the provider also logs each as one structured
  * line (`message: "security event"`), with or without a hook.
@@ -72,7 +73,9 @@ export type ProviderEvent =
   | { type: "client.registered" | "client.updated" | "client.deleted"; clientId: string; source: "registration" | "metadata_document" }
   | { type: "client.registered" | "client.updated" | "client.deleted"; clientId: string; source: "user"; userId: string }
   | { type: "user.created" | "user.disabled" | "user.enabled" | "user.password_changed" | "user.signed_out"; userId: string; operatorId: string }
-  | { type: "client.registered" | "client.deleted" | "client.secret_rotated" | "client.tokens_revoked"; clientId: string; source: "operator"; operatorId: string };
+  | { type: "client.registered" | "client.deleted" | "client.secret_rotated" | "client.tokens_revoked"; clientId: string; source: "operator"; operatorId: string }
+  | { type: "key.added" | "key.retired"; kid: string; alg: string; operatorId: string }
+  | { type: "key.promoted"; kid: string; alg: string; signsFrom: number; operatorId: string };
 
 /** Called after the response is decided; a returned promise runs on after the response (`waitUntil`). */
 export type EventHook = (event: ProviderEvent, c: Context) => void | Promise<void>;

@@ -121,6 +121,12 @@ export const settingsSchema = z.object({
    * for signed-in users with the operator role (`user create --operator`). Off: the console is 404.
    */
   OPERATOR_CONSOLE: booleanString(false),
+  /**
+   * Signing keys kept in D1 as well (sealed under SECRET_KEY), added, promoted and retired from the
+   * operator console or `admin db-keys`; the `SIGNING_KEYS` secret's keys stay in the ring. Off:
+   * keys come from the secret only and nothing reads D1 for them (docs/keys.md).
+   */
+  DATABASE_SIGNING_KEYS: booleanString(false),
   /** How recent an operator's sign-in must be to use the console; older ones sign in again first. */
   OPERATOR_REAUTH_SECONDS: seconds(15 * 60),
   /** How many days the recent events (sign-ins, lock-outs, client and user changes) are kept in D1; 0 records none. */

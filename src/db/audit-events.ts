@@ -25,6 +25,9 @@ export const RECORDED_EVENT_TYPES = [
   "user.enabled",
   "user.password_changed",
   "user.signed_out",
+  "key.added",
+  "key.promoted",
+  "key.retired",
 ] as const satisfies readonly ProviderEvent["type"][];
 
 const RECORDED = new Set<string>(RECORDED_EVENT_TYPES);

@@ -219,3 +219,26 @@ export const auditEvents = sqliteTable(
 );
 
 export type AuditEvent = typeof auditEvents.$inferSelect;
+
+/**
+ * Signing keys kept in the database (DATABASE_SIGNING_KEYS): the private JWK sealed under
+ * SECRET_KEY (AES-GCM, purpose "signing-key"), the public JWK in clear. A key is published from
+ * `created_at`, signs from `signs_from` (null until promoted) and leaves the JWKS at `retired_at`
+ * (the row stays, for the record). See docs/keys.md.
+ */
+export const signingKeys = sqliteTable(
+  "signing_keys",
+  {
+    /** RFC 7638 thumbprint of the public key. */
+    kid: text("kid").primaryKey(),
+    alg: text("alg").notNull(),
+    sealedPrivateJwk: text("sealed_private_jwk").notNull(),
+    publicJwk: text("public_jwk", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+    createdAt: integer("created_at").notNull(),
+    signsFrom: integer("signs_from"),
+    retiredAt: integer("retired_at"),
+  },
+  (t) => [index("signing_keys_retired_at").on(t.retiredAt)],
+);
+
+export type SigningKeyRow = typeof signingKeys.$inferSelect;

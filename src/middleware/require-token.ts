@@ -4,6 +4,9 @@ import { bearerError, bearerToken, tokenRequired, usesBearerScheme, type BearerE
 import { errorBody, serverError, type OAuthError } from "../oauth/errors";
 import { SettingsError } from "../core/settings";
 import { loadKeyRing } from "../tokens/keys";
+import { databaseKeyRing } from "../tokens/database-keys";
+import { requireSecretKey } from "../tokens/secret-keys";
+import { openDatabase, type Database } from "../db/index";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
 import { logError } from "../core/log";
 import { requestOrigin } from "../core/request-origin";
@@ -46,7 +49,7 @@ export interface RequireTokenOptions extends IssuerOptions {
    * In the provider's own Worker: the binding names given to `createProvider({ bindings })`, for
    * the KV namespace (unless `revocation` names it), the signing keys and the secret key.
    */
-  bindings?: Partial<Pick<BindingNames, "kv" | "signingKeys" | "secretKey">>;
+  bindings?: Partial<Pick<BindingNames, "kv" | "signingKeys" | "secretKey" | "database">>;
   /** `realm` of the `WWW-Authenticate` challenge. */
   realm?: string;
 }
@@ -77,6 +80,19 @@ function misconfigured(c: Context, detail: string): Response {
   return send(c, serverError("the server is misconfigured"));
 }
 
+const databases = new WeakMap<D1Database, Database>();
+
+/**
+ * Whether the provider's keys include database keys: its settings when the provider ran before
+ * (same Worker, same app), else the `DATABASE_SIGNING_KEYS` var.
+ */
+function usesDatabaseKeys(c: Context, env: Env): boolean {
+  const settings = c.get("settings") as { DATABASE_SIGNING_KEYS?: boolean } | undefined;
+  if (settings?.DATABASE_SIGNING_KEYS !== undefined) return settings.DATABASE_SIGNING_KEYS;
+  const value = env.DATABASE_SIGNING_KEYS;
+  return value === true || value === "true" || value === "1" || value === "yes";
+}
+
 /** The KV namespace of revocation notes; countStorage, when it runs before, puts a counting view of KV on the context. */
 function revocationNotes(c: Context, env: Env, binding: string): KVNamespace | undefined {
   const counted = binding === "KV" ? (c.get("kv") as KVNamespace | undefined) : undefined;
@@ -105,7 +121,17 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
   if (typeof options.resource === "string") checkResource(options.resource);
   let remoteKeys: JWTVerifyGetKey | undefined;
 
-  const keysFor = async (env: Env): Promise<Parameters<typeof verifyAccessToken>[1]["keys"]> => {
+  const databaseBinding = options.bindings?.database ?? "DB";
+
+  const keysFor = async (c: Context, env: Env): Promise<Parameters<typeof verifyAccessToken>[1]["keys"]> => {
+    if (!options.jwksUrl && usesDatabaseKeys(c, env)) {
+      // The provider's own Worker with DATABASE_SIGNING_KEYS: the same ring (secret + D1 keys) the provider signs with.
+      const d1 = (c.get("d1") as D1Database | undefined) ?? (env[databaseBinding] as D1Database | undefined);
+      if (!d1) throw new SettingsError(`DATABASE_SIGNING_KEYS is on but no D1 binding "${databaseBinding}" holds the keys`);
+      let db = databases.get(d1);
+      if (!db) databases.set(d1, (db = openDatabase(d1)));
+      return databaseKeyRing(db, env[signingKeysBinding] as string | undefined, requireSecretKey(env[secretKeyBinding] as string | undefined));
+    }
     if (!options.jwksUrl) return loadKeyRing(env[signingKeysBinding] as string | undefined);
     if (!remoteKeys) {
       const service = options.service ? (env[options.service] as Fetcher | undefined) : undefined;
@@ -148,7 +174,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
 
     let keys;
     try {
-      keys = await keysFor(env);
+      keys = await keysFor(c, env);
     } catch (err) {
       if (err instanceof SettingsError) return misconfigured(c, err.message);
       throw err;

@@ -4,6 +4,7 @@ import { grants } from "../grants/index";
 import { OIDC_SCOPES } from "../oauth/scope";
 import { SUPPORTED_CLAIMS } from "../oidc/claims";
 import type { ProviderEnv } from "../types";
+import { signingAlgorithms } from "../tokens/keys";
 
 type Ctx = Context<ProviderEnv>;
 
@@ -25,7 +26,7 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
   const issuer = c.get("issuer");
   const base = c.get("endpointBase");
   const settings = c.get("settings");
-  const algorithms = [...new Set((await c.var.keys()).keys.map((k) => k.alg))];
+  const algorithms = signingAlgorithms(await c.var.keys());
   const clientAuth = ["client_secret_basic", "client_secret_post"];
   return {
     issuer,

@@ -16,6 +16,20 @@ import { signedInAccount } from "../session/signed-in";
 import { changeUserPassword, disableUser, endUserAccess, revokeClientTokens } from "../tokens/operator-actions";
 import { deleteClientAndTokens } from "../tokens/revocation";
 import { signingKeyFor } from "../tokens/keys";
+import { listAllSigningKeys } from "../db/signing-keys";
+import { SIGNING_ALGORITHMS } from "../core/protocol";
+import {
+  addDatabaseKey,
+  databaseKeyRoles,
+  databaseKeySigns,
+  KeyChangeRefused,
+  longestSignedLifetime,
+  opensWithSecret,
+  promoteDatabaseKey,
+  PROMOTION_DELAY_SECONDS,
+  retireDatabaseKey,
+  retirableFrom,
+} from "../tokens/database-keys";
 import type { ProviderEnv } from "../types";
 import { ApplicationFormPage, type ApplicationFormValues } from "../views/application-pages";
 import {
@@ -27,6 +41,7 @@ import {
   ConsoleMessagePage,
   EventsPage,
   KeysPage,
+  DatabaseKeysPage,
   UserDetailPage,
   UserFormPage,
   UserListPage,
@@ -34,6 +49,7 @@ import {
   type ConsoleUserView,
   type EventView,
   type UserField,
+  type RingKeyView,
 } from "../views/console-pages";
 import { sendPage, type HtmlContent } from "../views/render";
 
@@ -461,6 +477,7 @@ export const consoleUserSignOut = forUser(async (c, operator, user, params) => {
 
 /** `GET {basePath}/admin/keys/`: the keys and the CLI steps that rotate them. */
 export const consoleKeys = forOperator(async (c, operator) => {
+  if (c.get("settings").DATABASE_SIGNING_KEYS) return showDatabaseKeys(c, operator);
   const ring = await c.var.keys();
   const signing = new Set(ring.keys.map((k) => signingKeyFor(ring, k.alg).kid));
   const waiting = ring.keys.filter((k) => !signing.has(k.kid));
@@ -485,4 +502,96 @@ export const consoleKeys = forOperator(async (c, operator) => {
     steps,
   });
   return send(c, page);
+});
+
+// ---- keys kept in the database (DATABASE_SIGNING_KEYS) ----------------------------------------
+
+const KEY_NOTICES: Record<string, string> = {
+  key_added: "The key is added: it is published, and signs once you make it sign.",
+  key_promoted: "The key is promoted: it signs from the time shown, once every server and every JWKS cache holds it.",
+  key_retired: "The key is retired: it leaves the JWKS, and every server stops using it within a minute.",
+};
+
+/** The keys page with DATABASE_SIGNING_KEYS: the secret's keys and every database key, with their roles and actions. */
+async function showDatabaseKeys(c: Ctx, operator: Account): Promise<Response> {
+  const settings = c.get("settings");
+  const now = nowSeconds();
+  const [ring, rows] = await Promise.all([c.var.keys(), listAllSigningKeys(c.get("db"))]);
+  const roles = databaseKeyRoles(rows, now);
+  const lifetime = longestSignedLifetime(settings);
+  const secretKeys: RingKeyView[] = ring.keys
+    .filter((k) => k.source !== "database")
+    .map((k) => ({
+      kid: k.kid,
+      alg: k.alg,
+      source: "secret",
+      role: !databaseKeySigns(rows, k.alg, now) && ring.keys.find((s) => s.alg === k.alg && s.source !== "database") === k ? "signs" : "published",
+    }));
+  const databaseKeys = await Promise.all(
+    rows.map(async (row): Promise<RingKeyView> => {
+      const role = roles.get(row.kid)!;
+      const view: RingKeyView = { kid: row.kid, alg: row.alg, source: "database", role: role.role };
+      if (role.role === "scheduled") view.at = role.signsFrom;
+      if (role.role === "signed") Object.assign(view, { at: role.signedUntil, retirableFrom: retirableFrom(role.signedUntil, lifetime) });
+      if (role.role === "retired") view.at = role.retiredAt;
+      else if (!(await opensWithSecret(row, c.var.secret()))) view.role = "unreadable";
+      return view;
+    }),
+  );
+  const page = DatabaseKeysPage({
+    base: consoleBase(c),
+    operator: operator.username,
+    keys: [...secretKeys, ...databaseKeys],
+    jwksUrl: `${c.get("endpointBase")}/.well-known/jwks.json`,
+    algorithms: SIGNING_ALGORITHMS,
+    hidden: await hidden(c),
+    notice: KEY_NOTICES[c.req.query("done") ?? ""],
+    promotionDelay: PROMOTION_DELAY_SECONDS,
+    lifetime,
+  });
+  return send(c, page);
+}
+
+/** A key action: 404 while DATABASE_SIGNING_KEYS is off; a refusal is a 409 page saying why. */
+function keyAction(act: (c: Ctx, operator: Account, params: Params) => Promise<Response>) {
+  return forOperator(async (c, operator) => {
+    if (!c.get("settings").DATABASE_SIGNING_KEYS) return c.notFound();
+    const params = await checkedForm(c, operator);
+    if (params instanceof Response) return params;
+    try {
+      return await act(c, operator, params);
+    } catch (err) {
+      if (err instanceof KeyChangeRefused) return message(c, operator, 409, "Nothing was changed", err.message);
+      throw err;
+    }
+  });
+}
+
+const keysPath = (c: Ctx) => `${consoleBase(c)}/keys/`;
+const secretKids = async (c: Ctx) => (await c.var.keys()).keys.filter((k) => k.source !== "database").map((k) => k.kid);
+
+/** `POST {basePath}/admin/keys/add/`: `db-keys add --alg ALG`. */
+export const consoleKeyAdd = keyAction(async (c, operator, params) => {
+  const alg = params.get("alg") ?? "";
+  if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
+    return message(c, operator, 400, "Nothing was changed", `Choose an algorithm: ${SIGNING_ALGORITHMS.join(", ")}.`);
+  }
+  const row = await addDatabaseKey(c.get("db"), c.var.secret(), alg);
+  c.get("emit")({ type: "key.added", kid: row.kid, alg, operatorId: operator.id });
+  return c.redirect(withNotice(keysPath(c), "key_added"), 303);
+});
+
+/** `POST {basePath}/admin/keys/{kid}/promote/`: `db-keys promote --kid KID`. */
+export const consoleKeyPromote = keyAction(async (c, operator) => {
+  const row = await promoteDatabaseKey(c.get("db"), c.req.param("kid") ?? "", { secretKids: await secretKids(c) });
+  c.get("emit")({ type: "key.promoted", kid: row.kid, alg: row.alg, signsFrom: row.signsFrom!, operatorId: operator.id });
+  return c.redirect(withNotice(keysPath(c), "key_promoted"), 303);
+});
+
+/** `POST {basePath}/admin/keys/{kid}/retire/`: `db-keys retire --kid KID`. */
+export const consoleKeyRetire = keyAction(async (c, operator) => {
+  const lifetime = longestSignedLifetime(c.get("settings"));
+  const row = await retireDatabaseKey(c.get("db"), c.req.param("kid") ?? "", { lifetime, secretKids: await secretKids(c) });
+  c.get("emit")({ type: "key.retired", kid: row.kid, alg: row.alg, operatorId: operator.id });
+  return c.redirect(withNotice(keysPath(c), "key_retired"), 303);
 });

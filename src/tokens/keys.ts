@@ -13,6 +13,10 @@ export interface SigningKey {
   /** The public half, imported once, for verifying our own tokens. */
   verifyKey: CryptoKey;
   publicJwk: JWK;
+  /** Where the key lives: the `SIGNING_KEYS` secret (the default) or D1 (DATABASE_SIGNING_KEYS). */
+  source?: "secret" | "database";
+  /** A database key: when it signs from (epoch seconds), once promoted. */
+  signsFrom?: number | null;
 }
 
 export interface KeyRing {
@@ -76,10 +80,25 @@ export function loadKeyRing(source: string | undefined): Promise<KeyRing> {
   return cached.ring;
 }
 
-export function signingKeyFor(ring: KeyRing, alg: string): SigningKey {
-  const key = ring.keys.find((k) => k.alg === alg);
+/**
+ * The key that signs `alg` at `now`: the database key of that algorithm promoted latest with
+ * `signsFrom <= now`, if any; else the first key of the secret (docs/keys.md).
+ */
+export function signingKeyFor(ring: KeyRing, alg: string, now = Date.now() / 1000): SigningKey {
+  let key: SigningKey | undefined;
+  for (const k of ring.keys) {
+    if (k.alg !== alg || k.source !== "database" || k.signsFrom == null || k.signsFrom > now) continue;
+    if (!key || k.signsFrom > key.signsFrom!) key = k;
+  }
+  key ??= ring.keys.find((k) => k.alg === alg && k.source !== "database");
   if (!key) throw new SettingsError(`Invalid setting SIGNING_KEYS: no key with alg ${alg}`);
   return key;
+}
+
+/** The algorithms some key signs at `now` (discovery's `id_token_signing_alg_values_supported`). */
+export function signingAlgorithms(ring: KeyRing, now = Date.now() / 1000): string[] {
+  const algs = new Set(ring.keys.map((k) => k.alg));
+  return [...algs].filter((alg) => ring.keys.some((k) => k.alg === alg && (k.source !== "database" || (k.signsFrom != null && k.signsFrom <= now))));
 }
 
 export { generateSigningKey, generateSigningKeySet } from "./generate-keys";

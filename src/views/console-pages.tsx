@@ -614,6 +614,10 @@ export function KeysPage(props: { base: string; operator: string; keys: KeyView[
         A Worker cannot write its own secrets, and private keys should not pass through a browser: rotation is done with the admin
         CLI and <code>wrangler secret put</code>, add then retire (docs/keys.md). For these keys:
       </p>
+      <p class="muted">
+        Or set <code>DATABASE_SIGNING_KEYS=true</code> to keep further keys in D1 and add, promote and retire them here
+        (docs/keys.md).
+      </p>
       {props.steps.map((step) => (
         <>
           <h3>{step.title}</h3>
@@ -622,6 +626,116 @@ export function KeysPage(props: { base: string; operator: string; keys: KeyView[
           </pre>
         </>
       ))}
+    </ConsoleFrame>
+  );
+}
+
+/** A key as the page with DATABASE_SIGNING_KEYS lists it. */
+export interface RingKeyView {
+  kid: string;
+  alg: string;
+  source: "secret" | "database";
+  /** `signed`: signed until `at`, retirable from `retirableFrom`; `scheduled`: signs from `at`; `retired`: at `at`. */
+  role: "signs" | "published" | "scheduled" | "signed" | "retired" | "unreadable";
+  at?: number;
+  retirableFrom?: number;
+}
+
+function RoleOf(props: { k: RingKeyView }) {
+  const k = props.k;
+  switch (k.role) {
+    case "signs":
+      return <strong>signs</strong>;
+    case "published":
+      return <>published</>;
+    case "scheduled":
+      return (
+        <>
+          published; signs from <Time seconds={k.at!} />
+        </>
+      );
+    case "signed":
+      return (
+        <>
+          published; signed until <Time seconds={k.at!} />, may be retired from <Time seconds={k.retirableFrom!} />
+        </>
+      );
+    case "retired":
+      return (
+        <>
+          retired <Time seconds={k.at!} />
+        </>
+      );
+    case "unreadable":
+      return <>skipped: it does not open with this SECRET_KEY</>;
+  }
+}
+
+function KeyActions(props: { base: string; k: RingKeyView; hidden: Record<string, string> }) {
+  const { k } = props;
+  if (k.source === "secret") return <span class="muted">in the SIGNING_KEYS secret: rotate it with the CLI</span>;
+  if (k.role === "retired" || k.role === "unreadable") return null;
+  const own = `${props.base}/keys/${encodeURIComponent(k.kid)}`;
+  return (
+    <>
+      {k.role === "published" || k.role === "signed" ? <ActionForm action={`${own}/promote/`} hidden={props.hidden} label="Make it sign" /> : null}
+      {k.role !== "signs" ? <ActionForm action={`${own}/retire/`} hidden={props.hidden} label="Retire" danger /> : null}
+    </>
+  );
+}
+
+export interface DatabaseKeysProps {
+  base: string;
+  operator: string;
+  keys: RingKeyView[];
+  jwksUrl: string;
+  algorithms: readonly string[];
+  hidden: Record<string, string>;
+  notice?: string;
+  /** Seconds from adding a key to its earliest signing. */
+  promotionDelay: number;
+  /** The longest token lifetime: how long after its last token a key may be retired. */
+  lifetime: number;
+}
+
+/** The keys page with DATABASE_SIGNING_KEYS on: secret and database keys, and the buttons that rotate the database ones. */
+export function DatabaseKeysPage(props: DatabaseKeysProps) {
+  return (
+    <ConsoleFrame base={props.base} operator={props.operator} section="keys" title="Signing keys">
+      <h1>Signing keys</h1>
+      <Notice text={props.notice} />
+      <p>
+        From the <code>SIGNING_KEYS</code> secret and from the database (<code>DATABASE_SIGNING_KEYS</code>). Every key not retired
+        is published at <a href={props.jwksUrl}>the JWKS</a> and verifies tokens. Of each algorithm, the database key promoted last
+        signs, else the secret's first key.
+      </p>
+      <Table
+        caption="Keys"
+        headers={["Key ID", "Algorithm", "Source", "Role", "Actions"]}
+        empty="No keys."
+        rows={props.keys.map((k) => [
+          <code>{k.kid}</code>,
+          k.alg,
+          k.source,
+          <RoleOf k={k} />,
+          <KeyActions base={props.base} k={k} hidden={props.hidden} />,
+        ])}
+      />
+      <h2>Add a key</h2>
+      <ActionForm action={`${props.base}/keys/add/`} hidden={props.hidden} label="Add a key">
+        <label for="alg">Algorithm</label>
+        <select id="alg" name="alg">
+          {props.algorithms.map((alg) => (
+            <option value={alg}>{alg}</option>
+          ))}
+        </select>
+      </ActionForm>
+      <p class="muted">
+        A new key is published at once and signs only once promoted. <strong>Make it sign</strong> sets the time it signs from: at
+        the earliest {Math.round(props.promotionDelay / 60)} minutes after it was added, when every server and every JWKS cache
+        holds it. <strong>Retire</strong> removes a key from the JWKS; it is refused while the key signs, and until{" "}
+        {props.lifetime} s (the longest token lifetime) after the last token it signed.
+      </p>
     </ConsoleFrame>
   );
 }
