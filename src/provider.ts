@@ -1,4 +1,4 @@
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { builtinAccounts, type AccountStore } from "./session/accounts";
 import { openDatabase, type Database } from "./db/index";
@@ -64,7 +64,7 @@ import { DEFAULT_BINDING_NAMES, type BindingNames, type ProviderBindings, type P
 import { defaultPages, type PageRenderers } from "./views/render";
 import { errorFields, logError, logInfo } from "./core/log";
 import { clearExpired } from "./db/cleanup";
-import { auditRow, isRecorded, recordAuditEvent } from "./db/audit-events";
+import { auditRow, isRecorded, recordAuditEvents, type AuditRow } from "./db/audit-events";
 import { nowSeconds } from "./core/time";
 import { requestOrigin } from "./core/request-origin";
 
@@ -114,11 +114,32 @@ const registrationCors = cors({
   maxAge: 600,
 });
 
-/** Records the events an operator looks back on (the console's recent events), after the response. */
+/**
+ * The events an operator looks back on (the console's recent events) wait with their request, and
+ * are written in one statement once its response is ready (`waitUntil`): never on the request's
+ * own path, and outside what `X-Storage-Ops` counts (recordAuditTrail runs outside countStorage).
+ */
+const pendingAuditRows = new WeakMap<Request, AuditRow[]>();
+
 const auditTrail: EventHook = (event, c) => {
   const settings = c.get("settings") as Settings | undefined;
   if (!settings || settings.EVENT_HISTORY_DAYS === 0 || !isRecorded(event)) return;
-  return recordAuditEvent(c.get("db") as Database, auditRow(event, nowSeconds()));
+  const rows = pendingAuditRows.get(c.req.raw) ?? [];
+  rows.push(auditRow(event, nowSeconds()));
+  pendingAuditRows.set(c.req.raw, rows);
+};
+
+const recordAuditTrail: MiddlewareHandler<ProviderEnv> = async (c, next) => {
+  await next();
+  const rows = pendingAuditRows.get(c.req.raw);
+  if (!rows) return;
+  pendingAuditRows.delete(c.req.raw);
+  const written = recordAuditEvents(c.get("db"), rows).catch((err: unknown) => logError("recording events failed", errorFields(err)));
+  try {
+    c.executionCtx.waitUntil(written);
+  } catch {
+    // No execution context (app.request in tests): the write still runs.
+  }
 };
 
 const methodNotAllowed = (allow: string) => () => {
@@ -195,6 +216,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
   const app = new Hono<ProviderEnv>();
   app.onError(renderError);
 
+  app.use("*", recordAuditTrail);
   app.use("*", securityHeaders());
   app.use("*", countStorage<ProviderEnv>({ header: (c) => settingsFor(c.env).STORAGE_COUNT_HEADER === true, bindings }));
   app.use("*", async (c, next) => {

@@ -35,7 +35,7 @@ const RECORDED = new Set<string>(RECORDED_EVENT_TYPES);
 export const isRecorded = (event: ProviderEvent) => RECORDED.has(event.type);
 
 /** The row of an event: the ids it names in their columns, its other fields as detail. */
-export function auditRow(event: ProviderEvent, at: number): typeof auditEvents.$inferInsert {
+export function auditRow(event: ProviderEvent, at: number): AuditRow {
   const { type, ...fields } = event as ProviderEvent & { userId?: string; clientId?: string; operatorId?: string };
   const { userId, clientId, operatorId, ...detail } = fields;
   return {
@@ -48,8 +48,11 @@ export function auditRow(event: ProviderEvent, at: number): typeof auditEvents.$
   };
 }
 
-export async function recordAuditEvent(db: Database, row: typeof auditEvents.$inferInsert): Promise<void> {
-  await db.insert(auditEvents).values(row);
+export type AuditRow = typeof auditEvents.$inferInsert;
+
+/** Records events in one statement. */
+export async function recordAuditEvents(db: Database, rows: AuditRow[]): Promise<void> {
+  if (rows.length > 0) await db.insert(auditEvents).values(rows);
 }
 
 export interface AuditEventFilter {

@@ -17,7 +17,7 @@ import { parseSettings } from "../../src/core/settings";
 import { revokedGrantKey, userClientNotBeforeKey, userNotBeforeKey } from "../../src/tokens/revocation";
 import { approvalQuery, NOTHING_APPROVED, saveApproval } from "../../src/db/consents";
 import { newGrantId, newRefreshToken } from "../../src/tokens/user-tokens";
-import { auditRow, recordAuditEvent } from "../../src/db/audit-events";
+import { auditRow, recordAuditEvents } from "../../src/db/audit-events";
 import { findUserByUsername } from "../../src/db/users";
 
 const stateDir = join(mkdtempSync(join(tmpdir(), "eot-admin-users-")), "state");
@@ -144,8 +144,10 @@ describe("admin CLI: operators and events (what the operator console shows)", ()
 
   it("events lists recorded events newest first, filtered by type and user; a bad filter is a usage error", { timeout: 60_000 }, async () => {
     const at = Math.floor(Date.now() / 1000);
-    await recordAuditEvent(local.db, auditRow({ type: "user.disabled", userId, operatorId: "op-1" }, at - 5));
-    await recordAuditEvent(local.db, auditRow({ type: "signin.failed", reason: "invalid_credentials", via: "login_form", username: "ada", clientAddress: "192.0.2.1" }, at));
+    await recordAuditEvents(local.db, [
+      auditRow({ type: "user.disabled", userId, operatorId: "op-1" }, at - 5),
+      auditRow({ type: "signin.failed", reason: "invalid_credentials", via: "login_form", username: "ada", clientAddress: "192.0.2.1" }, at),
+    ]);
 
     const all = await adminHere(["events", "--json"]);
     expect(all.code, all.stderr).toBe(0);
