@@ -48,6 +48,11 @@ export const TAGS = [
   { name: "Client registration", description: "Dynamic Client Registration (RFC 7591) and its management protocol (RFC 7592), when `DYNAMIC_REGISTRATION` is on." },
   { name: "Browser pages", description: "HTML pages a user's browser is sent to: sign in, consent, sign out." },
   { name: "Metadata", description: "Discovery (OpenID Connect Discovery 1.0, RFC 8414), the JWKS and this document." },
+  {
+    name: "Operator console",
+    description:
+      "HTML pages for operators (users with the operator role), when OPERATOR_CONSOLE is on; otherwise every path is 404. A sign-in older than OPERATOR_REAUTH_SECONDS is sent to `login/` first; other users get 403. Each change is a CSRF-checked form POST doing what the admin CLI command of the same name does.",
+  },
 ];
 
 const OAUTH = ["OAuth 2.1"];
@@ -125,6 +130,45 @@ const applicationForm = formBody(
     ["csrfmiddlewaretoken", "name", "client_type"],
   ),
 );
+/** The operator console's pages and forms. */
+const CONSOLE = ["Operator console"];
+const consoleUserId = { ...authorizedClientId, name: "user_id", description: "The user's id." };
+const consoleResponses = {
+  303: toLoginOr("Not signed in, or signed in too long ago"),
+  403: { description: "Not an operator, or (POST) the CSRF token is missing or wrong: nothing changed.", content: htmlContent },
+  404: { description: "OPERATOR_CONSOLE is off, or no such client or user.", content: htmlContent },
+};
+const consoleGet = (operationId: string, summary: string, parameters: (typeof authorizedClientId)[] = []): Operation => ({
+  tags: CONSOLE,
+  operationId,
+  summary,
+  security: session,
+  ...(parameters.length > 0 ? { parameters } : {}),
+  responses: { 200: response("HtmlPage"), ...consoleResponses },
+});
+const consolePost = (
+  operationId: string,
+  summary: string,
+  description: string,
+  fields: Record<string, string>,
+  parameters: (typeof authorizedClientId)[],
+  done: Record<number, JsonObject>,
+): Operation => ({
+  tags: CONSOLE,
+  operationId,
+  summary,
+  description,
+  security: session,
+  ...(parameters.length > 0 ? { parameters } : {}),
+  requestBody: formBody(
+    object({ csrfmiddlewaretoken: described("From the page's form."), ...Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, described(v)])) }, [
+      "csrfmiddlewaretoken",
+    ]),
+  ),
+  responses: { ...done, 400: { description: "Refused input: the page again with the message; nothing changed.", content: htmlContent }, ...consoleResponses },
+});
+const redirectsTo = (where: string) => ({ 303: { description: `Done: to ${where}.`, headers: { Location: header("Location") } } });
+
 const pageGet = (operationId: string, summary: string, description: string, parameters: (typeof applicationId)[] = []): Operation => ({
   tags: PAGES,
   operationId,
@@ -549,6 +593,62 @@ export const ENDPOINTS: Endpoint[] = [
         responses: { 200: response("HtmlPage"), 303: toLoginOr("Not signed in"), 400: { description: "A public application has no secret.", content: htmlContent }, 403: csrfRefused, 404: notOwned },
       },
     },
+  },
+  { path: "/admin/", operations: { get: consoleGet("consoleHome", "Operator console: counts and the latest events") } },
+  { path: "/admin/events/", operations: { get: { ...consoleGet("consoleEvents", "Recent events, newest first"), parameters: [{ name: "type", in: "query" as const, required: false, description: "Only events of this type (an unknown type shows all).", schema: { type: "string" as const } }] } } },
+  { path: "/admin/keys/", operations: { get: consoleGet("consoleKeys", "The signing keys and how to rotate them") } },
+  { path: "/admin/clients/", operations: { get: consoleGet("consoleClients", "Every client, with its source") } },
+  {
+    path: "/admin/clients/new/",
+    operations: {
+      get: consoleGet("consoleClientForm", "The form to register a client"),
+      post: consolePost(
+        "consoleClientCreate",
+        "Register a client (`client create`)",
+        "The application pages' fields, plus every grant type, `resources` (one per line) and `token_endpoint_auth_method`; 201 with the client's page and its secret, shown this once.",
+        { name: "The client's name.", client_type: "`confidential` or `public`.", resources: "RFC 8707 resources, one per line.", token_endpoint_auth_method: "Empty for the default." },
+        [],
+        { 201: response("HtmlPage") },
+      ),
+    },
+  },
+  { path: "/admin/clients/{client_id}/", operations: { get: consoleGet("consoleClient", "One client", [authorizedClientId]) } },
+  {
+    path: "/admin/clients/{client_id}/rotate-secret/",
+    operations: { post: consolePost("consoleClientRotateSecret", "A new secret (`client rotate-secret`)", "The client's page with the new secret, shown this once.", { grace_seconds: "How long the current secret stays valid: 0 to 2592000." }, [authorizedClientId], { 200: response("HtmlPage") }) },
+  },
+  {
+    path: "/admin/clients/{client_id}/revoke-tokens/",
+    operations: { post: consolePost("consoleClientRevokeTokens", "Revoke every token of the client (`client revoke-tokens`)", "Refresh tokens at once, access tokens issued until now through KV.", {}, [authorizedClientId], redirectsTo("the client's page")) },
+  },
+  {
+    path: "/admin/clients/{client_id}/delete/",
+    operations: {
+      get: consoleGet("consoleClientDeletePage", "Confirmation page of deleting a client", [authorizedClientId]),
+      post: consolePost("consoleClientDelete", "Delete a client (`client delete`)", "Its refresh tokens and consents go with it; its access tokens are refused.", {}, [authorizedClientId], redirectsTo("the client list")),
+    },
+  },
+  { path: "/admin/users/", operations: { get: consoleGet("consoleUsers", "The users (built-in users table)") } },
+  {
+    path: "/admin/users/new/",
+    operations: {
+      get: consoleGet("consoleUserForm", "The form to create a user"),
+      post: consolePost("consoleUserCreate", "Create a user (`user create`)", "Checked by the CLI's schema; messages next to the fields.", { username: "Letters, digits and @ . + - _.", password: "At least 8 characters.", email: "Optional.", operator: "`on`: may use the console." }, [], redirectsTo("the user's page")),
+    },
+  },
+  { path: "/admin/users/{user_id}/", operations: { get: consoleGet("consoleUser", "One user: what they authorized, their events, actions", [consoleUserId]) } },
+  {
+    path: "/admin/users/{user_id}/disable/",
+    operations: { post: consolePost("consoleUserDisable", "Disable a user (`user disable`)", "Ends their sessions and revokes their tokens; not one's own account.", {}, [consoleUserId], redirectsTo("the user's page")) },
+  },
+  { path: "/admin/users/{user_id}/enable/", operations: { post: consolePost("consoleUserEnable", "Enable a user (`user enable`)", "They may sign in again.", {}, [consoleUserId], redirectsTo("the user's page")) } },
+  {
+    path: "/admin/users/{user_id}/password/",
+    operations: { post: consolePost("consoleUserPassword", "Set a user's password (`user set-password`)", "Ends their sessions and revokes their tokens; not one's own account.", { password: "At least 8 characters." }, [consoleUserId], redirectsTo("the user's page")) },
+  },
+  {
+    path: "/admin/users/{user_id}/signout/",
+    operations: { post: consolePost("consoleUserSignOut", "Sign a user out everywhere (`user signout`)", "Ends every session; with `revoke_tokens` also revokes their tokens.", { revoke_tokens: "`on` to revoke their tokens too." }, [consoleUserId], redirectsTo("the user's page")) },
   },
   {
     path: "/.well-known/openid-configuration",

@@ -57,7 +57,7 @@ function mountedElsewhere(basePath: string, issuer?: string) {
 }
 
 /** A provider that answers every documented operation: dynamic registration (off by default: 404) on. */
-const everyEndpoint = (basePath?: string) => createProvider({ basePath, settings: { DYNAMIC_REGISTRATION: "open" } });
+const everyEndpoint = (basePath?: string) => createProvider({ basePath, settings: { DYNAMIC_REGISTRATION: "open", OPERATOR_CONSOLE: true } });
 
 function send(fetch: Fetch, method: string, url: string): Promise<Response> {
   const hasBody = method === "POST" || method === "PUT";
