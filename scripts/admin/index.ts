@@ -12,6 +12,7 @@ import { DEFAULT_STATE_DIR, runWrangler, wranglerVars } from "../lib/project";
 import { RemoteDatabaseError } from "../lib/remote-db";
 import { clientCommands } from "./clients";
 import { CliError, str, UsageError, type Command, type Context, type OptionSpec, type OptionValues } from "./context";
+import { databaseKeyCommands } from "./db-keys";
 import { eventCommands } from "./events";
 import { initialTokenCommands } from "./initial-tokens";
 import { keyCommands } from "./keys";
@@ -21,9 +22,9 @@ import { userCommands } from "./users";
 export { CliError, UsageError };
 
 /** Every command, by name; `help` lists them in this order. Adding a command is adding an entry to its group. */
-export const commands: Record<string, Command> = { ...clientCommands, ...initialTokenCommands, ...userCommands, ...keyCommands, ...tokenCommands, ...eventCommands };
+export const commands: Record<string, Command> = { ...clientCommands, ...initialTokenCommands, ...userCommands, ...keyCommands, ...databaseKeyCommands, ...tokenCommands, ...eventCommands };
 
-/** Commands that never touch the database (no migrations, no wrangler start). */
+/** Commands that never touch the database (no migrations, no wrangler start); the db-keys commands do. */
 const NO_DATABASE = new Set(Object.keys(keyCommands));
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

@@ -77,6 +77,7 @@ let first: BatchResult[];
 let second: BatchResult[];
 let clients: { confidential: string; public: string; doomed: string };
 let initialTokenId: string;
+let databaseKid: string;
 
 describe("admin CLI --json with the project's .dev.vars", () => {
   it("every command of the CLI's table prints one JSON document on success", { timeout: 240_000 }, async () => {
@@ -106,6 +107,8 @@ describe("admin CLI --json with the project's .dev.vars", () => {
         ["keys", "add", "--alg", "ES256", "--file", keyFile],
         ["keys", "promote", `--kid=${kids.newRs}`, "--file", keyFile, "--write"],
         ["keys", "retire", `--kid=${kids.oldRs}`, "--file", keyFile],
+        ["db-keys", "add", "--alg", "ES256", ...state],
+        ["db-keys", "list", ...state],
         ["help"],
         ["help", "client"],
       ].map(json),
@@ -116,6 +119,7 @@ describe("admin CLI --json with the project's .dev.vars", () => {
     expect(users).toEqual([]);
     clients = { confidential: created!.client_id, public: spa!.client_id, doomed: doomed!.client_id };
     initialTokenId = (JSON.parse(first.find((r) => r.args[0] === "initial-token" && r.args[1] === "create")!.stdout) as { id: string }).id;
+    databaseKid = (JSON.parse(first.find((r) => r.args[0] === "db-keys" && r.args[1] === "add")!.stdout) as { kid: string }).kid;
 
     second = await adminBatch(
       [
@@ -126,6 +130,9 @@ describe("admin CLI --json with the project's .dev.vars", () => {
         ["client", "delete", clients.doomed, ...state],
         ["initial-token", "revoke", initialTokenId, ...state],
         ["user", "revoke-authorization", "ada", clients.confidential, ...state],
+        // Promoted, it signs only from 7 minutes after it was added: until then it may be retired.
+        ["db-keys", "promote", `--kid=${databaseKid}`, ...state],
+        ["db-keys", "retire", `--kid=${databaseKid}`, ...state],
       ].map(json),
       env,
     );
@@ -155,6 +162,9 @@ describe("admin CLI --json with the project's .dev.vars", () => {
     expect(doc(first, "initial-token", "list")).toEqual([{ ...issued, token: undefined }]);
     expect(JSON.stringify(doc(first, "initial-token", "list"))).not.toContain(issued.token as string);
     expect(doc(second, "initial-token", "revoke")).toEqual({ id: initialTokenId, revoked: true });
+    expect(doc(first, "db-keys", "list")).toEqual([expect.objectContaining({ kid: databaseKid, alg: "ES256", role: "published" })]);
+    expect(doc(second, "db-keys", "promote")).toEqual({ kid: databaseKid, alg: "ES256", signs_from: expect.any(String) });
+    expect(doc(second, "db-keys", "retire")).toEqual({ kid: databaseKid, retired_at: expect.any(String) });
     expect(doc(first, "user", "authorizations")).toEqual([]);
     expect(doc(second, "user", "revoke-authorization")).toMatchObject({ username: "ada", client_id: clients.confidential, refresh_grants_revoked: 0, consent_forgotten: false });
   });
