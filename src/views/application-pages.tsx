@@ -1,8 +1,8 @@
 import type { Child } from "hono/jsx";
 import { HiddenFields, Layout } from "./layout";
 
-/** The application pages' additions to the shared look: wider main, lists, textareas, checkboxes. */
-const styles = `
+/** The application pages' additions to the shared look: wider main, lists, textareas, checkboxes (the console's client form too). */
+export const applicationStyles = `
 main.wide{max-width:44rem;margin:4vh auto}
 @media (max-width:30rem){main.wide{margin:0;border-radius:0;padding:1.25rem}}
 select{width:100%;padding:.55rem .6rem;border:1px solid #b8bfcc;border-radius:8px;font:inherit;background:#fff}
@@ -83,7 +83,7 @@ const isoDate = (seconds: number) => new Date(seconds * 1000).toISOString().slic
 
 function Page(props: { title: string; children?: Child }) {
   return (
-    <Layout title={props.title} styles={styles} mainClass="wide">
+    <Layout title={props.title} styles={applicationStyles} mainClass="wide">
       {props.children}
     </Layout>
   );

@@ -1,4 +1,5 @@
 import type { Child } from "hono/jsx";
+import { applicationStyles } from "./application-pages";
 import { HiddenFields, Layout } from "./layout";
 
 /**
@@ -68,7 +69,7 @@ const SECTIONS: [ConsoleSection, string, string][] = [
 /** Every console page: the section navigation, who is signed in, the page. */
 export function ConsoleFrame(props: ConsoleFrameProps) {
   return (
-    <Layout title={`${props.title} · Operator console`} styles={styles} mainClass="console">
+    <Layout title={`${props.title} · Operator console`} styles={applicationStyles + styles} mainClass="console">
       <nav class="console" aria-label="Operator console">
         {SECTIONS.map(([section, label, path]) => (
           <a href={`${props.base}${path}`} {...(section === props.section ? { "aria-current": "page" } : {})}>

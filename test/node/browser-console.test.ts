@@ -166,4 +166,26 @@ describe.skipIf(!haveChromium)(title, () => {
     },
     180_000,
   );
+
+  it("every console page fits a phone's width, and every field has a label", async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    try {
+      const base = `${server().base}/o/admin`;
+      for (const path of ["/", "/clients/", "/clients/new/", "/users/", "/users/new/", `/users/${user.id}/`, "/events/", "/keys/"]) {
+        await page.goto(`${base}${path}`);
+        expect(new URL(page.url()).pathname, path).toBe(`/o/admin${path}`);
+        const layout = await page.evaluate(() => ({
+          scrollWidth: document.documentElement.scrollWidth,
+          width: window.innerWidth,
+          unlabelled: Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+            .filter((el) => (el as HTMLInputElement).labels?.length === 0 && !el.getAttribute("aria-label"))
+            .map((el) => el.getAttribute("name")),
+        }));
+        expect(layout.scrollWidth, `${path} is wider than the phone`).toBeLessThanOrEqual(layout.width);
+        expect(layout.unlabelled, path).toEqual([]);
+      }
+    } finally {
+      await page.setViewportSize({ width: 800, height: 900 });
+    }
+  }, 90_000);
 });
