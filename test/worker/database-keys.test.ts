@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { Hono } from "hono";
 import { decodeProtectedHeader, type JWK } from "jose";
 import { eq } from "drizzle-orm";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { listRecentEvents } from "../../src/db/audit-events";
 import { registerUser } from "../../src/db/registration";
 import { signingKeys } from "../../src/db/schema";
@@ -32,6 +32,10 @@ const now = () => Math.floor(Date.now() / 1000);
 type App = ReturnType<typeof createProvider>;
 const appWith = (settings: NonNullable<ProviderOptions["settings"]> = {}) =>
   createProvider({ settings: { OPERATOR_CONSOLE: true, DATABASE_SIGNING_KEYS: true, STORAGE_COUNT_HEADER: true, ...settings } });
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 beforeEach(async () => {
   // Only this file turns DATABASE_SIGNING_KEYS on: each test starts with no database key and a fresh ring.
@@ -262,12 +266,15 @@ describe("DATABASE_SIGNING_KEYS on", () => {
   it("a key sealed under another SECRET_KEY is skipped (logged), not a 500", async () => {
     const app = appWith();
     const client = await createClient();
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     const other = await addDatabaseKey(db(), "another secret key of at least 32 characters!!", "ES256");
     await backdate(other.kid, { createdAt: now() - 3600, signsFrom: now() - 1 });
     const issued = await tokenFrom(app, client);
     expect(issued.kid).toBe(secretEs256);
     expect(await introspect(app, client, issued.token)).toBe(true);
     expect(await jwksKids(app)).not.toContain(other.kid);
+    expect(JSON.stringify(logged.mock.calls)).toContain("database signing key skipped: it does not open with this SECRET_KEY");
+    expect(JSON.stringify(logged.mock.calls)).toContain(other.kid);
     const { browser } = await signedInTo(app);
     const page = await browser.get(KEYS);
     expect(page.status).toBe(200);
@@ -283,5 +290,39 @@ describe("DATABASE_SIGNING_KEYS on", () => {
     expect((await plain.browser.get(KEYS)).status).toBe(403);
     expect((await plain.browser.post(`${ADMIN}/keys/add/`, { alg: "ES256" })).status).toBe(403);
     expect(await db().select().from(signingKeys).all()).toEqual([]);
+  });
+});
+
+describe("when D1 cannot be read", () => {
+  /** A D1 binding whose every query fails, as during an outage. */
+  const unreachable = {
+    prepare() {
+      throw new Error("D1 is unreachable");
+    },
+    batch() {
+      throw new Error("D1 is unreachable");
+    },
+  } as unknown as D1Database;
+  const jwksWith = (app: App, d1: D1Database) => app.request(`${BASE}/o/.well-known/jwks.json`, {}, { ...env, DB: d1 });
+
+  it("a cold isolate refuses (500 server_error) rather than serve or sign with the secret's keys alone", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await jwksWith(appWith(), unreachable);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toMatchObject({ error: "server_error" });
+    expect(logged).toHaveBeenCalled();
+  });
+
+  it("a warm isolate keeps the ring it had once its cache time is over, and logs it", async () => {
+    const app = appWith();
+    const stored = await addDatabaseKey(db(), env.SECRET_KEY as string, "ES256");
+    expect(await jwksKids(app)).toContain(stored.kid);
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    const later = Date.now() + 61_000;
+    vi.spyOn(Date, "now").mockImplementation(() => later);
+    const res = await jwksWith(app, unreachable);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { keys: JWK[] }).keys.map((k) => k.kid)).toContain(stored.kid);
+    expect(JSON.stringify(logged.mock.calls)).toContain("D1 could not be read, the previous key ring is kept");
   });
 });
