@@ -103,18 +103,30 @@ export async function openLocalDatabase(stateDir: string): Promise<LocalDatabase
     simple: binding.migrations_pattern === undefined,
   };
 
-  const proxy = await quietly(() =>
-    getPlatformProxy<{ DB: D1Database; KV: KVNamespace }>({
-      configPath: CONFIG_PATH,
-      persist: { path: join(resolve(stateDir), "v3") },
-      remoteBindings: false,
-    }),
-  );
+  const open = () =>
+    quietly(() =>
+      getPlatformProxy<{ DB: D1Database; KV: KVNamespace }>({
+        configPath: CONFIG_PATH,
+        persist: { path: join(resolve(stateDir), "v3") },
+        remoteBindings: false,
+      }),
+    );
+  let proxy = await open();
+  let pending: boolean;
   try {
-    if (await mayHavePendingMigrations(proxy.env.DB, migrations)) await applyLocalMigrations(stateDir);
-    return { db: openDatabase(proxy.env.DB), kv: proxy.env.KV, dispose: () => proxy.dispose() };
+    pending = await mayHavePendingMigrations(proxy.env.DB, migrations);
   } catch (error) {
     await proxy.dispose();
     throw error;
   }
+  if (pending) {
+    // wrangler applies them from a workerd process of its own, on the same SQLite file: ours is
+    // closed meanwhile, or the two contend for it ("database is locked: SQLITE_BUSY", seen on a
+    // fresh state directory on a busy machine).
+    await proxy.dispose();
+    await applyLocalMigrations(stateDir);
+    proxy = await open();
+  }
+  const opened = proxy;
+  return { db: openDatabase(opened.env.DB), kv: opened.env.KV, dispose: () => opened.dispose() };
 }
