@@ -146,7 +146,9 @@ export const databaseKeyCommands: Record<string, Command> = {
     async run(ctx) {
       const kid = kidOption(ctx);
       const db = await ctx.db();
-      const row = await refusedAsError(() => promoteDatabaseKey(db, kid, { secretKids: secretKids() }));
+      // With SECRET_KEY at hand (environment or .dev.vars), a key sealed under another one is refused.
+      const secret = ctx.settings().SECRET_KEY ?? devVar("SECRET_KEY");
+      const row = await refusedAsError(() => promoteDatabaseKey(db, kid, { secretKids: secretKids(), ...(secret ? { secret } : {}) }));
       ctx.print(`Key ${kid} signs ${row.alg} tokens from ${isoTime(row.signsFrom!)}.`, { kid, alg: row.alg, signs_from: isoTime(row.signsFrom!) });
     },
   },

@@ -50,6 +50,12 @@ export interface RequireTokenOptions extends IssuerOptions {
    * the KV namespace (unless `revocation` names it), the signing keys and the secret key.
    */
   bindings?: Partial<Pick<BindingNames, "kv" | "signingKeys" | "secretKey" | "database">>;
+  /**
+   * In the provider's own Worker with DATABASE_SIGNING_KEYS: verify with the database keys too.
+   * Default: the provider's settings when it ran before on this request, else the
+   * `DATABASE_SIGNING_KEYS` var. Ignored with `jwksUrl` (the JWKS has every key).
+   */
+  databaseKeys?: boolean;
   /** `realm` of the `WWW-Authenticate` challenge. */
   realm?: string;
 }
@@ -124,7 +130,7 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
   const databaseBinding = options.bindings?.database ?? "DB";
 
   const keysFor = async (c: Context, env: Env): Promise<Parameters<typeof verifyAccessToken>[1]["keys"]> => {
-    if (!options.jwksUrl && usesDatabaseKeys(c, env)) {
+    if (!options.jwksUrl && (options.databaseKeys ?? usesDatabaseKeys(c, env))) {
       // The provider's own Worker with DATABASE_SIGNING_KEYS: the same ring (secret + D1 keys) the provider signs with.
       const d1 = (c.get("d1") as D1Database | undefined) ?? (env[databaseBinding] as D1Database | undefined);
       if (!d1) throw new SettingsError(`DATABASE_SIGNING_KEYS is on but no D1 binding "${databaseBinding}" holds the keys`);

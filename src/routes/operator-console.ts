@@ -583,7 +583,7 @@ export const consoleKeyAdd = keyAction(async (c, operator, params) => {
 
 /** `POST {basePath}/admin/keys/{kid}/promote/`: `db-keys promote --kid KID`. */
 export const consoleKeyPromote = keyAction(async (c, operator) => {
-  const row = await promoteDatabaseKey(c.get("db"), c.req.param("kid") ?? "", { secretKids: await secretKids(c) });
+  const row = await promoteDatabaseKey(c.get("db"), c.req.param("kid") ?? "", { secretKids: await secretKids(c), secret: c.var.secret() });
   c.get("emit")({ type: "key.promoted", kid: row.kid, alg: row.alg, signsFrom: row.signsFrom!, operatorId: operator.id });
   return c.redirect(withNotice(keysPath(c), "key_promoted"), 303);
 });

@@ -166,8 +166,11 @@ export function databaseKeyRoles(rows: SigningKeyRow[], now = nowSeconds()): Map
     else if (row.signsFrom === null) roles.set(row.kid, { role: "published" });
     else if (row.signsFrom > now) roles.set(row.kid, { role: "scheduled", signsFrom: row.signsFrom });
     else {
-      // Promoted in the past and not the signer: the next key of its algorithm promoted after it took over.
-      const takeovers = rows.filter((r) => r.alg === row.alg && r.signsFrom !== null && r.signsFrom > row.signsFrom! && r.signsFrom <= now).map((r) => r.signsFrom!);
+      // Promoted in the past and not the signer: the next key of its algorithm that took over after
+      // it (one retired before its time came never did).
+      const takeovers = rows
+        .filter((r) => r.alg === row.alg && r.signsFrom !== null && r.signsFrom > row.signsFrom! && r.signsFrom <= now && (r.retiredAt === null || r.retiredAt > r.signsFrom))
+        .map((r) => r.signsFrom!);
       roles.set(row.kid, { role: "signed", signedUntil: Math.min(...takeovers) });
     }
   }
@@ -212,11 +215,19 @@ export const promotionTime = (row: Pick<SigningKeyRow, "createdAt">, now: number
 
 /**
  * Makes a database key the signing key of its algorithm, from `max(now, created_at +
- * PROMOTION_DELAY_SECONDS)`. Refused for a retired key, one that signs or is already promoted, and a secret key.
+ * PROMOTION_DELAY_SECONDS)`. Refused for a retired key, one that signs or is already promoted, a secret
+ * key, and (given `secret`) one that does not open with it.
  */
-export async function promoteDatabaseKey(db: Database, kid: string, options: { secretKids?: readonly string[]; now?: number } = {}): Promise<SigningKeyRow> {
+export async function promoteDatabaseKey(
+  db: Database,
+  kid: string,
+  options: { secretKids?: readonly string[]; now?: number; /** When given, a key that does not open with it is refused. */ secret?: string } = {},
+): Promise<SigningKeyRow> {
   const now = options.now ?? nowSeconds();
   const row = await liveRow(db, kid, options.secretKids ?? []);
+  if (options.secret !== undefined && !(await opensWithSecret(row, options.secret))) {
+    throw new KeyChangeRefused(`Key ${kid} does not open with this SECRET_KEY (sealed under another one): it cannot sign; add a new key instead and retire this one.`);
+  }
   const role = databaseKeyRoles(await listAllSigningKeys(db), now).get(kid);
   if (role?.role === "signs") throw new KeyChangeRefused(`Key ${kid} already signs ${row.alg} tokens.`);
   if (role?.role === "scheduled") throw new KeyChangeRefused(`Key ${kid} is already promoted: it signs from ${utcTime(role.signsFrom)}.`);

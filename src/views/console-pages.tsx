@@ -675,7 +675,7 @@ function RoleOf(props: { k: RingKeyView }) {
 function KeyActions(props: { base: string; k: RingKeyView; hidden: Record<string, string> }) {
   const { k } = props;
   if (k.source === "secret") return <span class="muted">in the SIGNING_KEYS secret: rotate it with the CLI</span>;
-  if (k.role === "retired" || k.role === "unreadable") return null;
+  if (k.role === "retired") return null;
   const own = `${props.base}/keys/${encodeURIComponent(k.kid)}`;
   return (
     <>

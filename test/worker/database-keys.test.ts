@@ -242,6 +242,35 @@ describe("DATABASE_SIGNING_KEYS on", () => {
     expect(await again.text()).toContain("is retired");
   });
 
+  it("a key retired before its time came never took over: the key before it signed until the next real takeover", async () => {
+    const app = appWith();
+    const { browser } = await signedInTo(app);
+    const [a, b, c] = [
+      await addDatabaseKey(db(), env.SECRET_KEY as string, "ES256"),
+      await addDatabaseKey(db(), env.SECRET_KEY as string, "ES256"),
+      await addDatabaseKey(db(), env.SECRET_KEY as string, "ES256"),
+    ];
+    await backdate(a.kid, { createdAt: now() - 9000, signsFrom: now() - 8000 });
+    // B was promoted for later, then retired well before that time: it never signed.
+    await db().update(signingKeys).set({ createdAt: now() - 9000, signsFrom: now() - 5000, retiredAt: now() - 7000 }).where(eq(signingKeys.kid, b.kid));
+    await backdate(c.kid, { createdAt: now() - 9000, signsFrom: now() - 10 });
+    const refused = await submit(browser, `${ADMIN}/keys/${a.kid}/retire/`);
+    expect(refused.status).toBe(409);
+    expect(await refused.text()).toMatch(/may still be valid/);
+  });
+
+  it("requireToken's databaseKeys option verifies with the database keys without the var", async () => {
+    const app = appWith();
+    const client = await createClient();
+    const key = await addDatabaseKey(db(), env.SECRET_KEY as string, "ES256");
+    await backdate(key.kid, { createdAt: now() - 3600, signsFrom: now() - 1 });
+    const issued = await tokenFrom(app, client);
+    expect(issued.kid).toBe(key.kid);
+    const api = new Hono();
+    api.get("/api", requireToken({ issuer: ISSUER, audience: BASE, revocation: false, databaseKeys: true }), (c) => c.text("ok"));
+    expect((await api.request(`${BASE}/api`, { headers: { authorization: `Bearer ${issued.token}` } }, env)).status).toBe(200);
+  });
+
   it("a secret key cannot be promoted or retired from the console; an unknown algorithm is refused", async () => {
     const app = appWith();
     const { browser } = await signedInTo(app);
@@ -279,6 +308,12 @@ describe("DATABASE_SIGNING_KEYS on", () => {
     const page = await browser.get(KEYS);
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(new RegExp(`${other.kid}</code></td><td>ES256</td><td>database</td><td>skipped: it does not open with this SECRET_KEY`));
+    // It cannot be made to sign; it can be retired (it is the signer only on paper: retire once another took over).
+    const unsigned = await addDatabaseKey(db(), "another secret key of at least 32 characters!!", "RS256");
+    const promote = await submit(browser, `${ADMIN}/keys/${unsigned.kid}/promote/`);
+    expect(promote.status).toBe(409);
+    expect(await promote.text()).toContain("does not open with this SECRET_KEY");
+    expect((await submit(browser, `${ADMIN}/keys/${unsigned.kid}/retire/`)).status).toBe(303);
   });
 
   it("a POST without the CSRF token is 403, and a user who is not an operator gets 403", async () => {
