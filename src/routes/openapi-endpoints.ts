@@ -597,6 +597,30 @@ export const ENDPOINTS: Endpoint[] = [
   { path: "/admin/", operations: { get: consoleGet("consoleHome", "Operator console: counts and the latest events") } },
   { path: "/admin/events/", operations: { get: { ...consoleGet("consoleEvents", "Recent events, newest first"), parameters: [{ name: "type", in: "query" as const, required: false, description: "Only events of this type (an unknown type shows all).", schema: { type: "string" as const } }] } } },
   { path: "/admin/keys/", operations: { get: consoleGet("consoleKeys", "The signing keys and how to rotate them") } },
+  {
+    path: "/admin/keys/add/",
+    operations: {
+      post: consolePost("consoleKeyAdd", "Add a signing key to D1 (`db-keys add`)", "DATABASE_SIGNING_KEYS only (else 404): a new key of `alg`, published at once, signing once promoted.", { alg: "ES256, RS256, EdDSA, PS256 or ES384." }, [], {
+        ...redirectsTo("the keys page"),
+        400: { description: "Not one of the algorithms: nothing changed.", content: htmlContent },
+      }),
+    },
+  },
+  ...(["promote", "retire"] as const).map((action) => ({
+    path: `/admin/keys/{kid}/${action}/`,
+    operations: {
+      post: consolePost(
+        action === "promote" ? "consoleKeyPromote" : "consoleKeyRetire",
+        action === "promote" ? "Make a database key sign (`db-keys promote`)" : "Retire a database key (`db-keys retire`)",
+        action === "promote"
+          ? "DATABASE_SIGNING_KEYS only: the key signs its algorithm from max(now, added + 420 s), when every isolate and JWKS cache holds it."
+          : "DATABASE_SIGNING_KEYS only: the key leaves the JWKS; refused while it signs and until the longest token lifetime after its last token.",
+        {},
+        [{ ...authorizedClientId, name: "kid", description: "The key's id (RFC 7638 thumbprint)." }],
+        { ...redirectsTo("the keys page"), 409: { description: "Refused (a secret key, retired, signing, or too soon): the page says why; nothing changed.", content: htmlContent } },
+      ),
+    },
+  })),
   { path: "/admin/clients/", operations: { get: consoleGet("consoleClients", "Every client, with its source") } },
   {
     path: "/admin/clients/new/",
