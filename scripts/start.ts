@@ -3,14 +3,16 @@
  *
  *  1. Puts development SIGNING_KEYS and SECRET_KEY into .dev.vars if it lacks them (mode 0600, other lines kept).
  *  2. Applies the D1 migrations to the local state.
- *  3. Creates the demo user and the demo confidential client if they are absent (the client's
+ *  3. Creates the demo user, the demo operator (admin / admin-password, for the operator console)
+ *     and the demo confidential client if they are absent (the client's
  *     secret, known only at creation, is kept in .wrangler/demo-client.json); on another PORT the
  *     saved client keeps its id and secret and gets that port's redirect URI. Likewise the public
  *     client of the example SPA (its id in .wrangler/demo-spa-client.json).
  *  4. Writes the example SPA (examples/spa, oauth4webapi from node_modules, a config.json for this
  *     PORT, a `_headers` file with its CSP) into .wrangler/demo-assets, never into tracked files.
  *  5. Runs `wrangler dev` on 127.0.0.1:$PORT (default 8787), forwarding SIGINT/SIGTERM, with the
- *     var DEMO_USER (the login page names the demo user; a deployed Worker has no such var) and
+ *     var DEMO_USER (the login page names the demo user; a deployed Worker has no such var),
+ *     OPERATOR_CONSOLE=true, and
  *     `--assets` for the SPA at /demo/ (Workers Static Assets: a path with a file is served without
  *     running the Worker; /demo/callback has none and stays the Worker's).
  *  6. Once /healthz answers, prints the URL, the demo credentials, the SPA's URL, an `export` line
@@ -40,6 +42,9 @@ import { DEFAULT_STATE_DIR, ROOT, WRANGLER_BIN, wranglerEnv } from "./lib/projec
 
 const DEMO_USERNAME = "demo";
 const DEMO_PASSWORD = "demo-password";
+/** The operator of the console at /o/admin/ (OPERATOR_CONSOLE is on under npm start). */
+const DEMO_OPERATOR = "admin";
+const DEMO_OPERATOR_PASSWORD = "admin-password";
 const DEMO_CLIENT_NAME = "Demo app";
 const DEMO_SPA_NAME = "Demo SPA";
 const DEMO_SPA_SCOPE = "openid profile email read";
@@ -99,6 +104,10 @@ async function ensureDemoData(db: Database): Promise<DemoClient> {
   if (!(await findUserByUsername(db, DEMO_USERNAME))) {
     await registerUser(db, { username: DEMO_USERNAME, password: DEMO_PASSWORD });
     console.log(`Created the demo user "${DEMO_USERNAME}".`);
+  }
+  if (!(await findUserByUsername(db, DEMO_OPERATOR))) {
+    await registerUser(db, { username: DEMO_OPERATOR, password: DEMO_OPERATOR_PASSWORD, operator: true });
+    console.log(`Created the demo operator "${DEMO_OPERATOR}" (the operator console at /o/admin/).`);
   }
 
   const redirectUris = [`${baseUrl}/demo/callback`, "https://oauth.pstmn.io/v1/callback"];
@@ -282,6 +291,7 @@ function banner(demo: DemoClient): string {
     `  Demo user:       ${DEMO_USERNAME} / ${DEMO_PASSWORD}`,
     `  Demo client:     ${demo.client_id} (secret in ${show(demoClientPath)})`,
     `  Example SPA:     ${spaUrl}  (sign in with PKCE in the browser)`,
+    `  Operator console: ${baseUrl}/o/admin/  (${DEMO_OPERATOR} / ${DEMO_OPERATOR_PASSWORD})`,
     "",
     "  For your shell (the README's walkthrough uses these):",
     `  export BASE=${baseUrl} CLIENT_ID=${demo.client_id} CLIENT_SECRET=${demo.client_secret}`,
@@ -317,7 +327,7 @@ async function main(): Promise<number> {
 
   const args = [WRANGLER_BIN, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", stateDir];
   if (process.env.EOT_DEV_VARS) args.push("--env-file", devVarsPath);
-  args.push("--var", `DEMO_USER:${DEMO_USERNAME} / ${DEMO_PASSWORD}`, "--assets", assetsDir);
+  args.push("--var", `DEMO_USER:${DEMO_USERNAME} / ${DEMO_PASSWORD}`, "--var", "OPERATOR_CONSOLE:true", "--assets", assetsDir);
   const child = spawn(process.execPath, args, { cwd: ROOT, env: devServerEnv(), stdio: "inherit" });
   let exited = false;
   const exit = new Promise<number>((resolvePromise, reject) => {

@@ -60,6 +60,11 @@ describe("npm start", () => {
         const base = `http://127.0.0.1:${firstPort}`;
         expect(run.output()).toContain(`running at ${base}`);
         expect(run.output()).toContain("Demo user:       demo / demo-password");
+        expect(run.output()).toContain(`Operator console: ${base}/o/admin/  (admin / admin-password)`);
+        // The console is on under npm start: a visitor is sent to sign in (it is 404 when off).
+        const consolePage = await fetch(`${base}/o/admin/`, { redirect: "manual" });
+        expect(consolePage.status).toBe(303);
+        expect(consolePage.headers.get("location")).toBe("/o/login/?next=%2Fo%2Fadmin%2F");
         expect(run.output()).toContain(`Created the demo client "Demo SPA" (${join(stateDir, "demo-spa-client.json")})`);
         expect(banner.exportLine).toBe(`export BASE=${base} CLIENT_ID=${banner.clientId} CLIENT_SECRET=${banner.clientSecret}`);
         // Offline (as here, in the sandbox), neither wrangler nor miniflare prints a stack trace.
@@ -108,7 +113,11 @@ describe("npm start", () => {
         let listed = "";
         const code = await main(["user", "list", "--json", "--persist-to", stateDir], { out: (t) => (listed += t), err: () => {} });
         expect(code).toBe(0);
-        expect(JSON.parse(listed)).toEqual([expect.objectContaining({ username: "demo", is_active: true })]);
+        const users = (JSON.parse(listed) as { username: string }[]).toSorted((a, b) => a.username.localeCompare(b.username));
+        expect(users).toEqual([
+          expect.objectContaining({ username: "admin", is_active: true, is_operator: true }),
+          expect.objectContaining({ username: "demo", is_active: true, is_operator: false }),
+        ]);
         first = banner;
       });
     } finally {
