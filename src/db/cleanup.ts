@@ -4,7 +4,8 @@ import { staleCodeRedemptions } from "./code-redemptions";
 import { windowOver } from "./throttle";
 import type { Database } from "./index";
 import { eventsBefore } from "./audit-events";
-import { auditEvents, clients, codeRedemptions, consents, initialAccessTokens, refreshTokens, sessions, signInThrottle } from "./schema";
+import { spentIdsExpiredBy } from "./spent-ids";
+import { auditEvents, deviceAuthorizations, spentIds, clients, codeRedemptions, consents, initialAccessTokens, refreshTokens, sessions, signInThrottle } from "./schema";
 import type { Settings } from "../core/settings";
 import { nowSeconds } from "../core/time";
 
@@ -19,6 +20,8 @@ export interface CleanupReport {
   initialAccessTokens: number;
   metadataDocumentClients: number;
   auditEvents: number;
+  spentIds: number;
+  deviceAuthorizations: number;
 }
 
 async function deleteInBatches(db: Database, table: SQLiteTable, where: SQL | undefined, maxBatches: number): Promise<number> {
@@ -51,7 +54,8 @@ function staleDocumentClients(db: Database, expiredBefore: number): SQL | undefi
  * records no replay could still need (`staleCodeRedemptions`); stale sign-in throttling rows; and
  * expired sessions; initial access tokens expired or used up; and clients made from a metadata
  * document that has been stale for a day, once no consent or refresh token refers to them (the
- * next authorization fetches the document again); and recent events older than EVENT_HISTORY_DAYS.
+ * next authorization fetches the document again); recent events older than EVENT_HISTORY_DAYS; and
+ * expired single-use identifiers and device authorizations.
  * Runs in bounded batches.
  */
 export async function clearExpired(db: Database, settings: Settings, now = nowSeconds(), maxBatches = 20): Promise<CleanupReport> {
@@ -70,5 +74,7 @@ export async function clearExpired(db: Database, settings: Settings, now = nowSe
     ),
     metadataDocumentClients: await deleteInBatches(db, clients, staleDocumentClients(db, now - DOCUMENT_CLIENT_RETENTION_SECONDS), maxBatches),
     auditEvents: await deleteInBatches(db, auditEvents, eventsBefore(now - settings.EVENT_HISTORY_DAYS * 24 * 3600), maxBatches),
+    spentIds: await deleteInBatches(db, spentIds, spentIdsExpiredBy(now), maxBatches),
+    deviceAuthorizations: await deleteInBatches(db, deviceAuthorizations, lte(deviceAuthorizations.expiresAt, now), maxBatches),
   };
 }

@@ -75,6 +75,18 @@ export const clients = sqliteTable(
     metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
     /** A metadata document client: when the document must be fetched again (Unix seconds, from its HTTP caching headers). */
     metadataExpiresAt: integer("metadata_expires_at"),
+    /** `private_key_jwt` (RFC 7523): the client's public keys as a JWK set, or where to fetch them. */
+    jwks: text("jwks", { mode: "json" }).$type<{ keys: Record<string, unknown>[] }>(),
+    jwksUri: text("jwks_uri"),
+    /**
+     * `client_secret_jwt`: the HMAC key is the secret itself, so such a client's secret is also kept
+     * sealed under SECRET_KEY (every other client's secret only as its hash).
+     */
+    secretSealed: text("secret_sealed"),
+    /** RFC 9126 §6: this client must push its authorization requests (PAR). */
+    requirePushedAuthorizationRequests: integer("require_pushed_authorization_requests", { mode: "boolean" }).notNull().default(false),
+    /** RFC 9449 §5.2: this client's access tokens must be DPoP-bound. */
+    dpopBoundAccessTokens: integer("dpop_bound_access_tokens", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
@@ -242,3 +254,51 @@ export const signingKeys = sqliteTable(
 );
 
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
+
+/**
+ * Identifiers that may be used once within their lifetime: a pushed authorization request's
+ * `request_uri` (RFC 9126), a client assertion's `jti` (RFC 7523), a DPoP proof's `jti` (RFC 9449).
+ * Spending one is a single `INSERT … ON CONFLICT DO NOTHING` at the primary, so two concurrent uses
+ * cannot both succeed; `id` is `<kind>:<SHA-256 of the value>`. Cleanup removes expired rows.
+ */
+export const spentIds = sqliteTable(
+  "spent_ids",
+  {
+    id: text("id").primaryKey(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("spent_ids_expires_at").on(t.expiresAt)],
+);
+
+export const DEVICE_AUTHORIZATION_STATUSES = ["pending", "approved", "denied", "consumed"] as const;
+
+/**
+ * RFC 8628 device authorizations: the device code (as its SHA-256 hash) the device polls with, and
+ * the user code a person types on the verification page. Approval, denial and redemption are
+ * conditional updates at the primary, so a code is redeemed once.
+ */
+export const deviceAuthorizations = sqliteTable(
+  "device_authorizations",
+  {
+    deviceCodeHash: text("device_code_hash").primaryKey(),
+    /** Normalized (upper case, no separator). */
+    userCode: text("user_code").notNull().unique(),
+    clientId: text("client_id")
+      .notNull()
+      .references(() => clients.id, { onDelete: "cascade" }),
+    scope: text("scope").notNull(),
+    resources: jsonList("resources"),
+    status: text("status", { enum: DEVICE_AUTHORIZATION_STATUSES }).notNull().default("pending"),
+    /** Who approved or denied it, and when they signed in (`auth_time`). */
+    userId: text("user_id"),
+    authTime: integer("auth_time"),
+    /** Seconds the device must wait between polls; raised by `slow_down`. */
+    interval: integer("interval").notNull(),
+    lastPolledAt: integer("last_polled_at"),
+    expiresAt: integer("expires_at").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [index("device_authorizations_expires_at").on(t.expiresAt)],
+);
+
+export type DeviceAuthorization = typeof deviceAuthorizations.$inferSelect;

@@ -1,0 +1,20 @@
+import { lte } from "drizzle-orm";
+import { hashSecret } from "../core/crypto";
+import type { Database } from "./index";
+import { spentIds } from "./schema";
+
+/** What a single-use identifier is: each kind has its own namespace. */
+export type SpentIdKind = "par" | "client_assertion" | "dpop";
+
+/**
+ * Spends `value` of `kind` until `expiresAt` (Unix seconds): true the first time, false when it was
+ * spent already, also under concurrency (one insert at the primary decides). Only its hash is kept.
+ */
+export async function spendOnce(db: Database, kind: SpentIdKind, value: string, expiresAt: number): Promise<boolean> {
+  const id = `${kind}:${await hashSecret(value)}`;
+  const rows = await db.insert(spentIds).values({ id, expiresAt }).onConflictDoNothing().returning({ id: spentIds.id });
+  return rows.length > 0;
+}
+
+/** Cleanup's condition: identifiers past their lifetime (a replay would be refused as expired anyway). */
+export const spentIdsExpiredBy = (now: number) => lte(spentIds.expiresAt, now);
