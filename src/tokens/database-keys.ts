@@ -86,7 +86,14 @@ export async function opensWithSecret(row: SigningKeyRow, secret: string): Promi
   return jwk?.kid === row.kid;
 }
 
+/** The SECRET_KEY the imported keys were opened with: another one opens them again (or not). */
+let importedWith: string | undefined;
+
 async function buildRing(db: Database, source: string, secret: string): Promise<KeyRing> {
+  if (importedWith !== secret) {
+    imported = new Map();
+    importedWith = secret;
+  }
   const secretRing = await loadKeyRing(source);
   const rows = await listLiveSigningKeys(db);
   const inSecret = new Set(secretRing.keys.map((k) => k.kid));
