@@ -1,7 +1,11 @@
 /** Syntax and algorithm lists the protocols fix, used by the settings, the schema and the checks alike. */
 
-/** JWS algorithms this server signs and verifies with (access tokens, ID tokens). */
-export const SIGNING_ALGORITHMS = ["ES256", "RS256", "EdDSA", "PS256", "ES384"] as const;
+/**
+ * JWS algorithms this server signs and verifies with (access tokens, ID tokens). `Ed25519` is RFC
+ * 9864's fully specified name; `EdDSA` (the same Ed25519 signature under the polymorphic name RFC
+ * 9864 deprecates) stays for relying parties that know only it.
+ */
+export const SIGNING_ALGORITHMS = ["ES256", "RS256", "Ed25519", "EdDSA", "PS256", "ES384"] as const;
 
 /** RFC 6749 §3.3 `scope-token`: %x21 / %x23-5B / %x5D-7E (no space, quote or backslash). */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;

@@ -7,7 +7,7 @@ import { nowSeconds } from "../core/time";
 /** OIDC Core §3.3.2.11: the hash of `at_hash`/`c_hash` follows the signing algorithm. */
 function hashAlgorithmFor(alg: string): string {
   if (alg.endsWith("384")) return "SHA-384";
-  if (alg.endsWith("512") || alg === "EdDSA") return "SHA-512";
+  if (alg.endsWith("512") || alg === "EdDSA" || alg === "Ed25519") return "SHA-512";
   return "SHA-256";
 }
 

@@ -600,7 +600,7 @@ export const ENDPOINTS: Endpoint[] = [
   {
     path: "/admin/keys/add/",
     operations: {
-      post: consolePost("consoleKeyAdd", "Add a signing key to D1 (`db-keys add`)", "DATABASE_SIGNING_KEYS only (else 404): a new key of `alg`, published at once, signing once promoted.", { alg: "ES256, RS256, EdDSA, PS256 or ES384." }, [], {
+      post: consolePost("consoleKeyAdd", "Add a signing key to D1 (`db-keys add`)", "DATABASE_SIGNING_KEYS only (else 404): a new key of `alg`, published at once, signing once promoted.", { alg: "ES256, RS256, Ed25519, EdDSA, PS256 or ES384." }, [], {
         ...redirectsTo("the keys page"),
         400: { description: "Not one of the algorithms: nothing changed.", content: htmlContent },
       }),

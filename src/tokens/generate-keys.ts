@@ -17,7 +17,11 @@ export async function generateSigningKey(alg: string): Promise<JWK> {
   }
 }
 
-/** The default key set: ES256 for access tokens, RS256 for ID tokens (OIDC requires it), EdDSA for clients that pick it. */
+/**
+ * The default key set: ES256 for access tokens, RS256 for ID tokens (OIDC requires it), and
+ * Ed25519 (RFC 9864) and EdDSA (its deprecated name, for relying parties that know only it) for
+ * clients that pick them.
+ */
 export async function generateSigningKeySet(): Promise<{ keys: JWK[] }> {
-  return { keys: [await generateSigningKey("ES256"), await generateSigningKey("RS256"), await generateSigningKey("EdDSA")] };
+  return { keys: await Promise.all(["ES256", "RS256", "Ed25519", "EdDSA"].map(generateSigningKey)) };
 }

@@ -170,20 +170,20 @@ describe.concurrent("admin CLI", () => {
     ]);
     expect(run.stderr).toMatch(/wrangler secret put SIGNING_KEYS/);
     const defaults = parsed<{ keys: { alg: string }[] }>(await adminHere(["keys", "generate"]), "keys generate");
-    expect(defaults.keys.map((k) => k.alg)).toEqual(["ES256", "RS256", "EdDSA"]);
+    expect(defaults.keys.map((k) => k.alg)).toEqual(["ES256", "RS256", "Ed25519", "EdDSA"]);
   });
 
   it("rotates signing keys add-then-retire on a key file", async () => {
     const file = join(tempDir(), "keys.json");
     writeFileSync(file, (await adminHere(["keys", "generate"])).stdout);
     const before = parsed<{ kid: string; alg: string; role: string }[]>(await adminHere(["keys", "list", "--file", file, "--json"]), "keys list");
-    expect(before.map((k) => [k.alg, k.role])).toEqual([["ES256", "signs"], ["RS256", "signs"], ["EdDSA", "signs"]]);
+    expect(before.map((k) => [k.alg, k.role])).toEqual([["ES256", "signs"], ["RS256", "signs"], ["Ed25519", "signs"], ["EdDSA", "signs"]]);
     const oldRs = before[1]!.kid;
 
     expect((await adminHere(["keys", "add", "--alg", "RS256", "--file", file, "--write"])).code).toBe(0);
     const added = parsed<{ kid: string; role: string }[]>(await adminHere(["keys", "list", "--file", file, "--json"]), "keys list");
-    expect(added.map((k) => k.role)).toEqual(["signs", "signs", "signs", "published"]);
-    const newRs = added[3]!.kid;
+    expect(added.map((k) => k.role)).toEqual(["signs", "signs", "signs", "signs", "published"]);
+    const newRs = added[4]!.kid;
 
     const refused = await adminHere(["keys", "retire", "--kid", oldRs, "--file", file]);
     expect(refused.code).toBe(1);
@@ -194,7 +194,8 @@ describe.concurrent("admin CLI", () => {
     expect(after).toEqual([
       { kid: newRs, alg: "RS256", role: "signs" },
       { kid: before[0]!.kid, alg: "ES256", role: "signs" },
-      { kid: before[2]!.kid, alg: "EdDSA", role: "signs" },
+      { kid: before[2]!.kid, alg: "Ed25519", role: "signs" },
+      { kid: before[3]!.kid, alg: "EdDSA", role: "signs" },
     ]);
     expect((await adminHere(["keys", "retire", "--kid", "no-such-kid", "--file", file])).code).toBe(1);
   });

@@ -93,6 +93,8 @@ describe("discovery documents", () => {
     const doc = await metadata();
     const algs = doc.id_token_signing_alg_values_supported as string[];
     expect(algs).toContain("RS256");
+    // RFC 9864's fully specified Ed25519 beside the deprecated EdDSA (the default key set has both).
+    expect(algs).toEqual(expect.arrayContaining(["Ed25519", "EdDSA"]));
     expect(algs).not.toContain("none");
     // Each advertised algorithm has a published key.
     const jwks = await (await SELF.fetch(doc.jwks_uri as string)).json<{ keys: { alg: string }[] }>();
@@ -105,7 +107,10 @@ describe("discovery documents", () => {
     expect(doc.claims_supported).toEqual(expect.arrayContaining(["sub", "iss", "auth_time", "name", "email", "address", "phone_number", "sid"]));
     expect(doc.prompt_values_supported).toEqual(expect.arrayContaining(["none", "login", "consent", "select_account"]));
     expect(doc.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(["client_secret_basic", "client_secret_post", "none"]));
-    expect(doc.token_endpoint_auth_methods_supported).not.toContain("private_key_jwt");
+    expect(doc.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(["private_key_jwt", "client_secret_jwt"]));
+    // RFC 8414 §2: the algorithms of JWT client authentication; never "none".
+    expect(doc.token_endpoint_auth_signing_alg_values_supported).toEqual(expect.arrayContaining(["RS256", "ES256", "PS256", "EdDSA", "HS256"]));
+    expect(doc.token_endpoint_auth_signing_alg_values_supported).not.toContain("none");
   });
 
   it("the JWKS is public keys only, each with kid, alg and use sig", async () => {

@@ -117,14 +117,14 @@ describe("OpenID Connect smoke", () => {
     expect(decodeJwt((await refreshed.json<Record<string, string>>()).access_token!).sub).toBe(idSub);
   });
 
-  it("a client registered for EdDSA gets Ed25519-signed ID tokens that verify against the JWKS", async () => {
+  it.each(["Ed25519", "EdDSA"] as const)("a client registered for %s gets Ed25519-signed ID tokens, with at_hash by SHA-512, that verify against the JWKS", async (alg) => {
     const username = `ed${crypto.randomUUID().slice(0, 8)}`;
     await registerUser(db(), { username, password: "correct horse battery" });
     const { clientId, clientSecret } = await createClient({
       grantTypes: ["authorization_code"],
       redirectUris: [REDIRECT],
       skipAuthorization: true,
-      idTokenSignedResponseAlg: "EdDSA",
+      idTokenSignedResponseAlg: alg,
     });
     const browser = await signedInBrowser(username);
     const q = new URLSearchParams({ response_type: "code", client_id: clientId, redirect_uri: REDIRECT, scope: "openid", nonce: "ed" });
@@ -134,7 +134,10 @@ describe("OpenID Connect smoke", () => {
     ).json<Record<string, string>>();
     const jwks = createLocalJWKSet(await (await SELF.fetch(`${ISSUER}/.well-known/jwks.json`)).json());
     const { payload, protectedHeader } = await jwtVerify(body.id_token!, jwks, { issuer: ISSUER, audience: clientId });
-    expect(protectedHeader.alg).toBe("EdDSA");
+    expect(protectedHeader.alg).toBe(alg);
     expect(payload.nonce).toBe("ed");
+    // OIDC Core §3.3.2.11: the left half of SHA-512 of the access token (Ed25519 signs with SHA-512).
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", new TextEncoder().encode(body.access_token!)));
+    expect(payload.at_hash).toBe(btoa(String.fromCharCode(...digest.slice(0, 32))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""));
   });
 });
