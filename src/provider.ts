@@ -46,6 +46,8 @@ import {
   consoleUsers,
   consoleUserSignOut,
 } from "./routes/operator-console";
+import { deviceAuthorizationEndpoint } from "./routes/device-authorization";
+import { deviceVerificationGet, deviceVerificationPost } from "./routes/device-verification";
 import { authorizedTokensList, revokeAuthorizationGet, revokeAuthorizationPost } from "./routes/authorized-tokens";
 import { metadataEndpoint } from "./routes/discovery";
 import { introspectEndpoint } from "./routes/introspect";
@@ -268,6 +270,17 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.use(path, rateLimit("introspectRateLimit"));
     o.post(path, introspectEndpoint);
     o.all(path, methodNotAllowed("POST"));
+  }
+  // RFC 8628: the device asks here; its user enters the code on the verification page.
+  for (const path of both("/device_authorization")) {
+    o.use(path, rateLimit("tokenRateLimit"));
+    o.post(path, deviceAuthorizationEndpoint);
+    o.all(path, methodNotAllowed("POST"));
+  }
+  for (const path of both("/device")) {
+    o.use(path, rateLimit("loginRateLimit", tooManyRequestsPage));
+    o.get(path, deviceVerificationGet);
+    o.post(path, deviceVerificationPost);
   }
   for (const path of both("/authorize")) {
     o.get(path, authorizeGet);

@@ -59,7 +59,7 @@ interface ReuseDetected {
  * line (`message: "security event"`), with or without a hook.
  */
 export type ProviderEvent =
-  | { type: "token.issued"; grantType: "authorization_code" | "client_credentials" | "password" | "implicit"; clientId: string; userId?: string; scope: string }
+  | { type: "token.issued"; grantType: "authorization_code" | "client_credentials" | "password" | "implicit" | "device_code"; clientId: string; userId?: string; scope: string }
   | { type: "token.refreshed"; clientId: string; userId?: string; scope: string }
   | { type: "token.revoked"; clientId: string; tokenType: "access_token" | "refresh_token" }
   | { type: "authorization.granted"; clientId: string; userId: string; scope: string[] }

@@ -15,3 +15,6 @@ export const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(["localhost", "12
 
 /** A space-separated list of scope tokens (possibly empty). */
 export const SCOPE_LIST = /^[\x21\x23-\x5b\x5d-\x7e ]*$/;
+
+/** RFC 8628 §3.4: the Device Authorization Grant's `grant_type`. */
+export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";

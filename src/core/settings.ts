@@ -58,6 +58,8 @@ export const settingsSchema = z.object({
   ),
   ACCESS_TOKEN_EXPIRE_SECONDS: seconds(3600),
   AUTHORIZATION_CODE_EXPIRE_SECONDS: seconds(60),
+  /** Lifetime of a device code and its user code (RFC 8628 `expires_in`). */
+  DEVICE_CODE_EXPIRE_SECONDS: seconds(600),
   /** Lifetime of OpenID Connect ID tokens. */
   ID_TOKEN_EXPIRE_SECONDS: seconds(3600),
   REFRESH_TOKEN_EXPIRE_SECONDS: seconds(30 * 24 * 3600),

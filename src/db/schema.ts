@@ -38,6 +38,8 @@ export const GRANT_TYPES = [
   "password",
   "client_credentials",
   "refresh_token",
+  /** RFC 8628: the Device Authorization Grant. */
+  "urn:ietf:params:oauth:grant-type:device_code",
 ] as const;
 
 /** Registered applications: everything DOT's `Application` has. */

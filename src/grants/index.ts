@@ -1,6 +1,7 @@
 import type { GrantType } from "../db/schema";
 import { authorizationCodeGrant } from "./authorization-code";
 import { clientCredentialsGrant } from "./client-credentials";
+import { deviceCodeGrant } from "./device-code";
 import { passwordGrant } from "./password";
 import { refreshTokenGrant } from "./refresh-token";
 import type { Grant } from "./types";
@@ -11,6 +12,7 @@ export const grants: Partial<Record<GrantType, Grant>> = {
   client_credentials: clientCredentialsGrant,
   password: passwordGrant,
   refresh_token: refreshTokenGrant,
+  "urn:ietf:params:oauth:grant-type:device_code": deviceCodeGrant,
 };
 
 export function findGrant(grantType: string): Grant | undefined {

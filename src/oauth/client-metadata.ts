@@ -1,4 +1,4 @@
-import { LOOPBACK_HOSTNAMES, SIGNING_ALGORITHMS } from "../core/protocol";
+import { DEVICE_CODE_GRANT, LOOPBACK_HOSTNAMES, SIGNING_ALGORITHMS } from "../core/protocol";
 import type { Settings } from "../core/settings";
 import { clientRegistrationSchema, type ClientRegistration } from "../db/registration";
 import { APPLICATION_TYPES, SUBJECT_TYPES, type Client } from "../db/schema";
@@ -9,13 +9,14 @@ import { OIDC_SCOPES } from "./scope";
  * Client metadata as clients send it (RFC 7591 §2, OIDC Dynamic Client Registration §2), for
  * dynamic registration and client ID metadata documents: checked as strictly as the admin CLI
  * checks its flags (the same schema decides), and stricter where a client registers itself:
- * OAuth 2.1's grants only (no password, no implicit), redirect URIs on https or loopback http.
+ * OAuth 2.1's grants and the device grant (RFC 8628) only (no password, no implicit), redirect URIs
+ * on https or loopback http.
  * Members this server does not know are ignored (RFC 7591 §2).
  */
 
 /** Token endpoint authentication methods a self-registered client may pick. */
 const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
-const GRANTS = ["authorization_code", "refresh_token", "client_credentials"] as const;
+const GRANTS = ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT] as const;
 /** Members shown back as registered and otherwise unused (RFC 7591 §2). */
 const DISPLAY_URIS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const;
 const DISPLAY_STRINGS = ["software_id", "software_version"] as const;

@@ -11,8 +11,8 @@ const NOT_DESCRIPTION_CHARACTERS = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
  */
 /**
  * The error codes this server answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 7009, RFC 6750 §3.1,
- * OIDC Core §3.1.2.6, RFC 8707 §2 (invalid_target), RFC 7591 §3.2.2 (registration), and RFC
- * 6585's 429 named as a code.
+ * OIDC Core §3.1.2.6, RFC 8707 §2 (invalid_target), RFC 7591 §3.2.2 (registration), RFC 8628
+ * §3.5 (device polling), and RFC 6585's 429 named as a code.
  */
 export type ErrorCode =
   | "invalid_request"
@@ -36,7 +36,10 @@ export type ErrorCode =
   | "invalid_redirect_uri"
   | "invalid_client_metadata"
   | "invalid_software_statement"
-  | "unapproved_software_statement";
+  | "unapproved_software_statement"
+  | "authorization_pending"
+  | "slow_down"
+  | "expired_token";
 
 export class OAuthError extends Error {
   override name = "OAuthError";
@@ -72,6 +75,12 @@ export const requestNotSupported = make("request_not_supported");
 export const requestUriNotSupported = make("request_uri_not_supported");
 /** RFC 8707 §2: a `resource` that is unknown, not allowed to this client, or wider than the grant. */
 export const invalidTarget = make("invalid_target");
+/** RFC 8628 §3.5: the answers to a device's poll while the user has not approved it. */
+export const authorizationPending = make("authorization_pending");
+export const slowDown = make("slow_down");
+export const expiredToken = make("expired_token");
+/** RFC 8628 §3.5: the user denied the device; a token endpoint error, so 400 (not the page's 403). */
+export const deviceAccessDenied = make("access_denied");
 /** RFC 7591 §3.2.2: registration metadata refused. */
 export const invalidRedirectUri = make("invalid_redirect_uri");
 export const invalidClientMetadata = make("invalid_client_metadata");

@@ -1,4 +1,4 @@
-import { SCOPE_TOKEN } from "../core/protocol";
+import { DEVICE_CODE_GRANT, SCOPE_TOKEN } from "../core/protocol";
 import type { Client } from "../db/schema";
 import type { Settings } from "../core/settings";
 import { invalidScope } from "./errors";
@@ -46,7 +46,7 @@ export function grantableScopes(
   const named = registered.length > 0 ? registered : Object.keys(settings.SCOPES);
   const base = forUser ? named : named.filter((s) => !USER_SCOPES.has(s));
   // Clients that sign users in may always ask for the OpenID Connect scopes; users consent to them.
-  const signsInUsers = client.grantTypes.includes("authorization_code") || client.grantTypes.includes("implicit");
+  const signsInUsers = ["authorization_code", "implicit", DEVICE_CODE_GRANT].some((grant) => client.grantTypes.includes(grant));
   const allowed = forUser && signsInUsers ? [...new Set([...base, ...USER_SCOPES])] : base;
   const defaults = settings.DEFAULT_SCOPES.includes("__all__") ? base : settings.DEFAULT_SCOPES.filter((s) => allowed.includes(s));
   return { allowed, defaults };

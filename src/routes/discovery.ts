@@ -12,6 +12,7 @@ type Ctx = Context<ProviderEnv>;
 export function endpointAddresses(base: string) {
   return {
     authorization_endpoint: `${base}/authorize/`,
+    device_authorization_endpoint: `${base}/device_authorization/`,
     token_endpoint: `${base}/token/`,
     userinfo_endpoint: `${base}/userinfo/`,
     jwks_uri: `${base}/.well-known/jwks.json`,

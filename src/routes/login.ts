@@ -11,7 +11,7 @@ import { sendPage } from "../views/render";
 type Ctx = Context<ProviderEnv>;
 
 /** The provider's pages a sign-in may go back to, as prefixes of paths under the base path. */
-const NEXT_PAGES = ["/authorize/?", "/authorized_tokens/", "/applications/", "/admin/"];
+const NEXT_PAGES = ["/authorize/?", "/authorized_tokens/", "/applications/", "/admin/", "/device/"];
 
 /**
  * Where to go back to after signing in: only the provider's own authorization endpoint and

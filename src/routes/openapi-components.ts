@@ -281,7 +281,7 @@ const USERINFO_CLAIMS: [string, string][] = [
 ];
 
 const METADATA_URIS =
-  "issuer authorization_endpoint token_endpoint userinfo_endpoint jwks_uri end_session_endpoint revocation_endpoint introspection_endpoint registration_endpoint";
+  "issuer authorization_endpoint device_authorization_endpoint token_endpoint userinfo_endpoint jwks_uri end_session_endpoint revocation_endpoint introspection_endpoint registration_endpoint";
 const METADATA_LISTS =
   "scopes_supported response_modes_supported grant_types_supported token_endpoint_auth_methods_supported revocation_endpoint_auth_methods_supported introspection_endpoint_auth_methods_supported code_challenge_methods_supported claims_supported claim_types_supported prompt_values_supported";
 const METADATA_FLAGS =
@@ -295,7 +295,7 @@ const schemas: Record<string, JsonObject> = {
       error: {
         type: "string",
         examples:
-          "invalid_request invalid_client invalid_grant unauthorized_client unsupported_grant_type invalid_scope invalid_target unsupported_token_type invalid_token insufficient_scope invalid_redirect_uri invalid_client_metadata invalid_software_statement server_error".split(
+          "invalid_request invalid_client invalid_grant unauthorized_client unsupported_grant_type invalid_scope invalid_target unsupported_token_type invalid_token insufficient_scope invalid_redirect_uri invalid_client_metadata invalid_software_statement authorization_pending slow_down access_denied expired_token server_error".split(
             " ",
           ),
       },
@@ -351,7 +351,7 @@ const schemas: Record<string, JsonObject> = {
     },
   ),
   TokenRequest: {
-    oneOf: ["AuthorizationCode", "RefreshToken", "ClientCredentials", "Password"].map((grant) => schema(`${grant}TokenRequest`)),
+    oneOf: ["AuthorizationCode", "RefreshToken", "ClientCredentials", "Password", "DeviceCode"].map((grant) => schema(`${grant}TokenRequest`)),
     discriminator: {
       propertyName: "grant_type",
       mapping: {
@@ -359,6 +359,7 @@ const schemas: Record<string, JsonObject> = {
         refresh_token: "#/components/schemas/RefreshTokenTokenRequest",
         client_credentials: "#/components/schemas/ClientCredentialsTokenRequest",
         password: "#/components/schemas/PasswordTokenRequest",
+        "urn:ietf:params:oauth:grant-type:device_code": "#/components/schemas/DeviceCodeTokenRequest",
       },
     },
   },
@@ -410,6 +411,36 @@ const schemas: Record<string, JsonObject> = {
       ["grant_type", "username", "password"],
     ),
     "RFC 6749 §4.3, for DOT parity: only clients registered with the `password` grant. Failed attempts are throttled per username.",
+  ),
+  DeviceCodeTokenRequest: withClientAuth(
+    object(
+      {
+        grant_type: { type: "string", const: "urn:ietf:params:oauth:grant-type:device_code" },
+        device_code: described("From the device authorization response; valid for `DEVICE_CODE_EXPIRE_SECONDS` (600)."),
+        resource: resources("Some of the resources the device authorization request named (`invalid_target` otherwise)."),
+      },
+      ["grant_type", "device_code"],
+    ),
+    "RFC 8628 §3.4: the device polls, no faster than `interval` seconds. Until the user decides: `authorization_pending`, or `slow_down` (the interval grows by 5 s) when polled too fast; then `access_denied` or the tokens, once (a second redemption is `invalid_grant`); after the lifetime, `expired_token`. Tokens as for the code grant: a refresh token with the `refresh_token` grant, an ID token when `openid` was approved.",
+  ),
+  DeviceAuthorizationRequest: withClientAuth(
+    object({
+      scope: described("Without it, `DEFAULT_SCOPES`. Checked as at the authorization endpoint (`invalid_scope`)."),
+      resource: resources("The APIs the tokens are for (RFC 8707); `invalid_target` when unknown or not allowed for the client."),
+    }),
+    "RFC 8628 §3.1. Client authentication as at the token endpoint; the client must have the device_code grant (`unauthorized_client`).",
+  ),
+  DeviceAuthorizationResponse: object(
+    {
+      device_code: described("Opaque, high-entropy; stored only as its SHA-256 hash."),
+      user_code: described("8 letters from BCDFGHJKLMNPQRSTVWXZ, shown as XXXX-XXXX; accepted in any case, with or without the dash."),
+      verification_uri: { ...uri, description: "The verification page (`device/`)." },
+      verification_uri_complete: { ...uri, description: "The page with the code filled in (the user still confirms it)." },
+      expires_in: { type: "integer", description: "Seconds (`DEVICE_CODE_EXPIRE_SECONDS`, 600)." },
+      interval: { type: "integer", description: "Seconds between polls (5)." },
+    },
+    ["device_code", "user_code", "verification_uri", "verification_uri_complete", "expires_in", "interval"],
+    { description: "RFC 8628 §3.2." },
   ),
   TokenResponse: object(
     {

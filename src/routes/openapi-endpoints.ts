@@ -247,6 +247,68 @@ export const ENDPOINTS: Endpoint[] = [
     },
   },
   {
+    path: "/device_authorization/",
+    operations: {
+      post: {
+        tags: OAUTH,
+        operationId: "deviceAuthorization",
+        summary: "Device authorization endpoint (RFC 8628)",
+        description:
+          "RFC 8628 §3.1. A device without a browser asks for a device code and a user code; its user enters the user code on the verification page (`device/`), signed in, and approves or denies; the device meanwhile polls the token endpoint with `grant_type=urn:ietf:params:oauth:grant-type:device_code`. Client authentication as at the token endpoint; the client must be registered for the device_code grant (`unauthorized_client`). Scope and `resource` are checked as at the authorization endpoint. The state lives in D1 at the primary (docs/consistency.md). No CORS.",
+        security: clientAuth,
+        requestBody: formBody(schema("DeviceAuthorizationRequest")),
+        responses: {
+          200: { description: "The codes.", headers: noStore, content: jsonContent(schema("DeviceAuthorizationResponse")) },
+          400: oauthError("`invalid_request`, `invalid_scope`, `invalid_target`, `unauthorized_client` (no device_code grant)."),
+          401: response("InvalidClient"),
+          429: response("TooManyRequests"),
+          ...postErrors,
+        },
+      },
+    },
+  },
+  {
+    path: "/device/",
+    operations: {
+      get: {
+        tags: PAGES,
+        operationId: "deviceVerificationPage",
+        summary: "Device verification page (RFC 8628 §3.3)",
+        description:
+          "The form where a signed-in user enters the code their device shows (prefilled from `verification_uri_complete`; the user still submits it). A visitor who is not signed in is sent to `login/` and back here, with the code.",
+        security: session,
+        parameters: [{ name: "user_code", in: "query", description: "The code, as `verification_uri_complete` carries it.", schema: text }],
+        responses: { 200: response("HtmlPage"), 303: toLoginOr("The login page") },
+      },
+      post: {
+        tags: PAGES,
+        operationId: "deviceVerification",
+        summary: "Enter a device's code, then approve or deny it",
+        description:
+          "Without `decision`: looks the code up (case and dash do not matter) and shows what the device asks for: the client's name and id, the scopes described as on the consent page, the resources, and the code to compare with the device's (RFC 8628 §5.4). With `decision=approve` or `deny`: decides it, once; an approval is recorded as consent (it shows on `authorized_tokens/`). Wrong codes are counted per user and address in the sign-in throttle table: after 5 (20 per user from everywhere) in `LOGIN_LOCKOUT_SECONDS`, no code is looked up (429).",
+        security: session,
+        requestBody: formBody(
+          object(
+            {
+              csrfmiddlewaretoken: described("From the page's form."),
+              user_code: described("The code the device shows."),
+              decision: { type: "string", enum: ["approve", "deny"], description: "Absent: show the confirmation page." },
+            },
+            ["csrfmiddlewaretoken", "user_code"],
+          ),
+        ),
+        responses: {
+          200: { description: "The confirmation page, or the outcome of the decision.", content: htmlContent },
+          303: toLoginOr("Not signed in"),
+          400: { description: "Not a code, or no device waits for it (wrong, decided, or expired): the form again.", content: htmlContent },
+          403: csrfRefused,
+          413: response("ErrorPage"),
+          429: { description: "Too many wrong codes, or requests from this address: nothing looked up.", content: htmlContent },
+        },
+      },
+    },
+  },
+  {
     path: "/revoke_token/",
     operations: {
       post: {

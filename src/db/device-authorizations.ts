@@ -1,0 +1,117 @@
+import { and, eq, gt, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import type { Database } from "./index";
+import { deviceAuthorizations as d, signInThrottle, type DeviceAuthorization } from "./schema";
+
+/**
+ * RFC 8628 device authorizations in D1, always at the primary: the device polls from wherever it
+ * is, the user approves from wherever they are, and each must see the other's write at once
+ * (docs/consistency.md). Every change of state is a conditional UPDATE, so it happens once.
+ */
+
+/** How much `slow_down` adds to a device's interval (RFC 8628 §3.5). */
+export const SLOW_DOWN_SECONDS = 5;
+
+export interface NewDeviceAuthorization {
+  deviceCodeHash: string;
+  userCode: string;
+  clientId: string;
+  scope: string;
+  resources: string[];
+  interval: number;
+  expiresAt: number;
+}
+
+/** Records a new device authorization; throws D1's unique-constraint error when the user code is taken. */
+export async function insertDeviceAuthorization(db: Database, row: NewDeviceAuthorization): Promise<void> {
+  await db.insert(d).values({ ...row, status: "pending" }).run();
+}
+
+/** A pending, unexpired authorization by its (normalized) user code: what the verification page shows. */
+export async function findPendingByUserCode(db: Database, userCode: string, now: number): Promise<DeviceAuthorization | undefined> {
+  const rows = await db
+    .select()
+    .from(d)
+    .where(and(eq(d.userCode, userCode), eq(d.status, "pending"), gt(d.expiresAt, now)))
+    .limit(1);
+  return rows[0];
+}
+
+/**
+ * The user's decision, once: pending and unexpired → approved (with who and when they signed in)
+ * or denied. Returns the row decided, or undefined when it was no longer pending (decided in
+ * another tab, expired, or polled away).
+ */
+export async function decideDeviceAuthorization(
+  db: Database,
+  userCode: string,
+  decision: { status: "approved" | "denied"; userId: string; authTime: number },
+  now: number,
+): Promise<DeviceAuthorization | undefined> {
+  const rows = await db
+    .update(d)
+    .set(decision)
+    .where(and(eq(d.userCode, userCode), eq(d.status, "pending"), gt(d.expiresAt, now)))
+    .returning();
+  return rows[0];
+}
+
+/** What one poll found: the authorization it consumed (tokens are due), whether it was too fast, and the row after it. */
+export interface PollOutcome {
+  consumed: DeviceAuthorization | undefined;
+  slowedDown: boolean;
+  row: DeviceAuthorization | undefined;
+}
+
+/**
+ * One poll of the token endpoint (RFC 8628 §3.4, §3.5), as one batch at the primary (D1 runs a
+ * batch as a transaction, so concurrent polls are serialized):
+ *
+ * 1. still pending and polled again before `interval` passed: `interval` grows by 5 s (`slow_down`);
+ * 2. approved and unexpired: approved → consumed, returning the row (only one poll can do this);
+ * 3. still pending and not too fast: `last_polled_at` is recorded;
+ * 4. the row as it is now, to tell the other answers apart.
+ *
+ * Every statement also matches the client, so another client's poll changes nothing.
+ */
+export async function pollDeviceAuthorization(db: Database, deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
+  const ours = and(eq(d.deviceCodeHash, deviceCodeHash), eq(d.clientId, clientId), gt(d.expiresAt, now));
+  const tooFast = sql`${d.lastPolledAt} IS NOT NULL AND ${d.lastPolledAt} > ${now} - ${d.interval}`;
+  const [slowed, consumed, , current] = await db.batch([
+    db
+      .update(d)
+      .set({ interval: sql`${d.interval} + ${SLOW_DOWN_SECONDS}`, lastPolledAt: now })
+      .where(and(ours, eq(d.status, "pending"), tooFast))
+      .returning({ interval: d.interval }),
+    db.update(d).set({ status: "consumed", lastPolledAt: now }).where(and(ours, eq(d.status, "approved"))).returning(),
+    db
+      .update(d)
+      .set({ lastPolledAt: now })
+      .where(and(ours, eq(d.status, "pending"), or(isNull(d.lastPolledAt), lte(d.lastPolledAt, sql`${now} - ${d.interval}`)))),
+    db.select().from(d).where(eq(d.deviceCodeHash, deviceCodeHash)).limit(1),
+  ]);
+  return { consumed: consumed[0], slowedDown: slowed.length > 0, row: current[0] };
+}
+
+/** Undoes a consumption whose poll was refused before any token was issued (a `resource` beyond the approval). */
+export async function restoreApproval(db: Database, deviceCodeHash: string): Promise<void> {
+  await db.update(d).set({ status: "approved" }).where(and(eq(d.deviceCodeHash, deviceCodeHash), eq(d.status, "consumed"))).run();
+}
+
+/** Throttle keys of wrong user-code entries: the signed-in user from one address (narrow), and the user everywhere (wide). */
+export function userCodeThrottleKeys(userId: string, address: string): { narrow: string; wide: string } {
+  const user = `user_code:${encodeURIComponent(userId)}`;
+  return { narrow: `${user}|addr:${encodeURIComponent(address)}`, wide: user };
+}
+
+/**
+ * A right user code gives back the attempt counted for it, so only wrong entries add up (the
+ * lock, once started, stays until it ends). Each entry is counted before the lookup, so
+ * concurrent guesses cannot slip past the limit.
+ */
+export async function takeBackUserCodeAttempt(db: Database, keys: { narrow: string; wide: string }): Promise<void> {
+  await db
+    .update(signInThrottle)
+    .set({ attempts: sql`MAX(${signInThrottle.attempts} - 1, 0)` })
+    .where(and(inArray(signInThrottle.key, [keys.narrow, keys.wide]), gt(signInThrottle.attempts, 0)))
+    .run();
+}
