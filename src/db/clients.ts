@@ -51,11 +51,14 @@ export async function replaceClientSecretHash(
   clientId: string,
   secretHash: string,
   previousExpiresAt: number | null,
+  secretSealed: string | null = null,
 ): Promise<boolean> {
   const rows = await db
     .update(clients)
     .set({
       secretHash,
+      // client_secret_jwt's sealed copy follows the new secret; without one it is dropped (fail closed).
+      secretSealed,
       previousSecretHash: previousExpiresAt === null ? null : sql`${clients.secretHash}`,
       previousSecretExpiresAt: previousExpiresAt,
       updatedAt: nowSeconds(),

@@ -63,6 +63,31 @@ function isResourceUri(value: string): boolean {
 }
 export const resourceSchema = z.string().check(z.refine(isResourceUri, "must be an absolute URI without a fragment (RFC 8707)"));
 
+/** JWK members that only a private or symmetric key has: a client's registered keys must be public (RFC 7517 §§6.2.2, 6.3.2, 6.4). */
+export const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
+
+/** A client's public keys (private_key_jwt): a JWK set of 1 to 10 public keys, each with a `kty`. */
+export const publicJwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())).check(z.minLength(1), z.maxLength(10)) }).check(
+  z.superRefine((set, ctx) => {
+    for (const key of set.keys) {
+      if (typeof key.kty !== "string") ctx.addIssue({ code: "custom", message: "every key needs a kty" });
+      if (PRIVATE_JWK_MEMBERS.some((member) => member in key)) {
+        ctx.addIssue({ code: "custom", message: "keys must be public: no private or symmetric key members (d, p, q, dp, dq, qi, oth, k)" });
+      }
+    }
+  }),
+);
+
+/** Where a private_key_jwt client publishes its keys: an https URL (http only for loopback, for development). */
+const jwksUriSchema = z.string().check(
+  z.maxLength(2048),
+  z.refine((value) => {
+    if (!URL.canParse(value) || value.includes("#")) return false;
+    const url = new URL(value);
+    return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTNAMES.has(url.hostname));
+  }, "must be an https URL without a fragment"),
+);
+
 const scopeSchema = z.string().check(z.regex(SCOPE_LIST, "scopes are space-separated tokens without quotes or backslashes"));
 
 export const clientRegistrationSchema = z
@@ -87,6 +112,11 @@ export const clientRegistrationSchema = z
     resources: z._default(z.array(resourceSchema), []),
     /** Registration metadata only shown back (client_uri, logo_uri, contacts, ...). */
     metadata: z.nullish(z.record(z.string(), z.unknown())),
+    /** private_key_jwt: the client's public keys, or (exactly one of the two) where it publishes them. */
+    jwks: z.nullish(publicJwksSchema),
+    jwksUri: z.nullish(jwksUriSchema),
+    /** RFC 9126 §6: the client must push its authorization requests (PAR). */
+    requirePushedAuthorizationRequests: z._default(z.boolean(), false),
   })
   .check(
     z.superRefine((c, ctx) => {
@@ -106,6 +136,13 @@ export const clientRegistrationSchema = z
       }
       if (c.clientType === "confidential" && c.tokenEndpointAuthMethod === "none") {
         ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "confidential clients need a secret method" });
+      }
+      const keys = Number(Boolean(c.jwks)) + Number(Boolean(c.jwksUri));
+      if (c.tokenEndpointAuthMethod === "private_key_jwt" && keys !== 1) {
+        ctx.addIssue({ code: "custom", path: ["jwks"], message: "private_key_jwt needs exactly one of jwks and jwks_uri" });
+      }
+      if (c.tokenEndpointAuthMethod !== "private_key_jwt" && keys > 0) {
+        ctx.addIssue({ code: "custom", path: ["jwks"], message: "jwks and jwks_uri are only for private_key_jwt clients" });
       }
     }),
   );
@@ -142,7 +179,19 @@ export function registrationColumns(reg: z.output<typeof clientRegistrationSchem
     idTokenSignedResponseAlg: reg.idTokenSignedResponseAlg,
     subjectType: reg.subjectType,
     userId: reg.userId ?? null,
+    jwks: reg.jwks ?? null,
+    jwksUri: reg.jwksUri ?? null,
+    requirePushedAuthorizationRequests: reg.requirePushedAuthorizationRequests,
   };
+}
+
+/** Seals a client_secret_jwt client's secret (its HMAC key) under SECRET_KEY: given by callers above the database layer. */
+export type SecretSealer = (secret: string) => Promise<string>;
+
+function sealerFor(reg: z.output<typeof clientRegistrationSchema>, sealSecret: SecretSealer | undefined): SecretSealer | undefined {
+  if (reg.tokenEndpointAuthMethod !== "client_secret_jwt") return undefined;
+  if (!sealSecret) throw new Error("a client_secret_jwt client's secret must be sealed: pass sealSecret");
+  return sealSecret;
 }
 
 /**
@@ -153,10 +202,12 @@ export function registrationColumns(reg: z.output<typeof clientRegistrationSchem
 export async function registerClient(
   db: Database,
   input: ClientRegistration,
-  extra: { id?: string; registrationAccessTokenHash?: string; metadataExpiresAt?: number } = {},
+  extra: { id?: string; registrationAccessTokenHash?: string; metadataExpiresAt?: number; sealSecret?: SecretSealer } = {},
 ): Promise<{ client: Client; clientSecret: string | null }> {
   const reg = clientRegistrationSchema.parse(input);
-  const clientSecret = reg.clientType === "confidential" ? randomToken(32) : null;
+  // A private_key_jwt client has keys, not a secret.
+  const clientSecret = reg.clientType === "confidential" && reg.tokenEndpointAuthMethod !== "private_key_jwt" ? randomToken(32) : null;
+  const sealer = sealerFor(reg, extra.sealSecret);
   const client = await insertClient(db, {
     ...registrationColumns(reg),
     id: extra.id ?? randomAlphanumeric(32),
@@ -164,6 +215,7 @@ export async function registerClient(
     registrationAccessTokenHash: extra.registrationAccessTokenHash ?? null,
     metadataExpiresAt: extra.metadataExpiresAt ?? null,
     secretHash: clientSecret ? await hashSecret(clientSecret) : null,
+    secretSealed: clientSecret && sealer ? await sealer(clientSecret) : null,
   });
   return { client, clientSecret };
 }
@@ -204,10 +256,13 @@ export async function rotateClientSecret(
   clientId: string,
   graceSeconds: number,
   now = nowSeconds(),
+  sealSecret?: SecretSealer,
 ): Promise<{ secret: string; previousSecretExpiresAt: number | null } | undefined> {
   const { secret, hash } = await newClientSecret();
   const previousSecretExpiresAt = graceSeconds > 0 ? now + graceSeconds : null;
-  if (!(await replaceClientSecretHash(db, clientId, hash, previousSecretExpiresAt))) return undefined;
+  // client_secret_jwt: the new secret is sealed too (its HMAC key); the previous one has no grace there.
+  const sealed = sealSecret ? await sealSecret(secret) : null;
+  if (!(await replaceClientSecretHash(db, clientId, hash, previousSecretExpiresAt, sealed))) return undefined;
   return { secret, previousSecretExpiresAt };
 }
 

@@ -22,7 +22,12 @@ export const users = sqliteTable("users", {
 });
 
 export const CLIENT_TYPES = ["confidential", "public"] as const;
-export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
+/**
+ * How a client authenticates at the token endpoint (RFC 7591 §2): its secret (Basic or in the body),
+ * a JWT assertion (RFC 7523, OIDC Core §9) signed with its private key (`private_key_jwt`) or with
+ * its secret as HMAC key (`client_secret_jwt`), or nothing (`none`, public clients).
+ */
+export const TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"] as const;
 export const SUBJECT_TYPES = ["public", "pairwise"] as const;
 /** OIDC Dynamic Client Registration's `application_type`: native apps may use any loopback port (RFC 8252 §7.3). */
 export const APPLICATION_TYPES = ["web", "native"] as const;

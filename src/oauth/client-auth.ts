@@ -3,6 +3,7 @@ import type { Database } from "../db/index";
 import type { Client } from "../db/schema";
 import { secretMatchesHash } from "../core/crypto";
 import type { Settings } from "../core/settings";
+import { assertionClientId, CLIENT_ASSERTION_TYPE, verifyClientAssertion, type AssertionContext } from "./client-assertion";
 import { findClientForRequest } from "./client-lookup";
 import { invalidClient, invalidRequest } from "./errors";
 import type { Params } from "./form";
@@ -10,13 +11,29 @@ import { nowSeconds } from "../core/time";
 
 export interface AuthenticatedClient {
   client: Client;
-  method: "client_secret_basic" | "client_secret_post" | "none";
+  method: Client["tokenEndpointAuthMethod"];
 }
 
 interface PresentedCredentials {
   clientId: string;
   secret?: string;
-  method: AuthenticatedClient["method"];
+  /** A JWT assertion (RFC 7523): private_key_jwt or client_secret_jwt, as the client registered. */
+  assertion?: string;
+  method: "client_secret_basic" | "client_secret_post" | "none" | "client_assertion";
+}
+
+/** RFC 7521 §4.2: `client_assertion_type` and `client_assertion`, instead of any other method. */
+function presentedAssertion(params: Params, otherMethod: boolean): PresentedCredentials | undefined {
+  const type = params.get("client_assertion_type");
+  const assertion = params.get("client_assertion");
+  if (type === undefined && assertion === undefined) return undefined;
+  if (otherMethod) throw invalidRequest("the client must use only one authentication method, not a client assertion and a secret");
+  if (type === undefined || assertion === undefined) throw invalidRequest("client_assertion and client_assertion_type go together");
+  if (type !== CLIENT_ASSERTION_TYPE) throw invalidClient(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
+  const clientId = assertionClientId(assertion);
+  const bodyId = params.get("client_id");
+  if (bodyId !== undefined && bodyId !== clientId) throw invalidClient("client_id does not match the client assertion's sub");
+  return { clientId, assertion, method: "client_assertion" };
 }
 
 function decodeBasicPart(part: string): string {
@@ -49,6 +66,9 @@ function parseBasic(header: string): { clientId: string; secret: string } {
 export function presentedCredentials(authorization: string | undefined, params: Params): PresentedCredentials {
   const bodyId = params.get("client_id");
   const bodySecret = params.get("client_secret");
+  const basicSent = authorization !== undefined && /^basic(\s|$)/i.test(authorization);
+  const assertion = presentedAssertion(params, basicSent || bodySecret !== undefined);
+  if (assertion) return assertion;
   if (authorization !== undefined && /^basic(\s|$)/i.test(authorization)) {
     const basic = parseBasic(authorization);
     if (bodySecret !== undefined) {
@@ -77,7 +97,11 @@ function requireRegisteredMethod(client: Client, presented: PresentedCredentials
     if (presented.method !== "none") throw invalidClient("a public client must not send a client secret");
     return;
   }
-  if (presented.method === "none") throw invalidClient("this client must authenticate with its client secret");
+  const jwtMethod = client.tokenEndpointAuthMethod === "private_key_jwt" || client.tokenEndpointAuthMethod === "client_secret_jwt";
+  if (presented.method === "client_assertion" && jwtMethod) return;
+  if (presented.method === "none") {
+    throw invalidClient(jwtMethod ? `this client must authenticate with ${client.tokenEndpointAuthMethod}` : "this client must authenticate with its client secret");
+  }
   if (presented.method !== client.tokenEndpointAuthMethod) {
     throw invalidClient(`this client is registered for ${client.tokenEndpointAuthMethod} and must authenticate with it`);
   }
@@ -95,25 +119,33 @@ async function secretAccepted(client: Client, secret: string, now: number): Prom
 }
 
 /**
- * Authenticates the client at the token, revocation and introspection endpoints, with the one
- * method it registered: `client_secret_basic` or `client_secret_post` for confidential clients,
- * `client_id` alone (`none`) for public ones. Query-string credentials are never read.
+ * Authenticates the client at the token, revocation, introspection and PAR endpoints, with the
+ * one method it registered: `client_secret_basic` or `client_secret_post`, a JWT assertion
+ * (`private_key_jwt`, `client_secret_jwt`; only where the endpoint gives an `assertion` context)
+ * for confidential clients, `client_id` alone (`none`) for public ones. Query-string credentials
+ * are never read.
  */
 export async function authenticateClient(
   db: Database,
   settings: Settings,
   authorization: string | undefined,
   params: Params,
+  assertion?: AssertionContext,
 ): Promise<AuthenticatedClient> {
   const presented = presentedCredentials(authorization, params);
   const client = await findClientForRequest(db, settings, presented.clientId);
   if (!client) throw invalidClient("unknown client");
   requireRegisteredMethod(client, presented);
   if (client.clientType === "public") return { client, method: "none" };
+  if (presented.assertion !== undefined) {
+    if (!assertion) throw invalidClient("client assertions are not accepted at this endpoint");
+    await verifyClientAssertion(db, settings, client, presented.assertion, assertion);
+    return { client, method: client.tokenEndpointAuthMethod };
+  }
   const secret = presented.secret;
   if (secret === undefined) throw invalidClient("this client must authenticate with its client secret");
   const now = nowSeconds();
-  if (await secretAccepted(client, secret, now)) return { client, method: presented.method };
+  if (await secretAccepted(client, secret, now)) return { client, method: client.tokenEndpointAuthMethod };
 
   // The cached record may predate a `client rotate-secret`: read it again before refusing, so a
   // new secret works at once. reloadCachedClient allows one D1 read per client every few seconds
@@ -121,7 +153,7 @@ export async function authenticateClient(
   const reloaded = await reloadCachedClient(db, client.id, settings.CLIENT_CACHE_SECONDS);
   if (reloaded && reloaded !== client) {
     requireRegisteredMethod(reloaded, presented);
-    if (await secretAccepted(reloaded, secret, now)) return { client: reloaded, method: presented.method };
+    if (await secretAccepted(reloaded, secret, now)) return { client: reloaded, method: reloaded.tokenEndpointAuthMethod };
   }
   throw invalidClient("client authentication failed");
 }

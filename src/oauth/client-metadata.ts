@@ -2,6 +2,7 @@ import { DEVICE_CODE_GRANT, LOOPBACK_HOSTNAMES, SIGNING_ALGORITHMS } from "../co
 import type { Settings } from "../core/settings";
 import { clientRegistrationSchema, type ClientRegistration } from "../db/registration";
 import { APPLICATION_TYPES, SUBJECT_TYPES, type Client } from "../db/schema";
+import { ASSERTION_HMAC_ALGORITHMS, ASSERTION_SIGNING_ALGORITHMS } from "./client-assertion";
 import { invalidClientMetadata, invalidRedirectUri, invalidSoftwareStatement } from "./errors";
 import { OIDC_SCOPES } from "./scope";
 
@@ -15,7 +16,7 @@ import { OIDC_SCOPES } from "./scope";
  */
 
 /** Token endpoint authentication methods a self-registered client may pick. */
-const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
+const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"] as const;
 const GRANTS = ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT] as const;
 /** Members shown back as registered and otherwise unused (RFC 7591 §2). */
 const DISPLAY_URIS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const;
@@ -122,6 +123,23 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
     throw invalidClientMetadata("client_credentials needs a client secret: token_endpoint_auth_method must not be none");
   }
 
+  // RFC 7523 / OIDC Core §9: the keys of a private_key_jwt client, and the one algorithm it signs with.
+  const jwks = body.jwks;
+  if (jwks !== undefined && (typeof jwks !== "object" || jwks === null || Array.isArray(jwks))) throw invalidClientMetadata("jwks must be a JWK set");
+  const jwksUri = optionalString(body, "jwks_uri");
+  if (jwks !== undefined && jwksUri !== undefined) throw invalidClientMetadata("jwks and jwks_uri must not both be given");
+  const assertionAlgorithms: readonly string[] = method === "client_secret_jwt" ? ASSERTION_HMAC_ALGORITHMS : method === "private_key_jwt" ? ASSERTION_SIGNING_ALGORITHMS : [];
+  const signingAlg = optionalString(body, "token_endpoint_auth_signing_alg");
+  if (signingAlg !== undefined && !assertionAlgorithms.includes(signingAlg)) {
+    throw invalidClientMetadata(
+      assertionAlgorithms.length > 0
+        ? `token_endpoint_auth_signing_alg must be one of ${assertionAlgorithms.join(", ")} for ${method}`
+        : "token_endpoint_auth_signing_alg is only for private_key_jwt and client_secret_jwt",
+    );
+  }
+  const requirePar = body.require_pushed_authorization_requests;
+  if (requirePar !== undefined && typeof requirePar !== "boolean") throw invalidClientMetadata("require_pushed_authorization_requests must be a boolean");
+
   const scope = optionalString(body, "scope");
   if (scope !== undefined) {
     const known = new Set([...Object.keys(OIDC_SCOPES), ...Object.keys(options.settings.SCOPES)]);
@@ -143,6 +161,7 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
   }
   const contacts = stringList(body, "contacts");
   if (contacts) metadata.contacts = contacts.slice(0, 10);
+  if (signingAlg !== undefined) metadata.token_endpoint_auth_signing_alg = signingAlg;
 
   const name = optionalString(body, "client_name")?.trim();
   const isPublic = method === "none";
@@ -160,6 +179,9 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
     subjectType: oneOf(body, "subject_type", SUBJECT_TYPES),
     source: options.source,
     metadata: Object.keys(metadata).length > 0 ? metadata : null,
+    jwks: jwks as ClientRegistration["jwks"],
+    jwksUri,
+    requirePushedAuthorizationRequests: requirePar === true,
   };
   // The rules the admin CLI applies (pairwise hosts, redirect URIs and grants, …) decide the rest.
   const checked = clientRegistrationSchema.safeParse(registration);
@@ -167,7 +189,8 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
     const issue = checked.error.issues[0]!;
     const where = issue.path.join(".");
     if (where.startsWith("redirectUris") || where.startsWith("postLogoutRedirectUris")) throw invalidRedirectUri(issue.message);
-    throw invalidClientMetadata(`${where ? `${where}: ` : ""}${issue.message}`);
+    const member = where.startsWith("jwksUri") ? "jwks_uri" : where;
+    throw invalidClientMetadata(`${member ? `${member}: ` : ""}${issue.message}`);
   }
   return registration;
 }
@@ -187,6 +210,9 @@ export function metadataOfClient(client: Client): Json {
     ...(client.postLogoutRedirectUris.length > 0 ? { post_logout_redirect_uris: client.postLogoutRedirectUris } : {}),
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     subject_type: client.subjectType,
+    ...(client.jwks ? { jwks: client.jwks } : {}),
+    ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
+    ...(client.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
     ...client.metadata,
   };
 }

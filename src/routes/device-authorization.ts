@@ -9,7 +9,9 @@ import { readFormBody } from "../oauth/form";
 import { resolveResources } from "../oauth/resource";
 import { parseScope, resolveScope } from "../oauth/scope";
 import { DEVICE_VERIFICATION_PATH, formatUserCode, newUserCode } from "../oauth/user-code";
+import { clientAssertionContext } from "../tokens/client-secret";
 import type { ProviderEnv } from "../types";
+import { endpointAddresses } from "./discovery";
 
 type Ctx = Context<ProviderEnv>;
 
@@ -40,7 +42,9 @@ export async function deviceAuthorizationEndpoint(c: Ctx): Promise<Response> {
   }
   const params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
   const db = c.get("db");
-  const { client } = await authenticateClient(db, settings, c.req.header("authorization"), params);
+  const endpoints = endpointAddresses(c.get("endpointBase"));
+  const assertion = clientAssertionContext(c.var, { token: endpoints.token_endpoint, here: endpoints.device_authorization_endpoint });
+  const { client } = await authenticateClient(db, settings, c.req.header("authorization"), params, assertion);
   if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
     throw unauthorizedClient("this client is not allowed the device_code grant");
   }

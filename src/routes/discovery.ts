@@ -4,6 +4,7 @@ import { grants } from "../grants/index";
 import { OIDC_SCOPES } from "../oauth/scope";
 import { SUPPORTED_CLAIMS } from "../oidc/claims";
 import type { ProviderEnv } from "../types";
+import { ASSERTION_HMAC_ALGORITHMS, ASSERTION_SIGNING_ALGORITHMS } from "../oauth/client-assertion";
 import { signingAlgorithms } from "../tokens/keys";
 
 type Ctx = Context<ProviderEnv>;
@@ -28,7 +29,8 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
   const base = c.get("endpointBase");
   const settings = c.get("settings");
   const algorithms = signingAlgorithms(await c.var.keys());
-  const clientAuth = ["client_secret_basic", "client_secret_post"];
+  const clientAuth = ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"];
+  const assertionAlgorithms = [...ASSERTION_SIGNING_ALGORITHMS, ...ASSERTION_HMAC_ALGORITHMS];
   return {
     issuer,
     ...endpointAddresses(base),
@@ -39,10 +41,13 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
     subject_types_supported: ["public", "pairwise"],
     id_token_signing_alg_values_supported: algorithms,
     token_endpoint_auth_methods_supported: [...clientAuth, "none"],
+    token_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
     revocation_endpoint_auth_methods_supported: [...clientAuth, "none"],
+    revocation_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
     // Registered method names only (RFC 8414 §2); a resource server's Bearer token with the
     // introspection scope is accepted too, as the endpoint's documentation says.
     introspection_endpoint_auth_methods_supported: clientAuth,
+    introspection_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
     code_challenge_methods_supported: settings.PKCE_ALLOW_PLAIN ? ["S256", "plain"] : ["S256"],
     claims_supported: SUPPORTED_CLAIMS,
     claims_parameter_supported: true,

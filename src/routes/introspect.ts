@@ -12,7 +12,9 @@ import { subjectFor } from "../tokens/subject";
 import { areRevoked, isRevoked, withUserId } from "../tokens/revocation";
 import { userIdOf } from "../tokens/user-tokens";
 import { looksLikeJwt, verifyAccessToken, type AccessTokenClaims } from "../tokens/verify";
+import { clientAssertionContext } from "../tokens/client-secret";
 import type { ProviderEnv } from "../types";
+import { endpointAddresses } from "./discovery";
 import { nowSeconds } from "../core/time";
 
 type Ctx = Context<ProviderEnv>;
@@ -122,7 +124,9 @@ async function introspectRefreshToken(c: Ctx, token: string, caller: Caller) {
 async function authenticateCaller(c: Ctx, params: Params): Promise<Caller> {
   const authorization = c.req.header("authorization");
   if (usesBearerScheme(authorization)) return { bearer: await bearerCaller(c, authorization) };
-  const { client } = await authenticateClient(c.get("db"), c.get("settings"), authorization, params);
+  const endpoints = endpointAddresses(c.get("endpointBase"));
+  const assertion = clientAssertionContext(c.var, { token: endpoints.token_endpoint, here: endpoints.introspection_endpoint });
+  const { client } = await authenticateClient(c.get("db"), c.get("settings"), authorization, params, assertion);
   if (client.clientType !== "confidential") {
     throw invalidClient("public clients cannot use the introspection endpoint");
   }

@@ -10,6 +10,7 @@ import { metadataOfClient, registrationFromMetadata } from "../oauth/client-meta
 import { invalidClientMetadata, invalidRequest, OAuthError } from "../oauth/errors";
 import { readJsonBody } from "../oauth/json-body";
 import { deleteClientAndTokens } from "../tokens/revocation";
+import { clientSecretSealer } from "../tokens/client-secret";
 import type { ProviderEnv } from "../types";
 
 type Ctx = Context<ProviderEnv>;
@@ -81,6 +82,7 @@ export async function registerEndpoint(c: Ctx): Promise<Response> {
   const registrationAccessToken = randomToken(32);
   const { client, clientSecret } = await registerClient(db, registration, {
     registrationAccessTokenHash: await hashSecret(registrationAccessToken),
+    ...(registration.tokenEndpointAuthMethod === "client_secret_jwt" ? { sealSecret: clientSecretSealer(c.var.secret()) } : {}),
   });
   c.get("emit")({ type: "client.registered", clientId: client.id, source: "registration" });
   return c.json(clientInformation(c, client, registrationAccessToken, clientSecret), 201, NO_STORE);

@@ -7,7 +7,9 @@ import { invalidRequest, unsupportedTokenType } from "../oauth/errors";
 import { readFormBody } from "../oauth/form";
 import { revokeAccessToken, revokeGrant } from "../tokens/revocation";
 import { looksLikeJwt, verifyAccessToken } from "../tokens/verify";
+import { clientAssertionContext } from "../tokens/client-secret";
 import type { ProviderEnv } from "../types";
+import { endpointAddresses } from "./discovery";
 
 type Ctx = Context<ProviderEnv>;
 
@@ -46,7 +48,9 @@ async function revokeRefresh(c: Ctx, client: Client, token: string): Promise<boo
 export async function revokeEndpoint(c: Ctx): Promise<Response> {
   const settings = c.get("settings");
   const params = await readFormBody(c.req.raw, settings.MAX_BODY_BYTES);
-  const { client } = await authenticateClient(c.get("db"), settings, c.req.header("authorization"), params);
+  const endpoints = endpointAddresses(c.get("endpointBase"));
+  const assertion = clientAssertionContext(c.var, { token: endpoints.token_endpoint, here: endpoints.revocation_endpoint });
+  const { client } = await authenticateClient(c.get("db"), settings, c.req.header("authorization"), params, assertion);
   c.set("clientOrigins", client.allowedOrigins);
   const token = params.require("token");
   const hint = params.get("token_type_hint");

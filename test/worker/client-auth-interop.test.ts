@@ -23,6 +23,6 @@ describe("client authentication as other libraries send it", () => {
 
   it("metadata lists only registered method names for introspection", async () => {
     const metadata = await (await SELF.fetch(`${BASE}/o/.well-known/openid-configuration`)).json<Record<string, string[]>>();
-    expect(metadata.introspection_endpoint_auth_methods_supported).toEqual(["client_secret_basic", "client_secret_post"]);
+    expect(metadata.introspection_endpoint_auth_methods_supported).toEqual(["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"]);
   });
 });

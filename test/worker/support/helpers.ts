@@ -6,14 +6,14 @@ export const BASE = "https://auth.example.com";
 export const ISSUER = `${BASE}/o`;
 export const db = () => openDatabase(env.DB);
 
-export async function createClient(overrides: Partial<ClientRegistration> = {}) {
+export async function createClient(overrides: Partial<ClientRegistration> = {}, extra: Parameters<typeof registerClient>[2] = {}) {
   const { client, clientSecret } = await registerClient(db(), {
     name: "Test app",
     clientType: "confidential",
     grantTypes: ["client_credentials"],
     scope: "read write",
     ...overrides,
-  });
+  }, extra);
   return { client, clientId: client.id, clientSecret: clientSecret ?? "" };
 }
 
