@@ -3,9 +3,11 @@ import { dropPreviousClientSecret, findClient, listClients } from "../../src/db/
 import { clientRegistrationSchema, registerClient, rotateClientSecret, type ClientRegistration } from "../../src/db/registration";
 import { findUserByUsername } from "../../src/db/users";
 import type { Client } from "../../src/db/schema";
+import { clientSecretSealer } from "../../src/tokens/client-secret";
 import { deleteClientAndTokens } from "../../src/tokens/revocation";
 import { revokeClientTokens } from "../../src/tokens/operator-actions";
 import { CliError, list, requireOptions, str, UsageError, validationError, type Command, type Context, type OptionValues } from "./context";
+import { secretKey } from "./db-keys";
 import { accessTokenWindowNote, fields, isoTime, tableOr } from "./output";
 
 const CLIENT_FLAGS: Record<string, string> = {
@@ -22,7 +24,20 @@ const CLIENT_FLAGS: Record<string, string> = {
   tokenEndpointAuthMethod: "--auth-method",
   idTokenSignedResponseAlg: "--id-token-alg",
   subjectType: "--subject-type",
+  jwks: "--jwks",
+  jwksUri: "--jwks-uri",
+  requirePushedAuthorizationRequests: "--require-par",
 };
+
+/** --jwks JSON: a JWK set (its shape is the schema's to check). */
+function jwksOption(value: OptionValues[string]): unknown {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(str(value) ?? "") as unknown;
+  } catch {
+    throw new UsageError('invalid --jwks: a JWK set as JSON, such as {"keys":[{"kty":"EC",...}]}');
+  }
+}
 
 /** When the previous secret stops being accepted, if a rotation's grace is still running. */
 function graceEnd(client: Client): number | undefined {
@@ -58,6 +73,9 @@ function clientJson(client: Client, secret?: string | null) {
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     subject_type: client.subjectType,
+    ...(client.jwks ? { jwks: client.jwks } : {}),
+    ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
     ...(graceEnd(client) !== undefined ? { previous_secret_expires_at: isoTime(graceEnd(client)!) } : {}),
     created_at: isoTime(client.createdAt),
   };
@@ -79,6 +97,9 @@ function clientText(client: Client, secret?: string | null): string {
     ["skip consent", client.skipAuthorization ? "yes" : "no"],
     ["token endpoint auth", client.tokenEndpointAuthMethod],
   );
+  if (client.jwks) rows.push(["keys (jwks)", client.jwks.keys.map((key) => String(key.kid ?? key.kty))]);
+  if (client.jwksUri) rows.push(["jwks_uri", client.jwksUri]);
+  rows.push(["pushed requests (PAR)", client.requirePushedAuthorizationRequests ? "required" : "optional"]);
   const end = graceEnd(client);
   if (end !== undefined) rows.push(["previous secret until", isoTime(end)]);
   rows.push(["created", isoTime(client.createdAt)]);
@@ -117,7 +138,8 @@ export const clientCommands: Record<string, Command> = {
     usage:
       "--name NAME --type confidential|public --grant-types GRANT,... [--redirect-uris URI,...] [--application-type web|native] " +
       '[--scope "read write"] [--allowed-origins ORIGIN,...] [--resources URI,...] [--post-logout-redirect-uris URI,...] ' +
-      "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|none] " +
+      "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|private_key_jwt|client_secret_jwt|none] " +
+      "[--jwks JSON | --jwks-uri URL] [--require-par] " +
       "[--id-token-alg RS256|ES256|EdDSA|PS256|ES384] [--subject-type public|pairwise] [--owner USERNAME]",
     details:
       "Grant types: authorization_code, implicit, password, client_credentials, refresh_token.\n" +
@@ -125,7 +147,11 @@ export const clientCommands: Record<string, Command> = {
       "RFC 8252) is inferred for public clients whose redirect URIs are all loopback IP or custom-scheme URIs.\n" +
       "--resources limits the RFC 8707 resources (APIs) the client may ask tokens for; without it, any the server knows.\n" +
       "--owner USERNAME registers it for that user, as if made on the application pages (source user): it is\n" +
-      "listed, edited and deleted at {basePath}/applications/ by that user.",
+      "listed, edited and deleted at {basePath}/applications/ by that user.\n" +
+      "--auth-method private_key_jwt (RFC 7523) needs the client's public keys: --jwks '{\"keys\":[...]}' or\n" +
+      "--jwks-uri https://... (fetched by the server); it gets no secret. client_secret_jwt signs with the secret\n" +
+      "(HS256), which is then also kept sealed under SECRET_KEY (from the environment or .dev.vars).\n" +
+      "--require-par: the client must push its authorization requests (RFC 9126) to {basePath}/par/.",
     options: {
       name: { type: "string" },
       type: { type: "string" },
@@ -141,6 +167,9 @@ export const clientCommands: Record<string, Command> = {
       "id-token-alg": { type: "string" },
       "subject-type": { type: "string" },
       owner: { type: "string" },
+      jwks: { type: "string" },
+      "jwks-uri": { type: "string" },
+      "require-par": { type: "boolean" },
     },
     async run(ctx) {
       requireOptions(ctx, ["name", "type", "grant-types"]);
@@ -159,12 +188,16 @@ export const clientCommands: Record<string, Command> = {
         tokenEndpointAuthMethod: str(o["auth-method"]),
         idTokenSignedResponseAlg: str(o["id-token-alg"]),
         subjectType: str(o["subject-type"]),
+        jwks: jwksOption(o.jwks),
+        jwksUri: str(o["jwks-uri"]),
+        requirePushedAuthorizationRequests: o["require-par"] === true,
       };
       const checked = clientRegistrationSchema.safeParse(input);
       if (!checked.success) throw validationError(checked.error, input, CLIENT_FLAGS);
       const owner = await ownerOf(ctx, o.owner);
       const registration = { ...input, ...(owner ? { userId: owner, source: "user" as const } : {}) };
-      const { client, clientSecret } = await registerClient(await ctx.db(), registration as ClientRegistration);
+      const sealSecret = checked.data.tokenEndpointAuthMethod === "client_secret_jwt" ? clientSecretSealer(secretKey(ctx)) : undefined;
+      const { client, clientSecret } = await registerClient(await ctx.db(), registration as ClientRegistration, { sealSecret });
       ctx.print(
         `Created client "${client.name}".\n${clientText(client, clientSecret)}` +
           (clientSecret ? "\n\nThe client secret is shown only now: store it safely." : ""),
@@ -238,7 +271,9 @@ export const clientCommands: Record<string, Command> = {
       if (client.clientType !== "confidential") {
         throw new CliError(`client ${client.id} is a public client: it has no secret`);
       }
-      const rotated = await rotateClientSecret(await ctx.db(), client.id, grace);
+      // client_secret_jwt: the new secret is sealed too (its HMAC key), and the old one stops at once.
+      const sealSecret = client.tokenEndpointAuthMethod === "client_secret_jwt" ? clientSecretSealer(secretKey(ctx)) : undefined;
+      const rotated = await rotateClientSecret(await ctx.db(), client.id, grace, undefined, sealSecret);
       if (!rotated) throw new CliError(`client ${client.id} not found`);
       const until = rotated.previousSecretExpiresAt;
       ctx.print(

@@ -37,7 +37,7 @@ function devVar(name: string): string | undefined {
   return line?.slice(name.length + 1).replace(/^'|'$/g, "");
 }
 
-function secretKey(ctx: Context): string {
+export function secretKey(ctx: Context): string {
   const secret = ctx.settings().SECRET_KEY ?? devVar("SECRET_KEY");
   if (!secret) throw new CliError("no SECRET_KEY: set it in the environment (the deployed Worker's secret), or run `npm start` once to write .dev.vars");
   return secret;
