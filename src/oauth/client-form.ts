@@ -29,6 +29,18 @@ const FIELD_OF_PATH: Partial<Record<string, ApplicationField>> = {
 
 export const lines = (text: string) => text.split(/\s+/).filter(Boolean);
 
+/** A new client's form: confidential, the code flow with refresh tokens, nothing else filled in. */
+export const EMPTY_CLIENT_FORM: ApplicationFormValues = {
+  name: "",
+  clientType: "confidential",
+  grantTypes: ["authorization_code", "refresh_token"],
+  redirectUris: "",
+  postLogoutRedirectUris: "",
+  allowedOrigins: "",
+  scope: "",
+  skipAuthorization: false,
+};
+
 /** The posted form; `operator` reads the console's extra fields (resources, authentication method). */
 export function clientFormOfParams(params: Params, grantChoices: readonly string[], operator = false): ApplicationFormValues {
   return {

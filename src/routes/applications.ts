@@ -4,7 +4,7 @@ import { registerClient, replaceClientRegistration, rotateClientSecret, type Cli
 import type { Client } from "../db/schema";
 import { OAuthError } from "../oauth/errors";
 import { readFormBody, type Params } from "../oauth/form";
-import { clientFormErrors, clientFormOfParams, hasErrors, OPERATOR_SCOPES, registrationOfForm, type FieldErrors } from "../oauth/client-form";
+import { clientFormErrors, clientFormOfParams, EMPTY_CLIENT_FORM, hasErrors, OPERATOR_SCOPES, registrationOfForm, type FieldErrors } from "../oauth/client-form";
 import type { Account } from "../session/accounts";
 import { checkCsrf, csrfToken, CSRF_FIELD } from "../session/cookies";
 import { signedInAccount } from "../session/signed-in";
@@ -84,17 +84,6 @@ const viewOf = (client: Client): ApplicationView => ({
   skipAuthorization: client.skipAuthorization,
   createdAt: client.createdAt,
 });
-
-const EMPTY_FORM: ApplicationFormValues = {
-  name: "",
-  clientType: "confidential",
-  grantTypes: ["authorization_code", "refresh_token"],
-  redirectUris: "",
-  postLogoutRedirectUris: "",
-  allowedOrigins: "",
-  scope: "",
-  skipAuthorization: false,
-};
 
 const formOfClient = (client: Client): ApplicationFormValues => ({
   name: client.name,
@@ -191,7 +180,7 @@ export const applicationList = forUser(async (c, user) => {
 });
 
 /** `GET {basePath}/applications/register/`. */
-export const applicationRegisterForm = forUser((c) => showForm(c, EMPTY_FORM, {}));
+export const applicationRegisterForm = forUser((c) => showForm(c, EMPTY_CLIENT_FORM, {}));
 
 /** `POST {basePath}/applications/register/`: the new application's page, with its secret shown this once. */
 export const applicationRegister = forUser(async (c, user) => {

@@ -7,7 +7,7 @@ import { registerClient, registerUser, rotateClientSecret, userRegistrationSchem
 import { GRANT_TYPES, type AuditEvent, type Client, type User } from "../db/schema";
 import { findUserById, findUserByUsername, listUsers, setUserActive } from "../db/users";
 import { nowSeconds } from "../core/time";
-import { clientFormErrors, clientFormOfParams, hasErrors, registrationOfForm, type FieldErrors } from "../oauth/client-form";
+import { clientFormErrors, clientFormOfParams, EMPTY_CLIENT_FORM, hasErrors, registrationOfForm, type FieldErrors } from "../oauth/client-form";
 import { OAuthError } from "../oauth/errors";
 import { readFormBody, type Params } from "../oauth/form";
 import type { Account } from "../session/accounts";
@@ -248,18 +248,7 @@ export const consoleClients = forOperator(async (c, operator) => {
   return send(c, page);
 });
 
-const NEW_CLIENT: ApplicationFormValues = {
-  name: "",
-  clientType: "confidential",
-  grantTypes: ["authorization_code", "refresh_token"],
-  redirectUris: "",
-  postLogoutRedirectUris: "",
-  allowedOrigins: "",
-  scope: "",
-  skipAuthorization: false,
-  resources: "",
-  tokenEndpointAuthMethod: "",
-};
+const NEW_CLIENT: ApplicationFormValues = { ...EMPTY_CLIENT_FORM, resources: "", tokenEndpointAuthMethod: "" };
 
 async function showClientForm(c: Ctx, operator: Account, values: ApplicationFormValues, errors: FieldErrors) {
   const base = consoleBase(c);

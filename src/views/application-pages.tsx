@@ -278,8 +278,9 @@ function OperatorFields(props: { values: ApplicationFormValues; errors: Applicat
   );
 }
 
-function ListValue(props: { items: string[] }) {
-  if (props.items.length === 0) return <dd class="muted">(none)</dd>;
+/** A `<dd>` with one code line per item, or `none` (default "(none)"). */
+export function ListValue(props: { items: string[]; none?: string }) {
+  if (props.items.length === 0) return <dd class="muted">{props.none ?? "(none)"}</dd>;
   return (
     <dd>
       {props.items.map((item) => (

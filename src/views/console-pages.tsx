@@ -1,5 +1,5 @@
 import type { Child } from "hono/jsx";
-import { applicationStyles } from "./application-pages";
+import { applicationStyles, ListValue } from "./application-pages";
 import { HiddenFields, Layout } from "./layout";
 
 /**
@@ -115,19 +115,6 @@ function Table(props: { caption: string; headers: string[]; rows: Child[][]; emp
         </tbody>
       </table>
     </div>
-  );
-}
-
-function Values(props: { items: string[]; none?: string }) {
-  if (props.items.length === 0) return <dd class="muted">{props.none ?? "(none)"}</dd>;
-  return (
-    <dd>
-      {props.items.map((item) => (
-        <div>
-          <code>{item}</code>
-        </div>
-      ))}
-    </dd>
   );
 }
 
@@ -338,15 +325,15 @@ export function ClientDetailPage(props: ClientDetailProps) {
           ) : null}
         </dd>
         <dt>Grant types</dt>
-        <Values items={c.grantTypes} />
+        <ListValue items={c.grantTypes} />
         <dt>Redirect URIs</dt>
-        <Values items={c.redirectUris} />
+        <ListValue items={c.redirectUris} />
         <dt>Post-logout redirect URIs</dt>
-        <Values items={c.postLogoutRedirectUris} />
+        <ListValue items={c.postLogoutRedirectUris} />
         <dt>Allowed origins</dt>
-        <Values items={c.allowedOrigins} />
+        <ListValue items={c.allowedOrigins} />
         <dt>Resources</dt>
-        <Values items={c.resources} none="(any the server knows)" />
+        <ListValue items={c.resources} none="(any the server knows)" />
         <dt>Scope</dt>
         <dd>{c.scope || <span class="muted">(none)</span>}</dd>
         <dt>Skip consent</dt>

@@ -16,19 +16,16 @@
  * the secret covered first); without it nothing is written into the repository.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from "./support/chromium";
+import { screenshots } from "./support/screenshots";
 import { useServer, type CreatedUser } from "./support/server";
 
 if (!haveChromium) {
   console.warn(`browser-account.test.ts skipped: ${CHROMIUM} is missing (install it: apt-get update && apt-get install -y chromium)`);
 }
-
-const SCREENSHOT_DIR = process.env.SCREENSHOTS ? join(import.meta.dirname, "..", "..", "docs", "screenshots") : undefined;
 
 const title = haveChromium ? "account pages in chromium" : `account pages in chromium (SKIPPED: ${CHROMIUM} is missing; apt-get install -y chromium)`;
 
@@ -42,16 +39,9 @@ describe.skipIf(!haveChromium)(title, () => {
   let browser: LaunchedChromium | undefined;
   let context: BrowserContext;
   let page: Page;
-  const shots: string[] = [];
+  const screens = screenshots(() => page);
+  const shot = screens.shot;
 
-  /** Saves the page as docs/screenshots/NAME.png when SCREENSHOTS is set. */
-  async function shot(name: string): Promise<void> {
-    if (!SCREENSHOT_DIR) return;
-    mkdirSync(SCREENSHOT_DIR, { recursive: true });
-    const path = join(SCREENSHOT_DIR, `${name}.png`);
-    await page.screenshot({ path, fullPage: true });
-    shots.push(path);
-  }
 
   beforeAll(async () => {
     // The application's redirect URI: a page that only says the code arrived (the test reads the
@@ -72,7 +62,7 @@ describe.skipIf(!haveChromium)(title, () => {
   afterAll(async () => {
     await browser?.close();
     await new Promise((resolve) => (callbackServer ? callbackServer.close(resolve) : resolve(undefined)));
-    for (const path of shots) console.log(`screenshot: ${path} (${statSync(path).size} bytes)`);
+    screens.report();
   });
 
   const text = async (selector: string) => (await page.innerText(selector)).replace(/\s+/g, " ").trim();
@@ -132,7 +122,7 @@ describe.skipIf(!haveChromium)(title, () => {
       expect(detailList).toContain("Scopes read");
       const clientId = (await text("dl.app dd code"))!;
       expect(clientId).toMatch(/^\S{16,}$/);
-      if (SCREENSHOT_DIR) {
+      if (screens.enabled) {
         // Never a real-looking secret in the docs: the shot shows a placeholder of the same layout.
         await page.evaluate(() => {
           document.getElementById("client-secret")!.textContent = "•••••••• (the secret is shown here once) ••••••••";
@@ -229,7 +219,7 @@ describe.skipIf(!haveChromium)(title, () => {
       expect(refreshRes.status).toBe(400);
       expect(await refreshRes.json()).toMatchObject({ error: "invalid_grant" });
 
-      for (const path of shots) expect(statSync(path).size).toBeLessThan(150_000);
+      for (const { path, bytes } of screens.sizes()) expect(bytes, path).toBeLessThan(150_000);
     },
     180_000,
   );

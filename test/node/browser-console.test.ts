@@ -12,18 +12,15 @@
  * With SCREENSHOTS=1 each console page is saved in docs/screenshots/ (800×900 viewport, the
  * secret covered first); without it nothing is written into the repository.
  */
-import { mkdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from "./support/chromium";
+import { screenshots } from "./support/screenshots";
 import { PASSWORD, useServer, type CreatedUser } from "./support/server";
 
 if (!haveChromium) {
   console.warn(`browser-console.test.ts skipped: ${CHROMIUM} is missing (install it: apt-get update && apt-get install -y chromium)`);
 }
-
-const SCREENSHOT_DIR = process.env.SCREENSHOTS ? join(import.meta.dirname, "..", "..", "docs", "screenshots") : undefined;
 
 const title = haveChromium ? "operator console in chromium" : `operator console in chromium (SKIPPED: ${CHROMIUM} is missing; apt-get install -y chromium)`;
 
@@ -33,15 +30,9 @@ describe.skipIf(!haveChromium)(title, () => {
   let user: CreatedUser;
   let browser: LaunchedChromium | undefined;
   let page: Page;
-  const shots: string[] = [];
+  const screens = screenshots(() => page);
+  const shot = screens.shot;
 
-  async function shot(name: string): Promise<void> {
-    if (!SCREENSHOT_DIR) return;
-    mkdirSync(SCREENSHOT_DIR, { recursive: true });
-    const path = join(SCREENSHOT_DIR, `${name}.png`);
-    await page.screenshot({ path, fullPage: true });
-    shots.push(path);
-  }
 
   beforeAll(async () => {
     const username = `grace${Date.now().toString(36)}`;
@@ -54,7 +45,7 @@ describe.skipIf(!haveChromium)(title, () => {
 
   afterAll(async () => {
     await browser?.close();
-    for (const path of shots) console.log(`screenshot: ${path} (${statSync(path).size} bytes)`);
+    screens.report();
   });
 
   const text = async (selector: string, on: Page = page) => (await on.innerText(selector)).replace(/\s+/g, " ").trim();
@@ -125,7 +116,7 @@ describe.skipIf(!haveChromium)(title, () => {
         body: "grant_type=client_credentials&scope=read",
       });
       expect(issued.status).toBe(200);
-      if (SCREENSHOT_DIR) {
+      if (screens.enabled) {
         await page.evaluate(() => {
           document.getElementById("client-secret")!.textContent = "•••••••• (the secret is shown here once) ••••••••";
         });
@@ -162,7 +153,7 @@ describe.skipIf(!haveChromium)(title, () => {
       const refused = await freshSignIn(user.username, user.password);
       expect(refused).toContain("Invalid username or password.");
 
-      for (const path of shots) expect(statSync(path).size).toBeLessThan(150_000);
+      for (const { path, bytes } of screens.sizes()) expect(bytes, path).toBeLessThan(150_000);
     },
     180_000,
   );

@@ -17,20 +17,19 @@
  * request) to check the page's display against it. With SCREENSHOTS=1 each step is saved as a PNG
  * in docs/screenshots/ (800×900 viewport); without it nothing is written into the repository.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from "./support/chromium";
+import { screenshots } from "./support/screenshots";
 import { npmStart, type NpmStartRun } from "./support/npm-start";
 import { freePort } from "./support/server";
 
 if (!haveChromium) {
   console.warn(`browser-demo-spa.test.ts skipped: ${CHROMIUM} is missing (install it: apt-get update && apt-get install -y chromium)`);
 }
-
-const SCREENSHOT_DIR = process.env.SCREENSHOTS ? join(import.meta.dirname, "..", "..", "docs", "screenshots") : undefined;
 
 const title = haveChromium ? "example SPA in chromium" : `example SPA in chromium (SKIPPED: ${CHROMIUM} is missing; apt-get install -y chromium)`;
 
@@ -50,7 +49,8 @@ describe.skipIf(!haveChromium)(title, () => {
   let spaClientId: string;
   let browser: LaunchedChromium | undefined;
   let page: Page;
-  const shots: string[] = [];
+  const screens = screenshots(() => page);
+  const shot = screens.shot;
   /** What the page got from the token endpoint, in order. */
   const tokenResponses: TokenResponse[] = [];
   /** The authorization requests the page sent the browser to. */
@@ -58,14 +58,6 @@ describe.skipIf(!haveChromium)(title, () => {
   /** CSP violations and uncaught errors the page reported. */
   const pageProblems: string[] = [];
 
-  /** Saves the page as docs/screenshots/NAME.png when SCREENSHOTS is set (the whole page, or what the viewport shows). */
-  async function shot(name: string, fullPage = true): Promise<void> {
-    if (!SCREENSHOT_DIR) return;
-    mkdirSync(SCREENSHOT_DIR, { recursive: true });
-    const path = join(SCREENSHOT_DIR, `${name}.png`);
-    await page.screenshot({ path, fullPage });
-    shots.push(path);
-  }
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "eot-demo-spa-"));
@@ -96,7 +88,7 @@ describe.skipIf(!haveChromium)(title, () => {
     await browser?.close();
     await run?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    for (const path of shots) console.log(`screenshot: ${path} (${statSync(path).size} bytes)`);
+    screens.report();
   });
 
   const text = async (selector: string) => (await page.innerText(selector)).replace(/\s+/g, " ").trim();
@@ -292,7 +284,7 @@ describe.skipIf(!haveChromium)(title, () => {
       expect(tokenResponses).toHaveLength(3);
 
       expect(pageProblems).toEqual([]);
-      for (const path of shots) expect(statSync(path).size).toBeLessThan(200_000);
+      for (const { path, bytes } of screens.sizes()) expect(bytes, path).toBeLessThan(200_000);
     },
     90_000,
   );

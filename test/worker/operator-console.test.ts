@@ -190,7 +190,7 @@ describe("clients", () => {
       grant_authorization_code: "on",
       redirect_uris: "http://evil.example.com/cb#frag",
       resources: "not a uri",
-      token_endpoint_auth_method: "private_key_jwt",
+      token_endpoint_auth_method: "tls_client_auth",
     });
     expect(res.status).toBe(400);
     const html = await res.text();
