@@ -36,6 +36,7 @@ interface ReuseDetected {
  *
  * - `token.issued`: an access token from the token endpoint, or from the authorization endpoint
  *   (`implicit`: response types with `token`, implicit and hybrid). An ID token alone is not one.
+ *   `token_exchange` (RFC 8693): `clientId` is the exchanging client, `userId` the subject token's user.
  * - `signin.succeeded` / `signin.failed`: every password sign-in, with the account's id or the reason.
  * - `signin.locked_out`: an attempt refused by the sign-in throttle (it also counts as a
  *   `signin.failed` with reason `locked_out`). `lock` is `address` for this username from this
@@ -59,7 +60,7 @@ interface ReuseDetected {
  * line (`message: "security event"`), with or without a hook.
  */
 export type ProviderEvent =
-  | { type: "token.issued"; grantType: "authorization_code" | "client_credentials" | "password" | "implicit" | "device_code"; clientId: string; userId?: string; scope: string }
+  | { type: "token.issued"; grantType: "authorization_code" | "client_credentials" | "password" | "implicit" | "device_code" | "token_exchange"; clientId: string; userId?: string; scope: string }
   | { type: "token.refreshed"; clientId: string; userId?: string; scope: string }
   | { type: "token.revoked"; clientId: string; tokenType: "access_token" | "refresh_token" }
   | { type: "authorization.granted"; clientId: string; userId: string; scope: string[] }

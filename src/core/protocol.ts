@@ -18,3 +18,9 @@ export const SCOPE_LIST = /^[\x21\x23-\x5b\x5d-\x7e ]*$/;
 
 /** RFC 8628 §3.4: the Device Authorization Grant's `grant_type`. */
 export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+
+/** RFC 8693 §2.1: the Token Exchange grant's `grant_type`. */
+export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/** RFC 8693 §3: the token type identifier of an OAuth 2.0 access token (ours: RFC 9068 JWTs). */
+export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";

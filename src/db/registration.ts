@@ -127,6 +127,14 @@ export const clientRegistrationSchema = z
       if (c.clientType === "public" && c.grantTypes.includes("client_credentials")) {
         ctx.addIssue({ code: "custom", path: ["grantTypes"], message: "public clients cannot use client_credentials" });
       }
+      // RFC 8693: a resource server trading the tokens it receives; `resources` name the APIs it serves.
+      if (c.grantTypes.includes("urn:ietf:params:oauth:grant-type:token-exchange")) {
+        if (c.clientType === "public") {
+          ctx.addIssue({ code: "custom", path: ["grantTypes"], message: "public clients cannot use token-exchange" });
+        } else if (c.resources.length === 0) {
+          ctx.addIssue({ code: "custom", path: ["resources"], message: "token-exchange needs the resources the client serves" });
+        }
+      }
       if (c.clientType === "public" && c.tokenEndpointAuthMethod && c.tokenEndpointAuthMethod !== "none") {
         ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "public clients authenticate with none" });
       }

@@ -45,6 +45,8 @@ export const GRANT_TYPES = [
   "refresh_token",
   /** RFC 8628: the Device Authorization Grant. */
   "urn:ietf:params:oauth:grant-type:device_code",
+  /** RFC 8693: Token Exchange (a resource server trades a user's token for a narrower one). */
+  "urn:ietf:params:oauth:grant-type:token-exchange",
 ] as const;
 
 /** Registered applications: everything DOT's `Application` has. */

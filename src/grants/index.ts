@@ -1,9 +1,11 @@
+import { TOKEN_EXCHANGE_GRANT } from "../core/protocol";
 import type { GrantType } from "../db/schema";
 import { authorizationCodeGrant } from "./authorization-code";
 import { clientCredentialsGrant } from "./client-credentials";
 import { deviceCodeGrant } from "./device-code";
 import { passwordGrant } from "./password";
 import { refreshTokenGrant } from "./refresh-token";
+import { tokenExchangeGrant } from "./token-exchange";
 import type { Grant } from "./types";
 
 /** The token endpoint dispatches on `grant_type` through this table. */
@@ -13,6 +15,7 @@ export const grants: Partial<Record<GrantType, Grant>> = {
   password: passwordGrant,
   refresh_token: refreshTokenGrant,
   "urn:ietf:params:oauth:grant-type:device_code": deviceCodeGrant,
+  [TOKEN_EXCHANGE_GRANT]: tokenExchangeGrant,
 };
 
 export function findGrant(grantType: string): Grant | undefined {

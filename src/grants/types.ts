@@ -18,6 +18,8 @@ export interface TokenResponse {
   scope: string;
   refresh_token?: string;
   id_token?: string;
+  /** RFC 8693 §2.2.1: the type of the token a Token Exchange issued. */
+  issued_token_type?: string;
 }
 
 /** A grant type's handler: checks the request's parameters and answers with tokens. */

@@ -351,7 +351,7 @@ const schemas: Record<string, JsonObject> = {
     },
   ),
   TokenRequest: {
-    oneOf: ["AuthorizationCode", "RefreshToken", "ClientCredentials", "Password", "DeviceCode"].map((grant) => schema(`${grant}TokenRequest`)),
+    oneOf: ["AuthorizationCode", "RefreshToken", "ClientCredentials", "Password", "DeviceCode", "TokenExchange"].map((grant) => schema(`${grant}TokenRequest`)),
     discriminator: {
       propertyName: "grant_type",
       mapping: {
@@ -360,6 +360,7 @@ const schemas: Record<string, JsonObject> = {
         client_credentials: "#/components/schemas/ClientCredentialsTokenRequest",
         password: "#/components/schemas/PasswordTokenRequest",
         "urn:ietf:params:oauth:grant-type:device_code": "#/components/schemas/DeviceCodeTokenRequest",
+        "urn:ietf:params:oauth:grant-type:token-exchange": "#/components/schemas/TokenExchangeTokenRequest",
       },
     },
   },
@@ -423,6 +424,21 @@ const schemas: Record<string, JsonObject> = {
     ),
     "RFC 8628 §3.4: the device polls, no faster than `interval` seconds. Until the user decides: `authorization_pending`, or `slow_down` (the interval grows by 5 s) when polled too fast; then `access_denied` or the tokens, once (a second redemption is `invalid_grant`); after the lifetime, `expired_token`. Tokens as for the code grant: a refresh token with the `refresh_token` grant, an ID token when `openid` was approved.",
   ),
+  TokenExchangeTokenRequest: withClientAuth(
+    object(
+      {
+        grant_type: { type: "string", const: "urn:ietf:params:oauth:grant-type:token-exchange" },
+        subject_token: described("A user's access token from this server, issued for a resource the client serves (one of its registered `resources`)."),
+        subject_token_type: { type: "string", const: "urn:ietf:params:oauth:token-type:access_token" },
+        requested_token_type: { type: "string", const: "urn:ietf:params:oauth:token-type:access_token", description: "The only type issued; the default." },
+        scope: described("A subset of the subject token's scope, allowed for the client (`invalid_scope` otherwise). Without it, the subject token's scope limited to the client's."),
+        resource: resources("The APIs the new token is for (RFC 8707); `invalid_target` when unknown or not allowed for the client. Without it (and `audience`), the default audience."),
+        audience: resources("RFC 8693 §2.1: like `resource` (the target services' identifiers are their resource URIs here)."),
+      },
+      ["grant_type", "subject_token", "subject_token_type"],
+    ),
+    "RFC 8693, impersonation: a resource server trades a user's access token for a narrower one for a downstream API. Confidential clients registered with the grant only (`unauthorized_client`). `actor_token` (delegation) is refused (`invalid_request`), as is any other token type. An invalid, expired or revoked subject token, one not issued for a resource the client serves, a client_credentials token or an already exchanged token: `invalid_grant`. The new token keeps the user's `sub` and grant (`gid`), names the subject token's client in `origin_client_id`, expires no later than the subject token, and comes with `issued_token_type`; no refresh token.",
+  ),
   DeviceAuthorizationRequest: withClientAuth(
     object({
       scope: described("Without it, `DEFAULT_SCOPES`. Checked as at the authorization endpoint (`invalid_scope`)."),
@@ -450,6 +466,7 @@ const schemas: Record<string, JsonObject> = {
       scope: described("The granted scope, space-separated."),
       refresh_token: described("Opaque."),
       id_token: described("When `openid` was granted; signed with the client's ID token algorithm (RS256 by default)."),
+      issued_token_type: { type: "string", const: "urn:ietf:params:oauth:token-type:access_token", description: "Token Exchange only (RFC 8693 §2.2.1)." },
     },
     ["access_token", "token_type", "expires_in", "scope"],
     {

@@ -232,7 +232,7 @@ export const ENDPOINTS: Endpoint[] = [
           200: { description: "Tokens.", headers: noStore, content: jsonContent(schema("TokenResponse")) },
           400: {
             description:
-              "`invalid_request`, `invalid_grant` (code or refresh token invalid, expired, used, revoked, or issued to another client; wrong `redirect_uri` or `code_verifier`; bad password), `invalid_scope`, `invalid_target` (a `resource` unknown, not allowed for the client, or beyond the grant's), `unauthorized_client`, `unsupported_grant_type`.",
+              "`invalid_request`, `invalid_grant` (code, refresh or subject token invalid, expired, used, revoked, or issued to another client; wrong `redirect_uri` or `code_verifier`; bad password), `invalid_scope`, `invalid_target` (a `resource` unknown, not allowed for the client, or beyond the grant's), `unauthorized_client`, `unsupported_grant_type`.",
             headers: noStore,
             content: jsonContent(schema("OAuthError"), {
               error: "invalid_grant",

@@ -95,6 +95,18 @@ export interface RevocationSubject {
   usr?: unknown;
   /** The user of a user's token, when the verifier opened `usr` (`withUserId`). */
   userId?: string;
+  /**
+   * A token from Token Exchange (RFC 8693): the client the user's grant was made to, whose subject
+   * token was exchanged. Its client and user-and-client notes cover the exchanged token too.
+   */
+  origin_client_id?: unknown;
+}
+
+/** The clients whose notes cover a token: its own, and for an exchanged token the grant's original client. */
+function clientsOf(claims: RevocationSubject): string[] {
+  const own = claims.client_id ? [claims.client_id] : [];
+  const origin = typeof claims.origin_client_id === "string" && claims.origin_client_id !== claims.client_id ? [claims.origin_client_id] : [];
+  return [...own, ...origin];
 }
 
 /**
@@ -139,10 +151,11 @@ export function revocationKeys(claims: RevocationSubject): string[] {
   const keys: string[] = [];
   if (claims.jti) keys.push(revokedTokenKey(claims.jti));
   if (claims.gid) keys.push(revokedGrantKey(claims.gid));
-  if (claims.client_id) keys.push(clientNotBeforeKey(claims.client_id));
+  const clients = clientsOf(claims);
+  for (const clientId of clients) keys.push(clientNotBeforeKey(clientId));
   const userId = userOf(claims);
   if (userId) keys.push(userNotBeforeKey(userId));
-  if (userId && claims.client_id) keys.push(userClientNotBeforeKey(userId, claims.client_id));
+  if (userId) for (const clientId of clients) keys.push(userClientNotBeforeKey(userId, clientId));
   return keys;
 }
 
@@ -151,10 +164,11 @@ export function revokedBy(found: Map<string, string | null>, claims: RevocationS
   if (claims.jti && found.get(revokedTokenKey(claims.jti))) return true;
   if (claims.gid && found.get(revokedGrantKey(claims.gid))) return true;
   const userId = userOf(claims);
+  const clients = clientsOf(claims);
   const notBefore = [
-    claims.client_id ? found.get(clientNotBeforeKey(claims.client_id)) : null,
+    ...clients.map((clientId) => found.get(clientNotBeforeKey(clientId))),
     userId ? found.get(userNotBeforeKey(userId)) : null,
-    userId && claims.client_id ? found.get(userClientNotBeforeKey(userId, claims.client_id)) : null,
+    ...(userId ? clients.map((clientId) => found.get(userClientNotBeforeKey(userId, clientId))) : []),
   ];
   // iat has one-second resolution: a token issued in the same second as the revocation is revoked too.
   return notBefore.some((time) => time != null && (claims.iat ?? 0) <= Number(time));

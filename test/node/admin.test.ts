@@ -291,6 +291,21 @@ describe.concurrent("admin CLI", () => {
     expect(fragment.stderr).toMatch(/invalid --resources/);
   });
 
+  it("client create --grant-types takes token-exchange (RFC 8693): confidential clients with the resources they serve only", async () => {
+    const state = ["--persist-to", stateCopy()];
+    const grant = "urn:ietf:params:oauth:grant-type:token-exchange";
+    const server = ["client", "create", "--name", "Orders API", "--grant-types", grant, ...state];
+    const created = await adminHereJson([...server, "--type", "confidential", "--resources", "https://api.example.com/orders,https://api.example.com/billing"]);
+    expect(created.grant_types).toEqual([grant]);
+    expect(created.resources).toEqual(["https://api.example.com/orders", "https://api.example.com/billing"]);
+    const publicClient = await adminHere([...server, "--type", "public", "--resources", "https://api.example.com/orders"]);
+    expect(publicClient.code).toBe(2);
+    expect(publicClient.stderr).toMatch(/invalid --grant-types: public clients cannot use token-exchange/);
+    const noResources = await adminHere([...server, "--type", "confidential"]);
+    expect(noResources.code).toBe(2);
+    expect(noResources.stderr).toMatch(/invalid --resources: token-exchange needs the resources the client serves/);
+  });
+
   it("client create --owner USERNAME: the user's application (source user, on their application pages); an unknown user is refused", async () => {
     const stateDir = stateCopy();
     const state = ["--persist-to", stateDir];
