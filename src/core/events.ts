@@ -36,6 +36,7 @@ interface ReuseDetected {
  *
  * - `token.issued`: an access token from the token endpoint, or from the authorization endpoint
  *   (`implicit`: response types with `token`, implicit and hybrid). An ID token alone is not one.
+ *   `device_code` (RFC 8628): a device's poll after its user approved.
  *   `token_exchange` (RFC 8693): `clientId` is the exchanging client, `userId` the subject token's user.
  * - `signin.succeeded` / `signin.failed`: every password sign-in, with the account's id or the reason.
  * - `signin.locked_out`: an attempt refused by the sign-in throttle (it also counts as a

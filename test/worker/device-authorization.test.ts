@@ -3,10 +3,11 @@ import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Browser, hiddenFields } from "./support/browser";
 import { expectTokenError, expectTokens, newUser, PASSWORD, signedIn, tokenRequest, type ClientCredentials } from "./support/flow";
-import { basic, BASE, createClient, form, ISSUER } from "./support/helpers";
+import { basic, BASE, createClient, form, ISSUER, storageOps } from "./support/helpers";
 import { verifyIdToken } from "./support/oidc-helpers";
 import { USER_CODE_ALPHABET } from "../../src/oauth/user-code";
 import { createProvider } from "../../src/provider";
+import type { ProviderEvent } from "../../src/core/events";
 
 /**
  * RFC 8628: the device asks for codes, its user enters the user code on the verification page and
@@ -176,6 +177,49 @@ describe("the whole flow", () => {
     const html = await page.text();
     expect(html).toContain("Living room TV");
     expect(html).toContain("Read your data");
+  });
+});
+
+describe("storage and events", () => {
+  it("a request costs one D1 round-trip, a poll one batch (two with tokens and a refresh token), and no KV", async () => {
+    const client = await deviceClient();
+    await codesFor(client); // warms this isolate's client cache
+    const request = await requestCodes(client);
+    const codes = (await request.clone().json()) as DeviceCodes;
+    expect(storageOps(request)).toMatchObject({ d1: 1, kv: 0 });
+    const pending = await poll(client, codes.device_code);
+    expect(pending.status).toBe(400);
+    expect(storageOps(pending)).toMatchObject({ d1: 1, d1_statements: 4, kv: 0 });
+    const user = await signedIn("device");
+    expect((await decide(user.browser, codes.user_code, "approve")).status).toBe(200);
+    const tokens = await poll(client, codes.device_code);
+    expect(tokens.status).toBe(200);
+    expect(storageOps(tokens)).toMatchObject({ d1: 2, kv: 0 });
+  });
+
+  it("tells of the decision and the tokens: authorization.granted or denied, token.issued with grantType device_code", async () => {
+    const events: ProviderEvent[] = [];
+    const app = createProvider({ events: (event) => void events.push(event) });
+    const client = await deviceClient();
+    const codes = (await (await app.request(`${ISSUER}/device_authorization/`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form({ client_id: client.clientId, scope: "read" }) }, env)).json()) as DeviceCodes;
+    const user = await signedIn("device");
+    const entry = await user.browser.get(PAGE);
+    const fields = hiddenFields(await entry.text());
+    // The page's POSTs go to the recording provider, with the browser's cookies.
+    const post = async (body: Record<string, string>) =>
+      app.request(`${ISSUER}/device/`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE, cookie: [...user.browser.cookies].map(([k, v]) => `${k}=${v}`).join("; ") }, body: form(body) }, env);
+    const confirm = await post({ ...fields, user_code: codes.user_code });
+    expect(confirm.status).toBe(200);
+    expect((await post({ ...hiddenFields(await confirm.text()), decision: "approve" })).status).toBe(200);
+    expect(events).toContainEqual({ type: "authorization.granted", clientId: client.clientId, userId: user.id, scope: ["read"] });
+    const res = await app.request(`${ISSUER}/token/`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form({ grant_type: DEVICE_GRANT, device_code: codes.device_code, client_id: client.clientId }) }, env);
+    expect(res.status).toBe(200);
+    expect(events).toContainEqual({ type: "token.issued", grantType: "device_code", clientId: client.clientId, userId: user.id, scope: "read" });
+
+    const denied = (await (await app.request(`${ISSUER}/device_authorization/`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form({ client_id: client.clientId }) }, env)).json()) as DeviceCodes;
+    const again = await post({ ...fields, user_code: denied.user_code });
+    expect((await post({ ...hiddenFields(await again.text()), decision: "deny" })).status).toBe(200);
+    expect(events).toContainEqual({ type: "authorization.denied", clientId: client.clientId, userId: user.id });
   });
 });
 
