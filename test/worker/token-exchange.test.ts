@@ -12,7 +12,7 @@ import { deleteClientAndTokens, revokeUserAccessTokens, revokeUserClientAccessTo
 import { newGrantId, newRefreshToken, userAccessToken } from "../../src/tokens/user-tokens";
 import { insertRefreshToken } from "../../src/db/refresh-tokens";
 import { setUserActive } from "../../src/db/users";
-import { basic, BASE, createClient, db, form, ISSUER } from "./support/helpers";
+import { basic, BASE, createClient, db, form, ISSUER, storageOps } from "./support/helpers";
 import { expectTokenError, expectTokens, newUser, REDIRECT, tokenRequest, type ClientCredentials } from "./support/flow";
 
 /**
@@ -106,6 +106,14 @@ describe("token exchange: success", () => {
 
     const byAudience = await expectTokens(await exchange(server, subject.token, { audience: ORDERS }));
     expect(decodeJwt(byAudience.access_token).aud).toBe(ORDERS);
+  });
+
+  it("costs one KV read (the subject token's notes) and no D1 query on a warm isolate", async () => {
+    const { server, subject } = await setting();
+    await expectTokens(await exchange(server, subject.token, { resource: DOWNSTREAM }));
+    const warm = await exchange(server, subject.token, { resource: DOWNSTREAM });
+    expect(warm.status).toBe(200);
+    expect(storageOps(warm)).toMatchObject({ d1: 0, kv: 1 });
   });
 
   it("never outlives the subject token", async () => {
