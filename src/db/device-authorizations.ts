@@ -1,6 +1,6 @@
 import { and, eq, gt, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { Database } from "./index";
-import { deviceAuthorizations as d, signInThrottle, type DeviceAuthorization } from "./schema";
+import { deviceAuthorizations as d, signInThrottle, users, type DeviceAuthorization } from "./schema";
 
 /**
  * RFC 8628 device authorizations in D1, always at the primary: the device polls from wherever it
@@ -55,11 +55,15 @@ export async function decideDeviceAuthorization(
   return rows[0];
 }
 
-/** What one poll found: the authorization it consumed (tokens are due), whether it was too fast, and the row after it. */
+/**
+ * What one poll found: the authorization it consumed (tokens are due), whether it was too fast, the
+ * row after it, and whether its user is active in the built-in users table (null: no such row).
+ */
 export interface PollOutcome {
   consumed: DeviceAuthorization | undefined;
   slowedDown: boolean;
   row: DeviceAuthorization | undefined;
+  userActive: boolean | null;
 }
 
 /**
@@ -69,7 +73,7 @@ export interface PollOutcome {
  * 1. still pending and polled again before `interval` passed: `interval` grows by 5 s (`slow_down`);
  * 2. approved and unexpired: approved → consumed, returning the row (only one poll can do this);
  * 3. still pending and not too fast: `last_polled_at` is recorded;
- * 4. the row as it is now, to tell the other answers apart.
+ * 4. the row as it is now, to tell the other answers apart, with its user's `is_active`.
  *
  * Every statement also matches the client, so another client's poll changes nothing.
  */
@@ -87,9 +91,9 @@ export async function pollDeviceAuthorization(db: Database, deviceCodeHash: stri
       .update(d)
       .set({ lastPolledAt: now })
       .where(and(ours, eq(d.status, "pending"), or(isNull(d.lastPolledAt), lte(d.lastPolledAt, sql`${now} - ${d.interval}`)))),
-    db.select().from(d).where(eq(d.deviceCodeHash, deviceCodeHash)).limit(1),
+    db.select({ row: d, userActive: users.isActive }).from(d).leftJoin(users, eq(users.id, d.userId)).where(eq(d.deviceCodeHash, deviceCodeHash)).limit(1),
   ]);
-  return { consumed: consumed[0], slowedDown: slowed.length > 0, row: current[0] };
+  return { consumed: consumed[0], slowedDown: slowed.length > 0, row: current[0]?.row, userActive: current[0]?.userActive ?? null };
 }
 
 /** Undoes a consumption whose poll was refused before any token was issued (a `resource` beyond the approval). */

@@ -54,6 +54,9 @@ export const deviceCodeGrant: Grant = async (ctx: GrantContext) => {
   const outcome = await pollDeviceAuthorization(db, await hashSecret(deviceCode), client.id, now);
   const row = outcome.consumed;
   if (!row || row.userId === null) throw refusal(outcome, client.id, now);
+  // A user disabled (or removed) since approving gets no tokens, as at refresh.
+  const active = ctx.accounts.usersTable === true ? outcome.userActive === true : (await ctx.accounts.findById(db, row.userId)) !== null;
+  if (!active) throw invalidGrant("the user is disabled or no longer exists");
 
   const grant = grantOf(row);
   let resources: string[];

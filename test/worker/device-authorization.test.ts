@@ -3,10 +3,11 @@ import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Browser, hiddenFields } from "./support/browser";
 import { expectTokenError, expectTokens, newUser, PASSWORD, signedIn, tokenRequest, type ClientCredentials } from "./support/flow";
-import { basic, BASE, createClient, form, ISSUER, storageOps } from "./support/helpers";
+import { basic, BASE, createClient, db, form, ISSUER, storageOps } from "./support/helpers";
 import { verifyIdToken } from "./support/oidc-helpers";
 import { USER_CODE_ALPHABET } from "../../src/oauth/user-code";
 import { createProvider } from "../../src/provider";
+import { setUserActive } from "../../src/db/users";
 import type { ProviderEvent } from "../../src/core/events";
 
 /**
@@ -295,6 +296,13 @@ describe("polling errors (RFC 8628 §3.5)", () => {
     const { codes } = await decided(client, "approve");
     await expectTokenError(await poll(other, codes.device_code), "invalid_grant");
     await expectTokens(await poll(client, codes.device_code));
+  });
+
+  it("a user disabled after approving: invalid_grant, no tokens", async () => {
+    const client = await deviceClient();
+    const { codes, user } = await decided(client, "approve");
+    await setUserActive(db(), user.username, false);
+    await expectTokenError(await poll(client, codes.device_code), "invalid_grant");
   });
 
   it("an unknown device code, or none: invalid_grant, invalid_request", async () => {
