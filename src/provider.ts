@@ -55,6 +55,7 @@ import { jwksEndpoint } from "./routes/jwks";
 import { loginGet, loginPost } from "./routes/login";
 import { logoutGet, logoutPost } from "./routes/logout";
 import { openapiEndpoint, openapiReferencePage } from "./routes/openapi";
+import { parEndpoint } from "./routes/par";
 import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
@@ -259,6 +260,13 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.use(path, clientCors());
     o.use(path, rateLimit("tokenRateLimit"));
     o.post(path, tokenEndpoint);
+    o.all(path, methodNotAllowed("POST, OPTIONS"));
+  }
+  // RFC 9126: pushed authorization requests, authenticated and limited like the token endpoint.
+  for (const path of both("/par")) {
+    o.use(path, clientCors());
+    o.use(path, rateLimit("tokenRateLimit"));
+    o.post(path, parEndpoint);
     o.all(path, methodNotAllowed("POST, OPTIONS"));
   }
   for (const path of both("/revoke_token")) {

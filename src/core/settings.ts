@@ -60,6 +60,10 @@ export const settingsSchema = z.object({
   AUTHORIZATION_CODE_EXPIRE_SECONDS: seconds(60),
   /** Lifetime of a device code and its user code (RFC 8628 `expires_in`). */
   DEVICE_CODE_EXPIRE_SECONDS: seconds(600),
+  /** Lifetime of a pushed authorization request's `request_uri` (RFC 9126 `expires_in`). */
+  PAR_EXPIRE_SECONDS: seconds(60),
+  /** Every authorization request must be pushed first (RFC 9126 §5); clients may also require it for themselves. */
+  REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: booleanString(false),
   /** Lifetime of OpenID Connect ID tokens. */
   ID_TOKEN_EXPIRE_SECONDS: seconds(3600),
   REFRESH_TOKEN_EXPIRE_SECONDS: seconds(30 * 24 * 3600),

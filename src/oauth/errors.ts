@@ -29,6 +29,7 @@ export type ErrorCode =
   | "consent_required"
   | "request_not_supported"
   | "request_uri_not_supported"
+  | "invalid_request_uri"
   | "invalid_token"
   | "insufficient_scope"
   | "too_many_requests"
@@ -73,6 +74,8 @@ export const loginRequired = make("login_required");
 export const consentRequired = make("consent_required");
 export const requestNotSupported = make("request_not_supported");
 export const requestUriNotSupported = make("request_uri_not_supported");
+/** RFC 9126 §4 (OIDC Core §3.1.2.6): a pushed request's request_uri that is expired, forged, used or another client's. */
+export const invalidRequestUri = make("invalid_request_uri");
 /** RFC 8707 §2: a `resource` that is unknown, not allowed to this client, or wider than the grant. */
 export const invalidTarget = make("invalid_target");
 /** RFC 8628 §3.5: the answers to a device's poll while the user has not approved it. */

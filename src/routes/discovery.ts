@@ -20,6 +20,7 @@ export function endpointAddresses(base: string) {
     end_session_endpoint: `${base}/logout/`,
     revocation_endpoint: `${base}/revoke_token/`,
     introspection_endpoint: `${base}/introspect/`,
+    pushed_authorization_request_endpoint: `${base}/par/`,
   };
 }
 
@@ -57,6 +58,8 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
     require_request_uri_registration: false,
     prompt_values_supported: ["none", "login", "consent", "select_account"],
     authorization_response_iss_parameter_supported: true,
+    // RFC 9126 §5: the PAR endpoint is in endpointAddresses; whether every request must use it.
+    require_pushed_authorization_requests: settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS,
     backchannel_logout_supported: false,
     frontchannel_logout_supported: false,
     ...(settings.DYNAMIC_REGISTRATION !== "off" ? { registration_endpoint: `${base}/register/` } : {}),

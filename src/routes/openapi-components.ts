@@ -151,6 +151,10 @@ const parameters: Record<string, JsonObject> = {
   ),
   max_age: queryParameter("max_age", "Seconds since the user signed in after which they must sign in again.", { type: "integer", minimum: 0 }),
   login_hint: queryParameter("login_hint", "Prefills the username on the sign-in form."),
+  request_uri: queryParameter(
+    "request_uri",
+    "RFC 9126 §4: the `request_uri` the PAR endpoint (`par/`) answered, with the same client's `client_id`; it stands for the whole pushed request (other parameters are ignored). Expired (`PAR_EXPIRE_SECONDS`), forged, another client's or used: `invalid_request_uri` on an error page. Used once: spent when the answer (a code, tokens or an error) is given.",
+  ),
   id_token_hint: queryParameter(
     "id_token_hint",
     "An ID token this server issued to the client (expired is fine). At the authorization endpoint: the user must be that `sub`, or sign in again.",
@@ -343,12 +347,31 @@ const schemas: Record<string, JsonObject> = {
   ClaimsRequest: object({ userinfo: schema("ClaimsRequestMembers"), id_token: schema("ClaimsRequestMembers") }),
   ClaimsRequestMembers: { type: "object", additionalProperties: claimsRequestMember },
   ClientAuthenticationFields: object(
-    { client_id: text, client_secret: text },
+    {
+      client_id: text,
+      client_secret: text,
+      client_assertion_type: { type: "string", enum: ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"] },
+      client_assertion: described(
+        "`private_key_jwt` or `client_secret_jwt` (RFC 7523, OIDC Core §9): a JWT with `iss` = `sub` = the client id, `aud` the issuer, the token endpoint or this endpoint's URL, `exp` at most 5 minutes ahead, and a `jti` used once.",
+      ),
+    },
     undefined,
     {
       description:
-        "`client_secret_post`: `client_id` and `client_secret`; public clients: `client_id` alone. Not with HTTP Basic (except a `client_id` equal to Basic's).",
+        "`client_secret_post`: `client_id` and `client_secret`; JWT clients: `client_assertion_type` and `client_assertion` (and `client_id` optionally); public clients: `client_id` alone. One method only: not with HTTP Basic (except a `client_id` equal to Basic's).",
     },
+  ),
+  PushedAuthorizationRequest: withClientAuth(
+    { $ref: "#/components/schemas/AuthorizationRequest" },
+    "RFC 9126 §2.1: the authorization request's parameters (`request_uri` is refused), with the client's authentication as at the token endpoint.",
+  ),
+  PushedAuthorizationResponse: object(
+    {
+      request_uri: described("`urn:ietf:params:oauth:request_uri:` and the sealed request (AES-256-GCM under SECRET_KEY)."),
+      expires_in: { type: "integer", description: "Seconds (`PAR_EXPIRE_SECONDS`, 60)." },
+    },
+    ["request_uri", "expires_in"],
+    { description: "RFC 9126 §2.2." },
   ),
   TokenRequest: {
     oneOf: ["AuthorizationCode", "RefreshToken", "ClientCredentials", "Password", "DeviceCode", "TokenExchange"].map((grant) => schema(`${grant}TokenRequest`)),

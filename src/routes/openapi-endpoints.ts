@@ -105,7 +105,7 @@ const metadata = (operationId: string, summary: string, description?: string): O
 });
 
 const AUTHORIZATION_PARAMETERS =
-  "response_type client_id redirect_uri scope state resource code_challenge code_challenge_method response_mode nonce prompt max_age login_hint id_token_hint claims";
+  "response_type client_id redirect_uri scope state resource code_challenge code_challenge_method response_mode nonce prompt max_age login_hint id_token_hint claims request_uri";
 
 /** The application pages (DOT's `applications/`): session, CSRF-checked forms, HTML answers. */
 const applicationId = { ...authorizedClientId, description: "The application's `client_id`; another user's, or one the user did not register on these pages, is 404." };
@@ -188,7 +188,7 @@ export const ENDPOINTS: Endpoint[] = [
         operationId: "authorize",
         summary: "Authorization endpoint",
         description:
-          "RFC 6749 §4.1.1 / §4.2.1 with PKCE (RFC 7636), OpenID Connect Core §3. Checks the client and `redirect_uri` first (errors: an HTML page, never a redirect), then the rest (errors: redirected to the client). A user who is not signed in (or must sign in again: `prompt=login`, `max_age`, an `id_token_hint` for another user) is sent to the sign-in page (`login/`); a client without consent for every requested scope gets the consent page. The response always carries `iss` (RFC 9207) and the request's `state`. `request` and `request_uri` are refused (`request_not_supported`, `request_uri_not_supported`).",
+          "RFC 6749 §4.1.1 / §4.2.1 with PKCE (RFC 7636), OpenID Connect Core §3. Checks the client and `redirect_uri` first (errors: an HTML page, never a redirect), then the rest (errors: redirected to the client). A user who is not signed in (or must sign in again: `prompt=login`, `max_age`, an `id_token_hint` for another user) is sent to the sign-in page (`login/`); a client without consent for every requested scope gets the consent page. The response always carries `iss` (RFC 9207) and the request's `state`. `request` is refused (`request_not_supported`); `request_uri` is only a pushed request's (RFC 9126, `par/`). A client that must push its requests (`require_pushed_authorization_requests`, or `REQUIRE_PUSHED_AUTHORIZATION_REQUESTS`) gets `invalid_request` for a request that was not pushed.",
         security: session,
         parameters: AUTHORIZATION_PARAMETERS.split(" ").map(parameter),
         responses: {
@@ -244,6 +244,29 @@ export const ENDPOINTS: Endpoint[] = [
         },
       },
       options: preflight(OAUTH, "tokenPreflight"),
+    },
+  },
+  {
+    path: "/par/",
+    operations: {
+      post: {
+        tags: OAUTH,
+        operationId: "pushedAuthorizationRequest",
+        summary: "Pushed authorization request endpoint (RFC 9126)",
+        description:
+          "RFC 9126 §2. The client authenticates as at the token endpoint and pushes its authorization request, checked exactly as the authorization endpoint checks it; errors are answered here as JSON, never redirected. The answer's `request_uri` goes to `authorize/?client_id=…&request_uri=…`, once, within `expires_in`. Rate-limited like the token endpoint. Browser clients get CORS for the origins they registered.",
+        security: clientAuth,
+        requestBody: formBody(schema("PushedAuthorizationRequest")),
+        responses: {
+          201: { description: "The request_uri.", headers: noStore, content: jsonContent(schema("PushedAuthorizationResponse")) },
+          400: oauthError(
+            "The authorization request's own errors: `invalid_request` (also an unknown or unregistered `redirect_uri`, or a `request_uri` pushed), `unauthorized_client`, `unsupported_response_type`, `invalid_scope`, `invalid_target`, `request_not_supported`.",
+          ),
+          401: response("InvalidClient"),
+          ...postErrors,
+        },
+      },
+      options: preflight(OAUTH, "parPreflight"),
     },
   },
   {
