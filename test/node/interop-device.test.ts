@@ -96,6 +96,9 @@ describe("oauth4webapi: device authorization grant", () => {
   it("metadata advertises the device authorization endpoint and the grant", () => {
     expect(as.device_authorization_endpoint).toBe(`${server().issuer}/device_authorization/`);
     expect(as.grant_types_supported).toContain(DEVICE_GRANT);
+    // Made with `client create --grant-types urn:ietf:params:oauth:grant-type:device_code,refresh_token`.
+    expect(tv.grant_types).toEqual([DEVICE_GRANT, "refresh_token"]);
+    expect(cli.grant_types).toEqual([DEVICE_GRANT]);
   });
 
   it("a public client: codes, pending, the user approves, tokens with a checked ID token; a second redemption fails", async () => {
