@@ -1,5 +1,6 @@
 import { env, SELF } from "cloudflare:test";
-import { decodeJwt } from "jose";
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
+import { CLIENT_ASSERTION_TYPE } from "../../src/oauth/client-assertion";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Browser, hiddenFields } from "./support/browser";
 import { expectTokenError, expectTokens, newUser, PASSWORD, signedIn, tokenRequest, type ClientCredentials } from "./support/flow";
@@ -104,6 +105,31 @@ describe("the device authorization request", () => {
     await codesFor(client);
     await expectTokenError(await requestCodes({ clientId: client.clientId, clientSecret: "wrong" }), "invalid_client");
     await expectTokenError(await requestCodes({ clientId: "no-such-client", clientSecret: "" }), "invalid_client");
+  });
+
+  it("a private_key_jwt client authenticates with an assertion for this endpoint or the token endpoint, at both endpoints", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: "device-key", alg: "ES256", use: "sig" };
+    const { clientId } = await createClient({ grantTypes: [DEVICE_GRANT], tokenEndpointAuthMethod: "private_key_jwt", jwks: { keys: [jwk] } });
+    const assertion = (aud: string) =>
+      new SignJWT({ iss: clientId, sub: clientId, aud, jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: "ES256", kid: "device-key" })
+        .setIssuedAt()
+        .setExpirationTime("1m")
+        .sign(privateKey);
+    const asClient = async (aud: string, fields: Record<string, string>) =>
+      form({ ...fields, client_id: clientId, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: await assertion(aud) });
+    const post = (url: string, body: string) => SELF.fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+    for (const aud of [`${ISSUER}/device_authorization/`, `${ISSUER}/token/`]) {
+      const res = await post(`${ISSUER}/device_authorization/`, await asClient(aud, {}));
+      expect(res.status, await res.clone().text()).toBe(200);
+    }
+    const codes = (await (await post(`${ISSUER}/device_authorization/`, await asClient(`${ISSUER}/token/`, {}))).json()) as DeviceCodes;
+    const user = await signedIn("device");
+    expect((await decide(user.browser, codes.user_code, "approve")).status).toBe(200);
+    await expectTokens(await post(`${ISSUER}/token/`, await asClient(`${ISSUER}/token/`, { grant_type: DEVICE_GRANT, device_code: codes.device_code })));
+    const wrongAudience = await post(`${ISSUER}/device_authorization/`, await asClient("https://elsewhere.example/token", {}));
+    expect(wrongAudience.status).toBe(401);
   });
 
   it("a client without the device grant: unauthorized_client", async () => {
