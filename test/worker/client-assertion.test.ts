@@ -114,7 +114,7 @@ function post(path: string, fields: Record<string, string>, headers: Record<stri
 }
 
 describe("private_key_jwt with registered jwks", () => {
-  for (const alg of ["ES256", "RS256", "PS256", "EdDSA"]) {
+  for (const alg of ["ES256", "RS256", "PS256", "EdDSA", "Ed25519"]) {
     it(`a ${alg} assertion authenticates the client`, async () => {
       const key = await newKey(alg);
       const { clientId } = await keyClient([key]);
