@@ -160,6 +160,8 @@ export const refreshTokens = sqliteTable(
     rotatedAt: integer("rotated_at"),
     replacedBy: text("replaced_by"),
     revokedAt: integer("revoked_at"),
+    /** RFC 9449 §5: a public client's token issued with a DPoP proof is bound to that key's thumbprint, across rotations. */
+    jkt: text("jkt"),
   },
   (t) => [
     index("refresh_tokens_grant_id").on(t.grantId),
