@@ -87,7 +87,7 @@ export interface ProviderOptions {
   basePath?: string;
   /** Replace how users sign in (default: the built-in users table). */
   accounts?: AccountStore;
-  /** Replace any of the HTML pages (login, consent, error, logout, message). */
+  /** Replace any of the HTML pages (login, consent, error, logout, message, deviceCode, deviceConfirm). */
   pages?: Partial<PageRenderers>;
   /**
    * The names of the bindings and secrets in your Worker's `env`, when they are not `DB`, `KV`,

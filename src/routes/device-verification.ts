@@ -18,9 +18,8 @@ import { DEVICE_VERIFICATION_PATH, formatUserCode, normalizeUserCode } from "../
 import { checkCsrf, csrfToken, CSRF_FIELD } from "../session/cookies";
 import { signedInAccount, type SignedIn } from "../session/signed-in";
 import type { ProviderEnv } from "../types";
-import { DeviceCodePage, DeviceConfirmPage } from "../views/device-pages";
 import { sendErrorPage } from "../views/error-page";
-import { sendPage, type HtmlContent } from "../views/render";
+import { sendPage } from "../views/render";
 
 type Ctx = Context<ProviderEnv>;
 
@@ -43,14 +42,15 @@ function toLogin(c: Ctx, userCode: string | undefined): Response {
 
 async function showEntry(c: Ctx, signedIn: SignedIn, options: { userCode?: string; error?: string; status?: 200 | 400 | 403 | 429 } = {}) {
   const token = await csrfToken(c, c.var.secret(), c.get("settings").SESSION_COOKIE_AGE_SECONDS);
-  const html = DeviceCodePage({
+  const props = {
     action: pagePath(c),
     hidden: { [CSRF_FIELD]: token },
     userCode: options.userCode,
     username: signedIn.account.username,
     error: options.error,
-  });
-  return sendPage(c, html as HtmlContent, options.status ?? 200);
+  };
+  const html = c.get("pages").deviceCode(props, c);
+  return sendPage(c, html, options.status ?? 200);
 }
 
 /** What the device asks for, and the code to compare with the one on the device (RFC 8628 §5.4). */
@@ -60,7 +60,7 @@ async function showConfirmation(c: Ctx, signedIn: SignedIn, device: DeviceAuthor
   if (!client) return showEntry(c, signedIn, { error: NO_SUCH_CODE, status: 400 });
   const token = await csrfToken(c, c.var.secret(), settings.SESSION_COOKIE_AGE_SECONDS);
   const shown = formatUserCode(device.userCode);
-  const html = DeviceConfirmPage({
+  const props = {
     action: pagePath(c),
     hidden: { [CSRF_FIELD]: token, user_code: shown },
     userCode: shown,
@@ -68,8 +68,9 @@ async function showConfirmation(c: Ctx, signedIn: SignedIn, device: DeviceAuthor
     scopes: device.scope.split(" ").filter(Boolean).map((name) => ({ name, description: describeScope(name, settings) })),
     resources: namedResources(c, device),
     username: signedIn.account.username,
-  });
-  return sendPage(c, html as HtmlContent);
+  };
+  const html = c.get("pages").deviceConfirm(props, c);
+  return sendPage(c, html);
 }
 
 /** The resources the device named: the default audience goes without saying, as on the consent page. */

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConsentPage, ErrorPage, LoginPage, LogoutPage, MessagePage } from "./pages";
 import type { ConsentPageProps, ErrorPageProps, LoginPageProps, LogoutPageProps } from "./pages";
+import { DeviceCodePage, DeviceConfirmPage, type DeviceCodePageProps, type DeviceConfirmPageProps } from "./device-pages";
 
 export type HtmlContent = string | Promise<string>;
 
@@ -16,6 +17,10 @@ export interface PageRenderers {
   logout(props: LogoutPageProps, c: Context): HtmlContent;
   /** Shown after signing out, or after signing in with nowhere to go back to. */
   message(props: { title: string; message: string }, c: Context): HtmlContent;
+  /** The device verification page (RFC 8628): where the user types the device's code. */
+  deviceCode(props: DeviceCodePageProps, c: Context): HtmlContent;
+  /** The device's request to approve or deny: client, scopes, and the code to compare (RFC 8628 §5.4). */
+  deviceConfirm(props: DeviceConfirmPageProps, c: Context): HtmlContent;
 }
 
 export const defaultPages: PageRenderers = {
@@ -24,6 +29,8 @@ export const defaultPages: PageRenderers = {
   error: (props) => ErrorPage(props) as HtmlContent,
   logout: (props) => LogoutPage(props) as HtmlContent,
   message: (props) => MessagePage(props) as HtmlContent,
+  deviceCode: (props) => DeviceCodePage(props) as HtmlContent,
+  deviceConfirm: (props) => DeviceConfirmPage(props) as HtmlContent,
 };
 
 /**

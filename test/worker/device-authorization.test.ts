@@ -452,6 +452,29 @@ describe("the verification page", () => {
     await expectTokens(await poll(client, codes.device_code));
   });
 
+  it("createProvider({ pages }) replaces both of its pages", async () => {
+    const app = createProvider({
+      pages: {
+        deviceCode: (props) => `<p>Type your code, ${props.username}</p>`,
+        deviceConfirm: (props) => `<p>Connect ${props.client.name} showing ${props.userCode}?</p>`,
+      },
+    });
+    const client = await deviceClient();
+    const codes = await codesFor(client);
+    const user = await signedIn("device");
+    const cookie = [...user.browser.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    const entry = await app.request(`${ISSUER}/device/`, { headers: { cookie } }, env);
+    expect(await entry.text()).toContain(`Type your code, ${user.username}`);
+    const fields = hiddenFields(await (await user.browser.get(PAGE)).text());
+    const confirm = await app.request(
+      `${ISSUER}/device/`,
+      { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE, cookie }, body: form({ ...fields, user_code: codes.user_code }) },
+      env,
+    );
+    expect(await confirm.text()).toContain(`Connect Living room TV showing ${codes.user_code}?`);
+    expect(confirm.headers.get("x-frame-options")).toBe("DENY");
+  });
+
   it("the decision POST needs a signed-in user", async () => {
     const client = await deviceClient();
     const codes = await codesFor(client);
