@@ -15,6 +15,7 @@ export type { AccountStore, Account } from "./session/accounts";
 export { defaultPages } from "./views/render";
 export type { HtmlContent, PageRenderers } from "./views/render";
 export type { ConsentPageProps, ErrorPageProps, LoginPageProps, LogoutPageProps, ScopeView } from "./views/pages";
+export type { DeviceCodePageProps, DeviceConfirmPageProps } from "./views/device-pages";
 export type { CleanupReport } from "./db/cleanup";
 export type { Settings, SettingsInput } from "./core/settings";
 export type { AccessTokenClaims } from "./tokens/verify";
