@@ -30,6 +30,7 @@ import {
   retireDatabaseKey,
   retirableFrom,
 } from "../tokens/database-keys";
+import { clientSecretSealer } from "../tokens/client-secret";
 import type { ProviderEnv } from "../types";
 import { ApplicationFormPage, type ApplicationFormValues } from "../views/application-pages";
 import {
@@ -278,7 +279,9 @@ export const consoleClientCreate = postForOperator(async (c, operator, params) =
   const input: ClientRegistration = registrationOfForm(values);
   const errors = clientFormErrors(input, { operator: true });
   if (hasErrors(errors)) return showClientForm(c, operator, values, errors);
-  const { client, clientSecret } = await registerClient(c.get("db"), input);
+  // client_secret_jwt: the secret is its HMAC key, so it is also kept sealed under SECRET_KEY.
+  const sealSecret = input.tokenEndpointAuthMethod === "client_secret_jwt" ? clientSecretSealer(c.var.secret()) : undefined;
+  const { client, clientSecret } = await registerClient(c.get("db"), input, { sealSecret });
   c.get("emit")({ type: "client.registered", clientId: client.id, source: "operator", operatorId: operator.id });
   return showClient(c, operator, client, clientSecret ?? undefined, undefined, 201);
 });
@@ -293,7 +296,8 @@ export const consoleClientRotateSecret = forClient(async (c, operator, client, p
   if (!/^\d{1,7}$/.test(text) || Number(text) > 2_592_000) {
     return message(c, operator, 400, "Nothing was changed", "The grace must be a whole number of seconds from 0 to 2592000 (30 days).");
   }
-  const rotated = await rotateClientSecret(c.get("db"), client.id, Number(text));
+  const sealSecret = client.tokenEndpointAuthMethod === "client_secret_jwt" ? clientSecretSealer(c.var.secret()) : undefined;
+  const rotated = await rotateClientSecret(c.get("db"), client.id, Number(text), undefined, sealSecret);
   if (!rotated) return message(c, operator, 404, "Not found", "There is no client with this client ID.");
   forgetCachedClient(client.id);
   c.get("emit")({ type: "client.secret_rotated", clientId: client.id, source: "operator", operatorId: operator.id });

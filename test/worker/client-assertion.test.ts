@@ -1,7 +1,8 @@
 import { env, SELF } from "cloudflare:test";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
-import { findClient } from "../../src/db/clients";
+import { findClient, forgetCachedClient } from "../../src/db/clients";
+import { rotateClientSecret } from "../../src/db/registration";
 import { createInitialAccessToken } from "../../src/db/initial-access-tokens";
 import { CLIENT_ASSERTION_TYPE } from "../../src/oauth/client-assertion";
 import { createProvider } from "../../src/provider";
@@ -328,6 +329,21 @@ describe("client_secret_jwt", () => {
     await expectOk(await postToken(withAssertion(assertion)));
     await expectRefused(await postToken(withAssertion(assertion)));
     await expectRefused(await postToken({ grant_type: "client_credentials" }, { authorization: basic(clientId, clientSecret) }));
+  });
+});
+
+describe("client_secret_jwt and secret rotation", () => {
+  it("a rotation seals the new secret (the old one stops at once); one without a sealer leaves no HMAC key (refused, fail closed)", async () => {
+    const { clientId, clientSecret } = await createClient({ tokenEndpointAuthMethod: "client_secret_jwt" }, { sealSecret: clientSecretSealer(SECRET_KEY) });
+    const rotated = (await rotateClientSecret(db(), clientId, 60, undefined, clientSecretSealer(SECRET_KEY)))!;
+    forgetCachedClient(clientId);
+    await expectOk(await postToken(withAssertion(await hmacSigned(clientId, rotated.secret))));
+    await expectRefused(await postToken(withAssertion(await hmacSigned(clientId, clientSecret))));
+
+    const unsealed = (await rotateClientSecret(db(), clientId, 0))!;
+    forgetCachedClient(clientId);
+    const body = await expectRefused(await postToken(withAssertion(await hmacSigned(clientId, unsealed.secret))));
+    expect(body.error_description).toContain("rotate its secret");
   });
 });
 
