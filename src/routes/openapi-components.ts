@@ -331,7 +331,7 @@ const schemas: Record<string, JsonObject> = {
     { description: "The authorization request's parameters (see the GET operation)." },
   ),
   ConsentDecision: {
-    description: "The consent form: the request's fields carried as hidden inputs, the CSRF token, and the user's choice.",
+    description: "The consent form: the request's fields carried as hidden inputs (for a pushed request, only `client_id` and a `request_uri`), the CSRF token, and the user's choice.",
     allOf: [
       schema("AuthorizationRequest"),
       object(
