@@ -58,8 +58,9 @@ const apiCors = cors({
   origin: async (origin, c) =>
     origin && (await isOriginRegistered(openDatabase(c.env.DB), origin, settingsOf(c.env).CLIENT_CACHE_SECONDS)) ? origin : null,
   allowMethods: ["GET"],
-  allowHeaders: ["Authorization"],
-  exposeHeaders: ["WWW-Authenticate"],
+  // RFC 9449: DPoP-bound tokens come with a DPoP proof header.
+  allowHeaders: ["Authorization", "DPoP"],
+  exposeHeaders: ["WWW-Authenticate", "DPoP-Nonce"],
   maxAge: 600,
 });
 app.use("/api/*", async (c, next) => {
@@ -68,7 +69,7 @@ app.use("/api/*", async (c, next) => {
   // response. (hono/cors sets them on a placeholder response first, and Hono then copies the
   // route's response twice to merge the two.)
   await next();
-  c.res.headers.set("Access-Control-Expose-Headers", "WWW-Authenticate");
+  c.res.headers.set("Access-Control-Expose-Headers", "WWW-Authenticate,DPoP-Nonce");
   c.res.headers.append("Vary", "Origin");
 });
 app.use("/api/*", countStorage());

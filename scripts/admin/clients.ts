@@ -27,6 +27,7 @@ const CLIENT_FLAGS: Record<string, string> = {
   jwks: "--jwks",
   jwksUri: "--jwks-uri",
   requirePushedAuthorizationRequests: "--require-par",
+  dpopBoundAccessTokens: "--dpop-bound",
 };
 
 /** --jwks JSON: a JWK set (its shape is the schema's to check). */
@@ -77,6 +78,7 @@ function clientJson(client: Client, secret?: string | null) {
     ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
     ...(client.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
     ...(graceEnd(client) !== undefined ? { previous_secret_expires_at: isoTime(graceEnd(client)!) } : {}),
+    ...(client.dpopBoundAccessTokens ? { dpop_bound_access_tokens: true } : {}),
     created_at: isoTime(client.createdAt),
   };
 }
@@ -100,6 +102,7 @@ function clientText(client: Client, secret?: string | null): string {
   if (client.jwks) rows.push(["keys (jwks)", client.jwks.keys.map((key) => String(key.kid ?? key.kty))]);
   if (client.jwksUri) rows.push(["jwks_uri", client.jwksUri]);
   rows.push(["pushed requests (PAR)", client.requirePushedAuthorizationRequests ? "required" : "optional"]);
+  rows.push(["DPoP-bound tokens (RFC 9449)", client.dpopBoundAccessTokens ? "required" : "optional"]);
   const end = graceEnd(client);
   if (end !== undefined) rows.push(["previous secret until", isoTime(end)]);
   rows.push(["created", isoTime(client.createdAt)]);
@@ -151,7 +154,8 @@ export const clientCommands: Record<string, Command> = {
       "--auth-method private_key_jwt (RFC 7523) needs the client's public keys: --jwks '{\"keys\":[...]}' or\n" +
       "--jwks-uri https://... (fetched by the server); it gets no secret. client_secret_jwt signs with the secret\n" +
       "(HS256), which is then also kept sealed under SECRET_KEY (from the environment or .dev.vars).\n" +
-      "--require-par: the client must push its authorization requests (RFC 9126) to {basePath}/par/.",
+      "--require-par: the client must push its authorization requests (RFC 9126) to {basePath}/par/.\n" +
+      "--dpop-bound: the client's access tokens must be DPoP-bound (RFC 9449): token requests without a proof are refused.",
     options: {
       name: { type: "string" },
       type: { type: "string" },
@@ -170,6 +174,7 @@ export const clientCommands: Record<string, Command> = {
       jwks: { type: "string" },
       "jwks-uri": { type: "string" },
       "require-par": { type: "boolean" },
+      "dpop-bound": { type: "boolean" },
     },
     async run(ctx) {
       requireOptions(ctx, ["name", "type", "grant-types"]);
@@ -191,6 +196,7 @@ export const clientCommands: Record<string, Command> = {
         jwks: jwksOption(o.jwks),
         jwksUri: str(o["jwks-uri"]),
         requirePushedAuthorizationRequests: o["require-par"] === true,
+        dpopBoundAccessTokens: o["dpop-bound"] === true,
       };
       const checked = clientRegistrationSchema.safeParse(input);
       if (!checked.success) throw validationError(checked.error, input, CLIENT_FLAGS);

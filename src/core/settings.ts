@@ -64,6 +64,10 @@ export const settingsSchema = z.object({
   PAR_EXPIRE_SECONDS: seconds(60),
   /** Every authorization request must be pushed first (RFC 9126 §5); clients may also require it for themselves. */
   REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: booleanString(false),
+  /** DPoP (RFC 9449 §11.1): how far a proof's `iat` may be from now, either way; a proof's `jti` is remembered this long. */
+  DPOP_PROOF_WINDOW_SECONDS: seconds(60),
+  /** DPoP server nonces (RFC 9449 §8): proofs at the token endpoint must carry a fresh `DPoP-Nonce` (stateless, 5 to 10 minutes). */
+  DPOP_NONCE: booleanString(false),
   /** Lifetime of OpenID Connect ID tokens. */
   ID_TOKEN_EXPIRE_SECONDS: seconds(3600),
   REFRESH_TOKEN_EXPIRE_SECONDS: seconds(30 * 24 * 3600),

@@ -37,7 +37,9 @@ export interface RotationClaim {
   defaultResource: string;
   /** Require an active user in the built-in users table (hosts with their own store check it themselves). */
   activeInUsersTable: boolean;
-  /** The new token: its id, hash and expiry; everything else is copied from the old one. */
+  /** The thumbprint of the request's DPoP key: a token bound to a key (`jkt`) is claimed only with that key's proof. */
+  jkt: string | null;
+  /** The new token: its id, hash and expiry; everything else (its key binding too) is copied from the old one. */
   next: { id: string; tokenHash: string; expiresAt: number };
 }
 
@@ -58,8 +60,8 @@ export function refreshTokenState(row: Pick<RefreshToken, "revokedAt" | "expires
 /**
  * A refresh, rotated in one D1 batch (one round-trip, two statements):
  * 1. claim the presented token: mark it replaced, but only if it is this client's, live, not
- *    rotated (beyond the grace period), covers the requested scopes and resources, and its user
- *    is active;
+ *    rotated (beyond the grace period), bound to no key or to the request's DPoP key, covers the
+ *    requested scopes and resources, and its user is active;
  * 2. insert the new token, copied from the old one, only if this request's claim took it.
  * Of two concurrent rotations exactly one claims. Returns the old row when this request claimed
  * it, undefined otherwise (then `findRefreshToken` tells why).
@@ -77,12 +79,13 @@ export async function claimAndRotateRefreshToken(db: Database, r: RotationClaim)
   const activeUser = r.activeInUsersTable
     ? [sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${t.userId} AND ${users.isActive} = 1)`]
     : [];
+  const sameKey = r.jkt === null ? isNull(t.jkt) : sql`(${t.jkt} IS NULL OR ${t.jkt} = ${r.jkt})`;
   const claim = db
     .update(t)
     // The grace period counts from the first rotation: reuses within it do not extend it.
     .set({ rotatedAt: sql`COALESCE(${t.rotatedAt}, ${r.now})`, replacedBy: r.next.id })
     .where(
-      and(eq(t.tokenHash, r.tokenHash), eq(t.clientId, r.clientId), isNull(t.revokedAt), gt(t.expiresAt, r.now), stillUsable, ...hasScopes, ...hasResources, ...activeUser),
+      and(eq(t.tokenHash, r.tokenHash), eq(t.clientId, r.clientId), isNull(t.revokedAt), gt(t.expiresAt, r.now), stillUsable, sameKey, ...hasScopes, ...hasResources, ...activeUser),
     )
     .returning();
   const value = (v: string | number | null) => sql`${v}`;
@@ -102,6 +105,7 @@ export async function claimAndRotateRefreshToken(db: Database, r: RotationClaim)
         rotatedAt: value(null).as("rotated_at"),
         replacedBy: value(null).as("replaced_by"),
         revokedAt: value(null).as("revoked_at"),
+        jkt: t.jkt,
       })
       .from(t)
       .where(and(eq(t.tokenHash, r.tokenHash), eq(t.replacedBy, r.next.id))),

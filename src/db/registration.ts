@@ -117,6 +117,8 @@ export const clientRegistrationSchema = z
     jwksUri: z.nullish(jwksUriSchema),
     /** RFC 9126 §6: the client must push its authorization requests (PAR). */
     requirePushedAuthorizationRequests: z._default(z.boolean(), false),
+    /** RFC 9449 §5.2: the client's access tokens must be DPoP-bound (token requests without a proof are refused). */
+    dpopBoundAccessTokens: z._default(z.boolean(), false),
   })
   .check(
     z.superRefine((c, ctx) => {
@@ -190,6 +192,7 @@ export function registrationColumns(reg: z.output<typeof clientRegistrationSchem
     jwks: reg.jwks ?? null,
     jwksUri: reg.jwksUri ?? null,
     requirePushedAuthorizationRequests: reg.requirePushedAuthorizationRequests,
+    dpopBoundAccessTokens: reg.dpopBoundAccessTokens,
   };
 }
 

@@ -89,7 +89,7 @@ export const authorizationCodeGrant: Grant = async (ctx) => {
     sid: grant.sid,
     claims: grant.claims,
   };
-  const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, userGrant) : undefined;
+  const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, userGrant, ctx.dpop) : undefined;
   const redemption = insertCodeRedemption(db, {
     codeHash: await hashSecret(code),
     grantId: grant.grantId,

@@ -8,7 +8,7 @@ import type { Grant } from "./types";
  * RFC 6749 §4.4: a confidential client gets a token for itself, for the resources it names (RFC
  * 8707) or the default audience. No storage is touched.
  */
-export const clientCredentialsGrant: Grant = async ({ client, params, settings, keys, issuer, audience, emit }) => {
+export const clientCredentialsGrant: Grant = async ({ client, params, settings, keys, issuer, audience, emit, dpop }) => {
   if (client.clientType !== "confidential") {
     throw unauthorizedClient("only confidential clients may use the client_credentials grant");
   }
@@ -22,7 +22,9 @@ export const clientCredentialsGrant: Grant = async ({ client, params, settings, 
     clientId: client.id,
     scope,
     lifetimeSeconds: settings.ACCESS_TOKEN_EXPIRE_SECONDS,
+    // RFC 9449 §6.1: bound to the DPoP proof's key.
+    ...(dpop ? { claims: { cnf: { jkt: dpop.jkt } } } : {}),
   });
   emit({ type: "token.issued", grantType: "client_credentials", clientId: client.id, scope: scope.join(" ") });
-  return { access_token: issued.token, token_type: "Bearer", expires_in: issued.expiresIn, scope: scope.join(" ") };
+  return { access_token: issued.token, token_type: dpop ? "DPoP" : "Bearer", expires_in: issued.expiresIn, scope: scope.join(" ") };
 };

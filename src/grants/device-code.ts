@@ -68,7 +68,7 @@ export const deviceCodeGrant: Grant = async (ctx: GrantContext) => {
     await restoreApproval(db, row.deviceCodeHash);
     throw err;
   }
-  const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant) : undefined;
+  const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant, ctx.dpop) : undefined;
   if (refresh) await insertRefreshToken(db, refresh.row).run();
   return userTokenResponse(ctx, { ...grant, resources }, refresh?.token, { type: "token.issued", grantType: "device_code" });
 };

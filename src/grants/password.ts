@@ -26,7 +26,7 @@ export const passwordGrant: Grant = async (ctx) => {
   if (account === "invalid") throw invalidGrant("invalid username or password");
 
   const grant = { grantId: newGrantId(), userId: account.id, scope, resources, authTime: nowSeconds() };
-  const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant) : undefined;
+  const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant, ctx.dpop) : undefined;
   if (refresh) await insertRefreshToken(db, refresh.row).run();
   return userTokenResponse(ctx, grant, refresh?.token, { type: "token.issued", grantType: "password" });
 };

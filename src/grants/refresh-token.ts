@@ -47,6 +47,8 @@ async function refusal(
   if (state === "revoked") return invalidGrant("the refresh token has been revoked");
   if (state === "expired") return invalidGrant("the refresh token has expired");
   if (state === "reused") return refuseReuse(ctx, row);
+  // RFC 9449 §5: a public client's token bound to a DPoP key is used only with a proof of that key.
+  if (row.jkt !== null && row.jkt !== ctx.dpop?.jkt) return invalidGrant("the refresh token is bound to another DPoP key");
   if (ctx.accounts.usersTable === true && row.userActive !== true) return invalidGrant("the user is disabled or no longer exists");
   const granted = row.scope.split(" ");
   const widened = requested.scope?.find((s) => !granted.includes(s));
@@ -60,7 +62,8 @@ async function refusal(
  * rotated one again (after the grace period) revokes the whole family. Public clients are always
  * rotated. A rotation is one D1 batch that checks and rotates at once; only a refused token costs
  * a second read, to say why. `resource` may narrow the access token's resources (RFC 8707 §2.2);
- * the refresh token keeps all of its grant's.
+ * the refresh token keeps all of its grant's. A public client's token bound to a DPoP key (RFC 9449
+ * §5) needs a proof of that key, and its successor stays bound to it.
  */
 export const refreshTokenGrant: Grant = async (ctx) => {
   const { client, params, settings, db } = ctx;
@@ -84,6 +87,7 @@ export const refreshTokenGrant: Grant = async (ctx) => {
       resources,
       defaultResource: ctx.audience,
       activeInUsersTable: ctx.accounts.usersTable === true,
+      jkt: ctx.dpop?.jkt ?? null,
       next,
     });
     refreshTokenOut = next.token;

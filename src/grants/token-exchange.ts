@@ -138,9 +138,11 @@ export const tokenExchangeGrant: Grant = async (ctx) => {
       origin_client_id: claims.client_id,
       ...(claims.usr !== undefined ? { usr: claims.usr } : {}),
       ...(claims.auth_time !== undefined ? { auth_time: claims.auth_time } : {}),
+      // RFC 9449 §6.1: bound to the DPoP proof's key.
+      ...(ctx.dpop ? { cnf: { jkt: ctx.dpop.jkt } } : {}),
     },
   });
   ctx.emit({ type: "token.issued", grantType: "token_exchange", clientId: client.id, userId, scope: scope.join(" ") });
   // RFC 8693 §2.2.1: `issued_token_type` is required; no refresh token.
-  return { access_token: issued.token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: "Bearer", expires_in: issued.expiresIn, scope: scope.join(" ") };
+  return { access_token: issued.token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: ctx.dpop ? "DPoP" : "Bearer", expires_in: issued.expiresIn, scope: scope.join(" ") };
 };

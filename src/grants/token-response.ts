@@ -23,7 +23,7 @@ export async function userTokenResponse(
   ctx.emit(event.type === "token.issued" ? { ...told, type: "token.issued", grantType: event.grantType } : { ...told, type: "token.refreshed" });
   return {
     access_token: access.token,
-    token_type: "Bearer",
+    token_type: ctx.dpop ? "DPoP" : "Bearer",
     expires_in: access.expiresIn,
     scope,
     ...(refreshToken ? { refresh_token: refreshToken } : {}),

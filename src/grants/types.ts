@@ -1,4 +1,5 @@
 import type { Client } from "../db/schema";
+import type { DpopProof } from "../oauth/dpop";
 import type { Params } from "../oauth/form";
 import type { ServerContext } from "../types";
 
@@ -8,12 +9,15 @@ export interface GrantContext extends ServerContext {
   params: Params;
   /** The caller's address (`clientAddress`), for throttling password sign-ins; "unknown" when absent. */
   clientAddress?: string;
+  /** A checked DPoP proof (RFC 9449) that came with the request: the tokens are bound to its key (`cnf.jkt`). */
+  dpop?: DpopProof;
 }
 
 /** RFC 6749 §5.1. */
 export interface TokenResponse {
   access_token: string;
-  token_type: "Bearer";
+  /** RFC 9449 §5.1: DPoP when the access token is bound to the proof's key. */
+  token_type: "Bearer" | "DPoP";
   expires_in: number;
   scope: string;
   refresh_token?: string;

@@ -1,3 +1,4 @@
+import { DPOP_ALGORITHMS } from "../oauth/dpop";
 import type { Context, Handler } from "hono";
 import { logError } from "../core/log";
 import { requestOrigin } from "../core/request-origin";
@@ -55,6 +56,8 @@ export interface ProtectedResourceMetadataOptions extends IssuerOptions {
   resourceName?: string;
   /** A page for developers (`resource_documentation`). */
   resourceDocumentation?: string;
+  /** RFC 9728 §2: this API accepts DPoP-bound tokens only (`dpop_bound_access_tokens_required`); pass `requireToken({ dpop: "required" })` too. */
+  dpopBoundAccessTokensRequired?: boolean;
 }
 
 const PUBLIC_JSON = { "Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300" };
@@ -97,6 +100,9 @@ export function protectedResourceMetadata(options: ProtectedResourceMetadataOpti
         authorization_servers: [issuerFor(c, options)],
         ...(options.scopesSupported ? { scopes_supported: options.scopesSupported } : {}),
         bearer_methods_supported: ["header"],
+        // RFC 9728 §2 and RFC 9449: requireToken checks DPoP proofs made with these algorithms.
+        dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
+        ...(options.dpopBoundAccessTokensRequired ? { dpop_bound_access_tokens_required: true } : {}),
         ...(options.resourceName ? { resource_name: options.resourceName } : {}),
         ...(options.resourceDocumentation ? { resource_documentation: options.resourceDocumentation } : {}),
       },

@@ -1,7 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from "jose";
 import { bearerError, bearerToken, tokenRequired, usesBearerScheme, type BearerErrorCode } from "../oauth/bearer";
-import { errorBody, serverError, type OAuthError } from "../oauth/errors";
+import { errorBody, OAuthError, serverError } from "../oauth/errors";
+import { checkDpopProof, dpopChallenge, dpopHeader, DpopError, dpopToken, SeenProofs, usesDpopScheme } from "../oauth/dpop";
+import { nowSeconds } from "../core/time";
 import { SettingsError } from "../core/settings";
 import { loadKeyRing } from "../tokens/keys";
 import { databaseKeyRing } from "../tokens/database-keys";
@@ -58,6 +60,13 @@ export interface RequireTokenOptions extends IssuerOptions {
   databaseKeys?: boolean;
   /** `realm` of the `WWW-Authenticate` challenge. */
   realm?: string;
+  /**
+   * DPoP (RFC 9449): `"allowed"` (default) accepts Bearer tokens and DPoP-bound tokens with their
+   * proofs; `"required"` refuses Bearer presentations. A DPoP-bound token is never accepted as Bearer.
+   */
+  dpop?: "allowed" | "required";
+  /** How far a DPoP proof's `iat` may be from now, either way (default 60 s, as DPOP_PROOF_WINDOW_SECONDS). */
+  dpopWindowSeconds?: number;
 }
 
 /** The audiences a token may name here (see `RequireTokenOptions.audience`). */
@@ -69,6 +78,13 @@ function acceptedAudiences(c: Context, options: RequireTokenOptions, resource: s
 }
 
 export type RequireTokenVariables = { accessToken: AccessTokenClaims };
+
+/**
+ * DPoP proof ids this isolate has seen: a replay inside the `iat` window that reaches this isolate
+ * is refused without a storage round-trip; one that reaches another isolate within the window is
+ * not (RFC 9449 §11.1 lets the window bound replays; docs/consistency.md).
+ */
+const seenProofs = new SeenProofs();
 
 type Env = Record<string, unknown>;
 
@@ -108,7 +124,8 @@ function revocationNotes(c: Context, env: Env, binding: string): KVNamespace | u
 /**
  * Protects routes of a resource server with access tokens from this provider (RFC 6750): verifies
  * the JWT locally (issuer, audience or `resource`), checks revocation (one KV read), checks
- * scopes, and puts the claims on the context as `accessToken`.
+ * scopes, and puts the claims on the context as `accessToken`. DPoP-bound tokens (RFC 9449) come
+ * as `Authorization: DPoP <token>` with a `DPoP` proof of the bound key for this request.
  *
  * @example
  * app.get("/api/me", requireToken({ scopes: ["read"] }), (c) => c.json({ sub: c.get("accessToken").sub }));
@@ -128,6 +145,8 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
   let remoteKeys: JWTVerifyGetKey | undefined;
 
   const databaseBinding = options.bindings?.database ?? "DB";
+  const dpopRequired = options.dpop === "required";
+  const dpopWindow = options.dpopWindowSeconds ?? 60;
 
   const keysFor = async (c: Context, env: Env): Promise<Parameters<typeof verifyAccessToken>[1]["keys"]> => {
     if (!options.jwksUrl && (options.databaseKeys ?? usesDatabaseKeys(c, env))) {
@@ -173,10 +192,20 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     if (c.req.query("access_token") !== undefined) {
       return fail(400, "invalid_request", "access tokens are not accepted in the query string; use the Authorization header");
     }
+    // RFC 9449 §7.1: DPoP errors are answered with a DPoP challenge naming the accepted algorithms.
+    const dpopFail = (error: "invalid_token" | "invalid_dpop_proof" | "invalid_request", description: string) =>
+      send(c, new OAuthError(error, description, error === "invalid_request" ? 400 : 401, {
+        "WWW-Authenticate": dpopChallenge(realm, challenge({ error, error_description: description })),
+      }));
     const header = c.req.header("authorization");
-    if (!usesBearerScheme(header)) return send(c, tokenRequired(realm, challenge(neededScope)));
-    const token = bearerToken(header);
-    if (!token) return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
+    const dpopScheme = usesDpopScheme(header);
+    if (!dpopScheme && !usesBearerScheme(header)) return send(c, tokenRequired(realm, challenge(neededScope)));
+    if (!dpopScheme && dpopRequired) return dpopFail("invalid_token", "this resource accepts DPoP-bound access tokens only");
+    const token = dpopScheme ? dpopToken(header) : bearerToken(header);
+    if (!token) {
+      if (dpopScheme) return dpopFail("invalid_request", "the Authorization header is not a valid DPoP token");
+      return fail(400, "invalid_request", "the Authorization header is not a valid Bearer token");
+    }
 
     let keys;
     try {
@@ -196,6 +225,30 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     if (!result.active) {
       const why = { malformed: "the access token is malformed", invalid: "the access token is invalid", expired: "the access token has expired", revoked: "the access token has been revoked" };
       return fail(401, "invalid_token", why[result.reason], neededScope);
+    }
+    const jkt = (result.claims.cnf as { jkt?: unknown } | undefined)?.jkt;
+    if (dpopScheme) {
+      // RFC 9449 §7.2: the DPoP scheme is for DPoP-bound tokens only.
+      if (typeof jkt !== "string") return dpopFail("invalid_token", "the access token is not DPoP-bound: present it as a Bearer token");
+      try {
+        const value = dpopHeader(c.req.raw.headers);
+        if (value === undefined) return dpopFail("invalid_dpop_proof", "a DPoP proof is required with a DPoP-bound access token");
+        const proof = await checkDpopProof(value, {
+          method: c.req.method,
+          url: c.req.url,
+          now: nowSeconds(),
+          windowSeconds: dpopWindow,
+          accessToken: token,
+        });
+        if (proof.jkt !== jkt) return dpopFail("invalid_dpop_proof", "the DPoP proof's key is not the key the access token is bound to");
+        if (!seenProofs.firstUse(proof, proof.iat + dpopWindow, nowSeconds())) return dpopFail("invalid_dpop_proof", "the DPoP proof was used already");
+      } catch (err) {
+        if (err instanceof DpopError) return dpopFail("invalid_dpop_proof", err.description);
+        throw err;
+      }
+    } else if (jkt !== undefined) {
+      // RFC 9449 §7.2: a DPoP-bound token presented as Bearer is refused (no downgrade).
+      return dpopFail("invalid_token", "the access token is DPoP-bound: present it with the DPoP scheme and a proof");
     }
     const granted = result.claims.scope.split(" ");
     const missing = required.filter((s) => !granted.includes(s));

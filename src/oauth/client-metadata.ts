@@ -139,6 +139,8 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
   }
   const requirePar = body.require_pushed_authorization_requests;
   if (requirePar !== undefined && typeof requirePar !== "boolean") throw invalidClientMetadata("require_pushed_authorization_requests must be a boolean");
+  const dpopBound = body.dpop_bound_access_tokens;
+  if (dpopBound !== undefined && typeof dpopBound !== "boolean") throw invalidClientMetadata("dpop_bound_access_tokens must be a boolean");
 
   const scope = optionalString(body, "scope");
   if (scope !== undefined) {
@@ -182,6 +184,7 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
     jwks: jwks as ClientRegistration["jwks"],
     jwksUri,
     requirePushedAuthorizationRequests: requirePar === true,
+    dpopBoundAccessTokens: dpopBound === true,
   };
   // The rules the admin CLI applies (pairwise hosts, redirect URIs and grants, …) decide the rest.
   const checked = clientRegistrationSchema.safeParse(registration);
@@ -213,6 +216,7 @@ export function metadataOfClient(client: Client): Json {
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
     ...(client.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
+    ...(client.dpopBoundAccessTokens ? { dpop_bound_access_tokens: true } : {}),
     ...client.metadata,
   };
 }

@@ -12,7 +12,7 @@ const NOT_DESCRIPTION_CHARACTERS = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
 /**
  * The error codes this server answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 7009, RFC 6750 §3.1,
  * OIDC Core §3.1.2.6, RFC 8707 §2 (invalid_target), RFC 7591 §3.2.2 (registration), RFC 8628
- * §3.5 (device polling), and RFC 6585's 429 named as a code.
+ * §3.5 (device polling), RFC 9449 §5 and §8 (DPoP proofs and nonces), and RFC 6585's 429 named as a code.
  */
 export type ErrorCode =
   | "invalid_request"
@@ -40,7 +40,9 @@ export type ErrorCode =
   | "unapproved_software_statement"
   | "authorization_pending"
   | "slow_down"
-  | "expired_token";
+  | "expired_token"
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce";
 
 export class OAuthError extends Error {
   override name = "OAuthError";

@@ -1,3 +1,4 @@
+import { DPOP_ALGORITHMS } from "../oauth/dpop";
 import type { Context } from "hono";
 import { RESPONSE_TYPES } from "../authorization/request";
 import { grants } from "../grants/index";
@@ -50,6 +51,8 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
     introspection_endpoint_auth_methods_supported: clientAuth,
     introspection_endpoint_auth_signing_alg_values_supported: assertionAlgorithms,
     code_challenge_methods_supported: settings.PKCE_ALLOW_PLAIN ? ["S256", "plain"] : ["S256"],
+    // RFC 9449 §5.1: DPoP proofs are accepted at the token endpoint, UserInfo and requireToken.
+    dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
     claims_supported: SUPPORTED_CLAIMS,
     claims_parameter_supported: true,
     claim_types_supported: ["normal"],

@@ -85,7 +85,9 @@ async function introspectAccessToken(c: Ctx, token: string, caller: Caller) {
     scope: claims.scope,
     client_id: claims.client_id,
     ...(username !== undefined ? { username } : {}),
-    token_type: "Bearer",
+    // RFC 9449 §6.2: a DPoP-bound token says so, with its key's thumbprint; the resource server checks the proof.
+    token_type: claims.cnf !== undefined ? "DPoP" : "Bearer",
+    ...(claims.cnf !== undefined ? { cnf: claims.cnf } : {}),
     exp: claims.exp,
     iat: claims.iat,
     ...(claims.nbf !== undefined ? { nbf: claims.nbf } : {}),

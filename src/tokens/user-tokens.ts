@@ -55,11 +55,16 @@ export async function newRefreshTokenValue(settings: Settings) {
   return { token, id: randomToken(16), tokenHash: await hashSecret(token), createdAt: now, expiresAt: now + settings.REFRESH_TOKEN_EXPIRE_SECONDS };
 }
 
-/** A new refresh token: the value for the client, and the row (with its hash) for D1. */
+/**
+ * A new refresh token: the value for the client, and the row (with its hash) for D1. With a DPoP
+ * proof, a public client's token is bound to the proof's key (RFC 9449 §5: a confidential
+ * client's is bound by its authentication already).
+ */
 export async function newRefreshToken(
   settings: Settings,
   client: Client,
   grant: UserGrant,
+  dpop?: { jkt: string },
 ): Promise<{ token: string; row: NewRefreshToken & { id: string; createdAt: number } }> {
   const { token, ...value } = await newRefreshTokenValue(settings);
   return {
@@ -72,6 +77,7 @@ export async function newRefreshToken(
       scope: grant.scope.join(" "),
       authTime: grant.authTime ?? null,
       details: grantDetails(grant),
+      jkt: dpop && client.clientType === "public" ? dpop.jkt : null,
     },
   };
 }
@@ -83,10 +89,11 @@ export const issuesRefreshTokens = (client: Client) => client.grantTypes.include
  * A user's access token, for the grant's resources (RFC 8707). For a pairwise client its `sub` is
  * the pairwise one too (RFC 9068 §6), so the JWT the client can read does not reveal the user's
  * id; the provider's own endpoints recover that id from `usr`, sealed for them (`userIdOf`).
+ * With a DPoP proof on the request, the token carries `cnf.jkt` (RFC 9449 §6).
  */
 export async function userAccessToken(
   ring: KeyRing,
-  ctx: { settings: Settings; issuer: string; audience: string },
+  ctx: { settings: Settings; issuer: string; audience: string; dpop?: { jkt: string } },
   client: Client,
   grant: UserGrant,
 ) {
@@ -103,6 +110,8 @@ export async function userAccessToken(
       gid: grant.grantId,
       ...(pairwise ? { usr: await seal(requireSecretKey(secret), USER_ID_PURPOSE, grant.userId) } : {}),
       ...(grant.authTime ? { auth_time: grant.authTime } : {}),
+      // RFC 9449 §6.1: bound to the DPoP proof's key.
+      ...(ctx.dpop ? { cnf: { jkt: ctx.dpop.jkt } } : {}),
       // The claims request's userinfo members, for the UserInfo endpoint (which keeps no state).
       ...(grant.claims?.userinfo ? { userinfo_claims: Object.keys(grant.claims.userinfo) } : {}),
     },

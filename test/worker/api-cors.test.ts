@@ -21,7 +21,7 @@ describe("/api/* CORS headers", () => {
     const token = await readToken();
     for (const res of [await api({ authorization: `Bearer ${token}` }), await api({})]) {
       expect(vary(res)).toContain("origin");
-      expect(res.headers.get("access-control-expose-headers")).toBe("WWW-Authenticate");
+      expect(res.headers.get("access-control-expose-headers")).toBe("WWW-Authenticate,DPoP-Nonce");
       expect(res.headers.get("access-control-allow-origin")).toBeNull();
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     }
@@ -33,11 +33,22 @@ describe("/api/* CORS headers", () => {
     const allowed = await api({ authorization: `Bearer ${token}`, origin });
     expect(allowed.status).toBe(200);
     expect(allowed.headers.get("access-control-allow-origin")).toBe(origin);
-    expect(allowed.headers.get("access-control-expose-headers")).toBe("WWW-Authenticate");
+    expect(allowed.headers.get("access-control-expose-headers")).toBe("WWW-Authenticate,DPoP-Nonce");
     expect(vary(allowed)).toContain("origin");
     const other = await api({ authorization: `Bearer ${token}`, origin: `https://${unique("other-")}.example` });
     expect(other.status).toBe(200);
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
     expect(vary(other)).toContain("origin");
+  });
+
+  it("a preflight from a registered origin may send the DPoP proof header (RFC 9449)", async () => {
+    const origin = `https://${unique("api-")}.example`;
+    await readToken([origin]);
+    const res = await SELF.fetch(`${BASE}/api/me`, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "GET", "access-control-request-headers": "authorization, dpop" },
+    });
+    expect(res.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(res.headers.get("access-control-allow-headers")?.toLowerCase().split(",")).toEqual(["authorization", "dpop"]);
   });
 });

@@ -58,6 +58,7 @@ describe("the ready Worker's /api", () => {
       authorization_servers: [ISSUER],
       scopes_supported: ["read"],
       bearer_methods_supported: ["header"],
+      dpop_signing_alg_values_supported: ["ES256", "ES384", "RS256", "PS256", "Ed25519", "EdDSA"],
       resource_name: "Example API",
     });
     // The authorization server it names publishes its metadata (RFC 8414) at the issuer's well-known URL.
@@ -158,7 +159,7 @@ describe("requireToken({ resource }) in a Worker of one's own", () => {
     const url = challengeOf(missing).resource_metadata!;
     expect(url).toBe(`${BASE}/.well-known/oauth-protected-resource/mcp`);
     const metadata = await (await app.request(url, {}, env)).json();
-    expect(metadata).toEqual({ resource: MCP, authorization_servers: [ISSUER], bearer_methods_supported: ["header"], resource_documentation: `${BASE}/docs` });
+    expect(metadata).toEqual({ resource: MCP, authorization_servers: [ISSUER], bearer_methods_supported: ["header"], dpop_signing_alg_values_supported: ["ES256", "ES384", "RS256", "PS256", "Ed25519", "EdDSA"], resource_documentation: `${BASE}/docs` });
     expect((await app.request(`${BASE}/mcp`, { headers: bearer(await tokenFor([MCP])) }, env)).status).toBe(200);
   });
 

@@ -1,0 +1,314 @@
+import { env, SELF } from "cloudflare:test";
+import { base64url, calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { describe, expect, it } from "vitest";
+import { createProvider } from "../../src/provider";
+import { basic, BASE, createClient, ISSUER, postToken, storageOps } from "./support/helpers";
+import { codeRequest, expectTokenError, expectTokens, getCode, REDIRECT, signedIn, VERIFIER } from "./support/flow";
+
+/** DPoP (RFC 9449): proofs at the token endpoint, /api/me (requireToken), UserInfo; introspection's cnf. */
+
+const TOKEN_URL = `${BASE}/o/token/`;
+const API_URL = `${BASE}/api/me`;
+const USERINFO_URL = `${ISSUER}/userinfo/`;
+
+interface ProofKey {
+  alg: string;
+  privateKey: CryptoKey;
+  jwk: JWK;
+  jkt: string;
+}
+
+async function newKey(alg = "ES256"): Promise<ProofKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const jwk = await exportJWK(publicKey);
+  return { alg, privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+const sha256 = async (value: string) => base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value))));
+
+interface ProofOptions {
+  htm?: string;
+  iat?: number;
+  jti?: string;
+  /** The access token whose hash goes into `ath`. */
+  token?: string;
+  nonce?: string;
+  typ?: string | null;
+  jwk?: JWK;
+}
+
+/** A DPoP proof JWT signed with `key`. */
+async function proof(key: ProofKey, htu: string, o: ProofOptions = {}): Promise<string> {
+  const payload: Record<string, unknown> = { htm: o.htm ?? (htu === API_URL ? "GET" : "POST"), htu, iat: o.iat ?? now(), jti: o.jti ?? crypto.randomUUID() };
+  if (o.token) payload.ath = await sha256(o.token);
+  if (o.nonce) payload.nonce = o.nonce;
+  const header: Record<string, unknown> = { alg: key.alg, jwk: o.jwk ?? key.jwk };
+  if (o.typ !== null) header.typ = o.typ ?? "dpop+jwt";
+  return new SignJWT(payload).setProtectedHeader(header as { alg: string }).sign(key.privateKey);
+}
+
+/** An unsigned or HMAC-signed proof, built by hand. */
+async function handMadeProof(alg: "none" | "HS256", key: ProofKey): Promise<string> {
+  const enc = (v: object) => base64url.encode(JSON.stringify(v));
+  const input = `${enc({ typ: "dpop+jwt", alg, jwk: key.jwk })}.${enc({ htm: "POST", htu: TOKEN_URL, iat: now(), jti: crypto.randomUUID() })}`;
+  if (alg === "none") return `${input}.`;
+  const hmac = await crypto.subtle.importKey("raw", new TextEncoder().encode("a shared secret of some length!!"), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return `${input}.${base64url.encode(new Uint8Array(await crypto.subtle.sign("HMAC", hmac, new TextEncoder().encode(input))))}`;
+}
+
+async function machineClient(overrides: Parameters<typeof createClient>[0] = {}) {
+  return createClient({ grantTypes: ["client_credentials"], scope: "read write", ...overrides });
+}
+
+const clientCredentials = (c: { clientId: string; clientSecret: string }, headers: Record<string, string> = {}) =>
+  postToken({ grant_type: "client_credentials", scope: "read" }, { authorization: basic(c.clientId, c.clientSecret), ...headers });
+
+async function boundToken(key: ProofKey) {
+  const client = await machineClient();
+  const tokens = await expectTokens(await clientCredentials(client, { dpop: await proof(key, TOKEN_URL) }));
+  return { client, token: tokens.access_token };
+}
+
+const api = (token: string, headers: Record<string, string> = {}, url = API_URL) =>
+  SELF.fetch(url, { headers: { authorization: `DPoP ${token}`, ...headers } });
+
+async function expectChallenge(res: Response, status: number, error: string) {
+  expect(res.status).toBe(status);
+  const challenge = res.headers.get("www-authenticate") ?? "";
+  expect(challenge).toMatch(/^DPoP /);
+  expect(challenge).toContain(`error="${error}"`);
+  expect(challenge).toContain('algs="ES256 ES384 RS256 PS256 Ed25519 EdDSA"');
+  expect(((await res.json()) as { error: string }).error).toBe(error);
+}
+
+describe("DPoP at the token endpoint", () => {
+  it("client_credentials with a proof: token_type DPoP and cnf.jkt in the access token", async () => {
+    const key = await newKey();
+    const client = await machineClient();
+    const res = await clientCredentials(client, { dpop: await proof(key, TOKEN_URL) });
+    const tokens = await expectTokens(res);
+    expect(tokens.token_type).toBe("DPoP");
+    expect(decodeJwt(tokens.access_token).cnf).toEqual({ jkt: key.jkt });
+    // Without a proof: a Bearer token, no cnf.
+    const plain = await expectTokens(await clientCredentials(client));
+    expect(plain.token_type).toBe("Bearer");
+    expect(decodeJwt(plain.access_token).cnf).toBeUndefined();
+  });
+
+  it("accepts RS256, PS256, ES384 and Ed25519 proofs; htu compared without query and fragment", async () => {
+    const client = await machineClient();
+    for (const alg of ["RS256", "PS256", "ES384", "Ed25519"]) {
+      const key = await newKey(alg);
+      const tokens = await expectTokens(await clientCredentials(client, { dpop: await proof(key, TOKEN_URL) }));
+      expect(decodeJwt(tokens.access_token).cnf).toEqual({ jkt: key.jkt });
+    }
+    const key = await newKey();
+    await expectTokens(await clientCredentials(client, { dpop: await proof(key, `${TOKEN_URL}?x=1#frag`) }));
+    await expectTokens(await clientCredentials(client, { dpop: await proof(key, "HTTPS://AUTH.EXAMPLE.COM:443/o/token/") }));
+  });
+
+  it("refuses every broken proof with invalid_dpop_proof", async () => {
+    const client = await machineClient();
+    const key = await newKey();
+    const other = await newKey();
+    const { privateKey, ...withPrivate } = await (async () => {
+      const pair = await generateKeyPair("ES256", { extractable: true });
+      return { privateKey: pair.privateKey, jwk: await exportJWK(pair.privateKey) };
+    })();
+    const cases: [string, string | Promise<string>][] = [
+      ["no typ", proof(key, TOKEN_URL, { typ: null })],
+      ["wrong typ", proof(key, TOKEN_URL, { typ: "JWT" })],
+      ["alg none", handMadeProof("none", key)],
+      ["alg HS256", handMadeProof("HS256", key)],
+      ["a private key in jwk", proof({ alg: "ES256", privateKey, jwk: withPrivate.jwk, jkt: "" }, TOKEN_URL)],
+      ["bad signature (another key's jwk)", proof(key, TOKEN_URL, { jwk: other.jwk })],
+      ["wrong htm", proof(key, TOKEN_URL, { htm: "GET" })],
+      ["wrong htu (another path)", proof(key, `${BASE}/o/revoke_token/`)],
+      ["wrong htu (another host)", proof(key, "https://evil.example/o/token/")],
+      ["stale iat", proof(key, TOKEN_URL, { iat: now() - 120 })],
+      ["future iat", proof(key, TOKEN_URL, { iat: now() + 120 })],
+      ["ath at the token endpoint", proof(key, TOKEN_URL, { token: "some-token" })],
+      ["not a JWS", "not-a-jws"],
+      ["a broken jwk", proof(key, TOKEN_URL, { jwk: { kty: "EC", crv: "P-256", x: "AA" } })],
+      ["an RSA jwk for ES256", newKey("RS256").then((rsa) => proof(key, TOKEN_URL, { jwk: rsa.jwk }))],
+      ["two DPoP headers", Promise.all([proof(key, TOKEN_URL), proof(key, TOKEN_URL)]).then((p) => p.join(", "))],
+    ];
+    for (const [name, value] of cases) {
+      const res = await clientCredentials(client, { dpop: await value });
+      const body = await expectTokenError(res, "invalid_dpop_proof");
+      expect(body.error_description, name).toBeTruthy();
+    }
+  });
+
+  it("a replayed jti is refused, also when two requests race (spent at the primary)", async () => {
+    const client = await machineClient();
+    const key = await newKey();
+    const value = await proof(key, TOKEN_URL);
+    await expectTokens(await clientCredentials(client, { dpop: value }));
+    await expectTokenError(await clientCredentials(client, { dpop: value }), "invalid_dpop_proof");
+    const racing = await proof(key, TOKEN_URL);
+    const results = await Promise.all([clientCredentials(client, { dpop: racing }), clientCredentials(client, { dpop: racing })]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
+  });
+
+  it("a client registered with dpop_bound_access_tokens gets nothing without a proof", async () => {
+    const client = await machineClient({ dpopBoundAccessTokens: true });
+    await expectTokenError(await clientCredentials(client), "invalid_dpop_proof");
+    const tokens = await expectTokens(await clientCredentials(client, { dpop: await proof(await newKey(), TOKEN_URL) }));
+    expect(tokens.token_type).toBe("DPoP");
+  });
+
+  it("DPOP_NONCE: use_dpop_nonce with a DPoP-Nonce header, then the proof with that nonce succeeds", async () => {
+    const app = createProvider({ settings: { DPOP_NONCE: true } });
+    const client = await machineClient();
+    const key = await newKey();
+    const send = async (nonce?: string) =>
+      app.request(
+        TOKEN_URL,
+        {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(client.clientId, client.clientSecret), dpop: await proof(key, TOKEN_URL, { nonce }) },
+          body: "grant_type=client_credentials",
+        },
+        env,
+      );
+    const first = await send();
+    const nonce = first.headers.get("dpop-nonce");
+    await expectTokenError(first, "use_dpop_nonce");
+    expect(nonce).toMatch(/^\d+\.[A-Za-z0-9_-]{43}$/);
+    await expectTokenError(await send("123.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), "use_dpop_nonce");
+    const ok = await send(nonce!);
+    expect((await expectTokens(ok)).token_type).toBe("DPoP");
+    expect(ok.headers.get("dpop-nonce")).toBe(nonce);
+  });
+
+  it("storage round-trips: a DPoP client_credentials request on a warm isolate is 1 D1 (the jti spent at the primary), 0 KV", async () => {
+    const client = await machineClient();
+    const key = await newKey();
+    await clientCredentials(client, { dpop: await proof(key, TOKEN_URL) });
+    const warm = await clientCredentials(client, { dpop: await proof(key, TOKEN_URL) });
+    expect(warm.status).toBe(200);
+    expect(storageOps(warm)).toEqual({ d1: 1, d1_statements: 1, kv: 0 });
+  });
+});
+
+describe("DPoP at a protected API (requireToken, /api/me)", () => {
+  it("accepts the DPoP scheme with a proof of the bound key (ath, htm, htu); 0 D1 and 1 KV", async () => {
+    const key = await newKey();
+    const { token } = await boundToken(key);
+    const res = await api(token, { dpop: await proof(key, API_URL, { token }) });
+    expect(res.status).toBe(200);
+    expect(storageOps(res)).toEqual({ d1: 0, d1_statements: 0, kv: 1 });
+    // The query is not part of htu.
+    const withQuery = await api(token, { dpop: await proof(key, API_URL, { token }) }, `${API_URL}?page=2`);
+    expect(withQuery.status).toBe(200);
+  });
+
+  it("refuses a Bearer presentation of a DPoP-bound token (downgrade)", async () => {
+    const key = await newKey();
+    const { token } = await boundToken(key);
+    const res = await SELF.fetch(API_URL, { headers: { authorization: `Bearer ${token}`, dpop: await proof(key, API_URL, { token }) } });
+    await expectChallenge(res, 401, "invalid_token");
+  });
+
+  it("refuses the DPoP scheme with an unbound token", async () => {
+    const client = await machineClient();
+    const { access_token } = await expectTokens(await clientCredentials(client));
+    await expectChallenge(await api(access_token, { dpop: await proof(await newKey(), API_URL, { token: access_token }) }), 401, "invalid_token");
+  });
+
+  it("refuses missing, mismatched and replayed proofs", async () => {
+    const key = await newKey();
+    const { token } = await boundToken(key);
+    const other = await newKey();
+    const cases: [string, Record<string, string>][] = [
+      ["no proof", {}],
+      ["ath of another token", { dpop: await proof(key, API_URL, { token: `${token}x` }) }],
+      ["no ath", { dpop: await proof(key, API_URL) }],
+      ["another key than cnf.jkt", { dpop: await proof(other, API_URL, { token }) }],
+      ["wrong htm", { dpop: await proof(key, API_URL, { token, htm: "POST" }) }],
+      ["wrong htu", { dpop: await proof(key, `${BASE}/api/other`, { token }) }],
+      ["stale iat", { dpop: await proof(key, API_URL, { token, iat: now() - 300 }) }],
+    ];
+    for (const [name, headers] of cases) {
+      const res = await api(token, headers);
+      expect(res.status, name).toBe(401);
+      await expectChallenge(res, 401, "invalid_dpop_proof");
+    }
+    const once = await proof(key, API_URL, { token });
+    expect((await api(token, { dpop: once })).status).toBe(200);
+    await expectChallenge(await api(token, { dpop: once }), 401, "invalid_dpop_proof");
+  });
+});
+
+describe("DPoP for a public client's code flow, refresh, UserInfo and introspection", () => {
+  async function publicClient() {
+    return createClient({ clientType: "public", grantTypes: ["authorization_code", "refresh_token"], redirectUris: [REDIRECT], scope: "openid read" });
+  }
+
+  async function codeTokens(clientId: string, key: ProofKey) {
+    const { browser } = await signedIn();
+    const code = await getCode(browser, codeRequest(clientId, { scope: "openid read" }));
+    const res = await postToken(
+      { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: VERIFIER, client_id: clientId },
+      { dpop: await proof(key, TOKEN_URL) },
+    );
+    return expectTokens(res);
+  }
+
+  const refresh = async (clientId: string, refreshToken: string, key?: ProofKey) =>
+    postToken({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId }, key ? { dpop: await proof(key, TOKEN_URL) } : {});
+
+  it("binds the access and refresh tokens; a refresh needs the same key, and the rotated token stays bound", async () => {
+    const { clientId } = await publicClient();
+    const key = await newKey();
+    const tokens = await codeTokens(clientId, key);
+    expect(tokens.token_type).toBe("DPoP");
+    expect(decodeJwt(tokens.access_token).cnf).toEqual({ jkt: key.jkt });
+
+    const other = await newKey();
+    await expectTokenError(await refresh(clientId, tokens.refresh_token!, other), "invalid_grant");
+    await expectTokenError(await refresh(clientId, tokens.refresh_token!), "invalid_grant");
+    const refreshed = await expectTokens(await refresh(clientId, tokens.refresh_token!, key));
+    expect(refreshed.token_type).toBe("DPoP");
+    expect(decodeJwt(refreshed.access_token).cnf).toEqual({ jkt: key.jkt });
+    // The key mismatch did not spend the token; the successor is bound to the same key.
+    await expectTokenError(await refresh(clientId, refreshed.refresh_token!, other), "invalid_grant");
+    expect((await expectTokens(await refresh(clientId, refreshed.refresh_token!, key))).token_type).toBe("DPoP");
+  });
+
+  it("UserInfo: DPoP scheme with a proof for its URL; Bearer refused; a wrong key refused", async () => {
+    const { clientId } = await publicClient();
+    const key = await newKey();
+    const { access_token: token } = await codeTokens(clientId, key);
+    const ok = await SELF.fetch(USERINFO_URL, { headers: { authorization: `DPoP ${token}`, dpop: await proof(key, USERINFO_URL, { token, htm: "GET" }) } });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { sub: string }).sub).toBeTruthy();
+    const bearer = await SELF.fetch(USERINFO_URL, { headers: { authorization: `Bearer ${token}` } });
+    await expectChallenge(bearer, 401, "invalid_token");
+    const wrongKey = await SELF.fetch(USERINFO_URL, { headers: { authorization: `DPoP ${token}`, dpop: await proof(await newKey(), USERINFO_URL, { token, htm: "GET" }) } });
+    await expectChallenge(wrongKey, 401, "invalid_dpop_proof");
+    const wrongUrl = await SELF.fetch(USERINFO_URL, { headers: { authorization: `DPoP ${token}`, dpop: await proof(key, API_URL, { token, htm: "GET" }) } });
+    await expectChallenge(wrongUrl, 401, "invalid_dpop_proof");
+  });
+
+  it("introspection returns cnf and token_type DPoP for a bound token, without a proof (the resource server checks it)", async () => {
+    const key = await newKey();
+    const { client, token } = await boundToken(key);
+    const res = await SELF.fetch(`${ISSUER}/introspect/`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(client.clientId, client.clientSecret) },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ active: true, token_type: "DPoP", cnf: { jkt: key.jkt } });
+  });
+});
+
+describe("DPoP metadata and registration", () => {
+  it("discovery advertises dpop_signing_alg_values_supported", async () => {
+    const metadata = (await (await SELF.fetch(`${BASE}/.well-known/oauth-authorization-server/o`)).json()) as Record<string, unknown>;
+    expect(metadata.dpop_signing_alg_values_supported).toEqual(["ES256", "ES384", "RS256", "PS256", "Ed25519", "EdDSA"]);
+  });
+});
