@@ -79,6 +79,12 @@ const securitySchemes: Record<string, JsonObject> = {
     description:
       "An access token of this server (RFC 9068 JWT) in the Authorization header (RFC 6750 §2.1). The scopes listed per operation are the ones it needs.",
   },
+  dpop: {
+    type: "http",
+    scheme: "DPoP",
+    description:
+      "A DPoP-bound access token (RFC 9449 §7.1): `Authorization: DPoP <token>` with a `DPoP` proof header signed by the bound key, carrying this request's `htm` and `htu` and `ath` (the token's SHA-256). A bound token sent as Bearer, or an unbound one as DPoP, is refused (`invalid_token`).",
+  },
   initialAccessToken: {
     type: "http",
     scheme: "bearer",
@@ -99,6 +105,13 @@ const securitySchemes: Record<string, JsonObject> = {
 };
 
 const parameters: Record<string, JsonObject> = {
+  DPoP: {
+    name: "DPoP",
+    in: "header",
+    description:
+      "A DPoP proof (RFC 9449 §4): one compact JWS, `typ: dpop+jwt`, an asymmetric `alg` of `dpop_signing_alg_values_supported` with the public `jwk` in its header; `htm` and `htu` of this request (no query), `iat` within `DPOP_PROOF_WINDOW_SECONDS`, a fresh `jti`, the server's `nonce` when `DPOP_NONCE` is on, and `ath` only at resource endpoints. At the token endpoint it binds the tokens to its key (`token_type: DPoP`, `cnf.jkt`); failures are `invalid_dpop_proof` or `use_dpop_nonce`.",
+    schema: text,
+  },
   response_type: queryParameter(
     "response_type",
     "`code` (with PKCE), or the OpenID Connect implicit and hybrid types, which need the `implicit` grant. Tokens are never returned in the query.",
@@ -189,6 +202,7 @@ const headers: Record<string, JsonObject> = {
     schema: text,
   },
   Location: { description: "Where the browser goes next.", schema: { type: "string", format: "uri-reference" } },
+  DPoPNonce: { description: "RFC 9449 §8: the server nonce the next DPoP proof must carry (`DPOP_NONCE`).", schema: text },
   SetCookie: { description: "The session cookie (HttpOnly, SameSite=Lax, Secure except on http loopback).", schema: text },
   Allow: { description: "The methods this endpoint accepts.", schema: text },
   AnyOrigin: { description: "`*`.", schema: { type: "string", const: "*" } },
@@ -299,7 +313,7 @@ const schemas: Record<string, JsonObject> = {
       error: {
         type: "string",
         examples:
-          "invalid_request invalid_client invalid_grant unauthorized_client unsupported_grant_type invalid_scope invalid_target unsupported_token_type invalid_token insufficient_scope invalid_redirect_uri invalid_client_metadata invalid_software_statement authorization_pending slow_down access_denied expired_token server_error".split(
+          "invalid_request invalid_client invalid_grant unauthorized_client unsupported_grant_type invalid_scope invalid_target unsupported_token_type invalid_token insufficient_scope invalid_redirect_uri invalid_client_metadata invalid_software_statement authorization_pending slow_down access_denied expired_token invalid_dpop_proof use_dpop_nonce server_error".split(
             " ",
           ),
       },
@@ -484,7 +498,7 @@ const schemas: Record<string, JsonObject> = {
   TokenResponse: object(
     {
       access_token: described("An RFC 9068 JWT (`typ: at+jwt`), signed with `ACCESS_TOKEN_SIGNING_ALG` (ES256)."),
-      token_type: { type: "string", const: "Bearer" },
+      token_type: { type: "string", enum: ["Bearer", "DPoP"], description: "`DPoP` when a DPoP proof came with the request: the access token carries `cnf.jkt` (RFC 9449 §5)." },
       expires_in: { type: "integer", description: "Seconds (`ACCESS_TOKEN_EXPIRE_SECONDS`)." },
       scope: described("The granted scope, space-separated."),
       refresh_token: described("Opaque."),
@@ -525,7 +539,8 @@ const schemas: Record<string, JsonObject> = {
           scope: text,
           client_id: text,
           username: described("For tokens of a user."),
-          token_type: { type: "string", enum: ["Bearer", "refresh_token"] },
+          token_type: { type: "string", enum: ["Bearer", "DPoP", "refresh_token"] },
+          cnf: { type: "object", properties: { jkt: text }, description: "A DPoP-bound access token's key thumbprint (RFC 9449 §6.2); the resource server checks the proof." },
           exp: { type: "integer" },
           iat: { type: "integer" },
           nbf: { type: "integer" },
@@ -589,6 +604,7 @@ const schemas: Record<string, JsonObject> = {
       application_type: { type: "string", enum: ["web", "native"] },
       id_token_signed_response_alg: { type: "string", enum: [...SIGNING_ALGORITHMS] },
       subject_type: { type: "string", enum: ["public", "pairwise"] },
+      dpop_bound_access_tokens: { type: "boolean", description: "RFC 9449 §5.2: token requests without a DPoP proof are refused (`invalid_dpop_proof`). Default false." },
       ...fieldsOf("client_uri logo_uri tos_uri policy_uri", uri),
       contacts: strings,
       software_id: text,

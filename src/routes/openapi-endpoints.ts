@@ -227,13 +227,14 @@ export const ENDPOINTS: Endpoint[] = [
         description:
           "RFC 6749 §3.2. Confidential clients authenticate with HTTP Basic (`client_secret_basic`) or `client_id` + `client_secret` in the body (`client_secret_post`), never both; public clients send `client_id` alone. Credentials in the query string are refused. The grant must be one the client is registered for (`unauthorized_client` otherwise). Access tokens are RFC 9068 JWTs. Browser clients get CORS for the origins they registered.",
         security: clientAuth,
+        parameters: [parameter("DPoP")],
         requestBody: formBody(schema("TokenRequest")),
         responses: {
-          200: { description: "Tokens.", headers: noStore, content: jsonContent(schema("TokenResponse")) },
+          200: { description: "Tokens.", headers: { ...noStore, "DPoP-Nonce": header("DPoPNonce") }, content: jsonContent(schema("TokenResponse")) },
           400: {
             description:
-              "`invalid_request`, `invalid_grant` (code, refresh or subject token invalid, expired, used, revoked, or issued to another client; wrong `redirect_uri` or `code_verifier`; bad password), `invalid_scope`, `invalid_target` (a `resource` unknown, not allowed for the client, or beyond the grant's), `unauthorized_client`, `unsupported_grant_type`.",
-            headers: noStore,
+              "`invalid_request`, `invalid_grant` (code, refresh or subject token invalid, expired, used, revoked, or issued to another client; wrong `redirect_uri` or `code_verifier`; bad password), `invalid_scope`, `invalid_target` (a `resource` unknown, not allowed for the client, or beyond the grant's), `unauthorized_client`, `unsupported_grant_type`, `invalid_dpop_proof` (a DPoP proof that fails a check, is replayed, or is missing for a client registered with `dpop_bound_access_tokens`), `use_dpop_nonce` (with a `DPoP-Nonce` header).",
+            headers: { ...noStore, "DPoP-Nonce": header("DPoPNonce") },
             content: jsonContent(schema("OAuthError"), {
               error: "invalid_grant",
               error_description: "the authorization code is invalid or has expired",
@@ -389,7 +390,8 @@ export const ENDPOINTS: Endpoint[] = [
         summary: "UserInfo (OpenID Connect Core §5.3)",
         description:
           "The claims of the granted scopes (see docs/oidc.md), plus those the `claims` request parameter asked for in its `userinfo` member, each only when the user has it; `sub` as this client sees it (pairwise for pairwise clients). The access token must have the `openid` scope and belong to a user. Tokens in the query string are refused. Browser clients get CORS for the origins they registered.",
-        security: [{ bearer: ["openid"] }],
+        security: [{ bearer: ["openid"] }, { dpop: ["openid"] }],
+        parameters: [parameter("DPoP")],
         responses: { 200: response("UserInfo"), ...bearerErrors, 500: response("ServerError") },
       },
       post: {
@@ -397,7 +399,8 @@ export const ENDPOINTS: Endpoint[] = [
         operationId: "userinfoPost",
         summary: "UserInfo, POST",
         description: "As GET; the access token may instead be sent as the `access_token` form field (RFC 6750 §2.2), but not both ways.",
-        security: [{ bearer: ["openid"] }, {}],
+        security: [{ bearer: ["openid"] }, { dpop: ["openid"] }, {}],
+        parameters: [parameter("DPoP")],
         requestBody: formBody(object({ access_token: described("When no Authorization header is sent.") }), false),
         responses: { 200: response("UserInfo"), ...bearerErrors, 413: response("TooLarge"), 500: response("ServerError") },
       },

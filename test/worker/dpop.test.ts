@@ -307,6 +307,23 @@ describe("DPoP for a public client's code flow, refresh, UserInfo and introspect
 });
 
 describe("DPoP metadata and registration", () => {
+  it("dynamic registration takes dpop_bound_access_tokens, shows it back, and the client's token requests need a proof", async () => {
+    const app = createProvider({ settings: { DYNAMIC_REGISTRATION: "open" } });
+    const register = (metadata: object) =>
+      app.request(`${ISSUER}/register/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(metadata) }, env);
+    const metadata = { redirect_uris: [REDIRECT], token_endpoint_auth_method: "none", client_name: "DPoP SPA" };
+    const bad = await register({ ...metadata, dpop_bound_access_tokens: "yes" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe("invalid_client_metadata");
+    const res = await register({ ...metadata, dpop_bound_access_tokens: true });
+    expect(res.status).toBe(201);
+    const client = (await res.json()) as { client_id: string; dpop_bound_access_tokens?: boolean };
+    expect(client.dpop_bound_access_tokens).toBe(true);
+    // The proof is checked before the grant: no proof, no look at the code.
+    const exchange = await postToken({ grant_type: "authorization_code", code: "any", redirect_uri: REDIRECT, code_verifier: VERIFIER, client_id: client.client_id });
+    await expectTokenError(exchange, "invalid_dpop_proof");
+  });
+
   it("discovery advertises dpop_signing_alg_values_supported", async () => {
     const metadata = (await (await SELF.fetch(`${BASE}/.well-known/oauth-authorization-server/o`)).json()) as Record<string, unknown>;
     expect(metadata.dpop_signing_alg_values_supported).toEqual(["ES256", "ES384", "RS256", "PS256", "Ed25519", "EdDSA"]);

@@ -120,7 +120,13 @@ describe("openapi.json of the ready Worker (mounted at /o)", () => {
       expect(schemas[request]?.allOf, request).toContainEqual({ $ref: "#/components/schemas/ClientAuthenticationFields" });
     }
     expect(document.paths["/token/"]?.post?.security).toEqual([{ clientSecretBasic: [] }, {}]);
-    expect(document.paths["/userinfo/"]?.get?.security).toEqual([{ bearer: ["openid"] }]);
+    expect(document.paths["/userinfo/"]?.get?.security).toEqual([{ bearer: ["openid"] }, { dpop: ["openid"] }]);
+    // RFC 9449: the DPoP scheme, the proof header at the token endpoint and UserInfo.
+    expect(securitySchemes.dpop).toMatchObject({ type: "http", scheme: "DPoP" });
+    for (const path of ["/token/", "/userinfo/"]) {
+      const operation = document.paths[path]?.post;
+      expect(JSON.stringify(operation?.parameters), path).toContain("#/components/parameters/DPoP");
+    }
   });
 
   it("every operation has responses and a unique operationId, and every $ref resolves", async () => {
