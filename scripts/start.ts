@@ -158,6 +158,8 @@ function demoSpaRegistration(): ClientRegistration {
     postLogoutRedirectUris: [spaUrl],
     allowedOrigins: [baseUrl],
     scope: DEMO_SPA_SCOPE,
+    // Its tokens must be sender-constrained (RFC 9449): a token copied out of the page is useless.
+    dpopBoundAccessTokens: true,
   };
 }
 
@@ -178,7 +180,8 @@ async function ensureDemoSpaClient(db: Database): Promise<string> {
       client.applicationType !== registration.applicationType ||
       !same(client.redirectUris, registration.redirectUris) ||
       !same(client.postLogoutRedirectUris, registration.postLogoutRedirectUris) ||
-      !same(client.allowedOrigins, registration.allowedOrigins)
+      !same(client.allowedOrigins, registration.allowedOrigins) ||
+      client.dpopBoundAccessTokens !== registration.dpopBoundAccessTokens
     ) {
       await replaceClientRegistration(db, client.id, registration);
     }

@@ -10,6 +10,11 @@
  *     expiry) — all by the library. The pending request is removed first: it is good for one try.
  *  4. UserInfo (its `sub` must be the ID token's) and the protected API with the access token.
  *  5. Refresh: a refresh_token grant; the server rotates the refresh token, the old one is spent.
+ *
+ * Every token request and every use of the access token carries a DPoP proof (RFC 9449) signed by
+ * a key pair made in this tab when the code is redeemed (non-extractable: no script can copy the
+ * private key out): the tokens are bound to it (`token_type: DPoP`, `cnf.jkt`), so a token stolen
+ * from the page or the network is useless elsewhere, and the refresh token works only with it.
  *  6. Sign out: the refresh token is revoked, then RP-initiated logout at the end_session_endpoint
  *     with id_token_hint and post_logout_redirect_uri, which comes back here.
  *
@@ -36,8 +41,21 @@ let client;
 /** Options for every request: plain http only to a loopback issuer (npm start's). */
 let http = {};
 
-/** What we hold while signed in (memory only). */
+/** What we hold while signed in (memory only), with the DPoP handle its tokens are bound to. */
 let session;
+
+/**
+ * Runs a request that carries a DPoP proof; when the server asks for a nonce (`use_dpop_nonce`),
+ * once more: the library keeps the nonce it was given in the handle.
+ */
+async function withDPoPNonce(run) {
+  try {
+    return await run();
+  } catch (error) {
+    if (!oauth.isDPoPNonceError(error)) throw error;
+    return run();
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Configuration and discovery
@@ -108,17 +126,22 @@ async function completeSignIn(callback, pending) {
   }
   // Checks `state` and `iss`, and turns ?error=… into an AuthorizationResponseError.
   const params = oauth.validateAuthResponse(as, client, callback, pending.state);
-  const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, config.redirect_uri, pending.verifier, http);
-  const tokens = await oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: pending.nonce, requireIdToken: true });
+  const dpop = oauth.DPoP(client, await oauth.generateKeyPair("ES256"));
+  const tokens = await withDPoPNonce(async () => {
+    const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, config.redirect_uri, pending.verifier, { ...http, DPoP: dpop });
+    return oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: pending.nonce, requireIdToken: true });
+  });
   const claims = oauth.getValidatedIdTokenClaims(tokens);
-  session = { tokens, claims, expiresAt: expiry(tokens), refreshes: 0 };
+  session = { tokens, claims, expiresAt: expiry(tokens), refreshes: 0, dpop, jkt: await dpop.calculateThumbprint() };
   render();
   await Promise.all([loadUserInfo(), callApi()]);
 }
 
 async function loadUserInfo() {
-  const response = await oauth.userInfoRequest(as, client, session.tokens.access_token, http);
-  const info = await oauth.processUserInfoResponse(as, client, session.claims.sub, response);
+  const info = await withDPoPNonce(async () => {
+    const response = await oauth.userInfoRequest(as, client, session.tokens.access_token, { ...http, DPoP: session.dpop });
+    return oauth.processUserInfoResponse(as, client, session.claims.sub, response);
+  });
   session.userinfo = info;
   setStatus(signedInAs());
   $("userinfo").textContent = JSON.stringify(info, null, 2);
@@ -127,7 +150,10 @@ async function loadUserInfo() {
 
 async function callApi() {
   const token = session.tokens.access_token;
-  const response = await oauth.protectedResourceRequest(token, "GET", new URL(config.api), undefined, undefined, http);
+  // A 401 with a challenge throws (a resource server asking for a DPoP nonce gets one more try).
+  const response = await withDPoPNonce(() =>
+    oauth.protectedResourceRequest(token, "GET", new URL(config.api), undefined, undefined, { ...http, DPoP: session.dpop }),
+  );
   const body = await response.text();
   let shown = body;
   try {
@@ -144,8 +170,10 @@ async function callApi() {
 
 async function refresh() {
   const before = session.tokens;
-  const response = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), before.refresh_token, http);
-  const tokens = await oauth.processRefreshTokenResponse(as, client, response);
+  const tokens = await withDPoPNonce(async () => {
+    const response = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), before.refresh_token, { ...http, DPoP: session.dpop });
+    return oauth.processRefreshTokenResponse(as, client, response);
+  });
   const claims = oauth.getValidatedIdTokenClaims(tokens);
   // OIDC Core §12.2: a refreshed ID token is about the same user.
   if (claims && claims.sub !== session.claims.sub) throw new Error("The refreshed ID token names another user.");
@@ -155,6 +183,8 @@ async function refresh() {
     expiresAt: expiry(tokens),
     refreshes: session.refreshes + 1,
     userinfo: session.userinfo,
+    dpop: session.dpop,
+    jkt: session.jkt,
   };
   $("refresh-result").textContent =
     `Refreshed at ${clock(new Date())}: access token ${tail(before.access_token)} → ${tail(tokens.access_token)}` +
@@ -276,6 +306,7 @@ function render() {
   const list = $("token");
   list.replaceChildren();
   fact(list, "Token", tail(tokens.access_token));
+  fact(list, "Type", tokens.token_type === "dpop" ? `DPoP, bound to key ${session.jkt}` : tokens.token_type);
   fact(list, "Scope", tokens.scope ?? config.scope);
   fact(list, "Expires", session.expiresAt ? `${clock(session.expiresAt)} (in ${tokens.expires_in} s)` : "not said");
   fact(list, "Refresh token", tokens.refresh_token ? "held in memory" : "none");

@@ -24,6 +24,7 @@ import type { Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, haveChromium, launchChromium, type LaunchedChromium } from "./support/chromium";
 import { screenshots } from "./support/screenshots";
+import { main as adminMain } from "../../scripts/admin";
 import { npmStart, type NpmStartRun } from "./support/npm-start";
 import { freePort } from "./support/server";
 
@@ -35,6 +36,7 @@ const title = haveChromium ? "example SPA in chromium" : `example SPA in chromiu
 
 interface TokenResponse {
   access_token: string;
+  token_type?: string;
   refresh_token?: string;
   id_token?: string;
   scope?: string;
@@ -53,6 +55,8 @@ describe.skipIf(!haveChromium)(title, () => {
   const shot = screens.shot;
   /** What the page got from the token endpoint, in order. */
   const tokenResponses: TokenResponse[] = [];
+  /** The Authorization and DPoP headers the page sent to /api/me. */
+  const apiRequests: { authorization: string; dpop?: string }[] = [];
   /** The authorization requests the page sent the browser to. */
   const authorizeRequests: URL[] = [];
   /** CSP violations and uncaught errors the page reported. */
@@ -77,6 +81,10 @@ describe.skipIf(!haveChromium)(title, () => {
     page.on("response", async (response) => {
       if (new URL(response.url()).pathname !== "/o/token/" || response.request().method() !== "POST") return;
       tokenResponses.push((await response.json()) as TokenResponse);
+    });
+    page.on("request", (request) => {
+      if (new URL(request.url()).pathname !== "/api/me") return;
+      apiRequests.push({ authorization: request.headers()["authorization"] ?? "", dpop: request.headers()["dpop"] });
     });
     page.on("console", (message) => {
       if (/Content Security Policy|Trusted Type/i.test(message.text())) pageProblems.push(message.text());
@@ -105,6 +113,14 @@ describe.skipIf(!haveChromium)(title, () => {
   const tokenResponse = async (n: number) => {
     await expect.poll(() => tokenResponses.length).toBeGreaterThanOrEqual(n);
     return tokenResponses[n - 1]!;
+  };
+  /** The demo user's live refresh tokens of the SPA client, as the admin CLI sees them in npm start's state. */
+  const liveRefreshTokens = async () => {
+    let listed = "";
+    const code = await adminMain(["user", "authorizations", "demo", "--json", "--persist-to", join(dir, "state")], { out: (t) => (listed += t), err: () => {} });
+    expect(code).toBe(0);
+    const grant = (JSON.parse(listed) as { client_id: string; live_refresh_tokens: number }[]).find((a) => a.client_id === spaClientId);
+    return grant?.live_refresh_tokens ?? 0;
   };
   const claimsShown = async () =>
     Object.fromEntries(
@@ -190,6 +206,20 @@ describe.skipIf(!haveChromium)(title, () => {
       const userId = idToken.sub as string;
       expect(idToken).toMatchObject({ iss: `${base}/o`, aud: spaClientId, nonce });
 
+      // Sender-constrained (RFC 9449; the demo SPA client requires it): the token is bound to the
+      // page's key, the page proves it on each call, and the same token without the key is refused.
+      expect(signedIn.token_type).toBe("DPoP");
+      const jkt = (jwtPayload(signedIn.access_token).cnf as { jkt?: string } | undefined)?.jkt;
+      expect(jkt).toMatch(/^[\w-]{43}$/);
+      expect(await text("#token")).toContain(`Type DPoP, bound to key ${jkt}`);
+      await expect.poll(() => apiRequests.length).toBeGreaterThanOrEqual(1);
+      expect(apiRequests[0]!.authorization).toBe(`DPoP ${signedIn.access_token}`);
+      expect(apiRequests[0]!.dpop).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+      const stolen = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${signedIn.access_token}` } });
+      expect(stolen.status).toBe(401);
+      const replayed = await fetch(`${base}/api/me`, { headers: { authorization: `DPoP ${signedIn.access_token}`, dpop: apiRequests[0]!.dpop! } });
+      expect(replayed.status).toBe(401); // a proof is good once
+
       const claims = await claimsShown();
       expect(claims).toMatchObject({ sub: userId, iss: `${base}/o`, aud: spaClientId, nonce: nonce! });
       expect(claims.exp).toMatch(/^\d+ \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$/);
@@ -242,7 +272,16 @@ describe.skipIf(!haveChromium)(title, () => {
       );
       expect(JSON.parse(await page.innerText("#api"))).toMatchObject({ sub: userId, client_id: spaClientId });
       expect(await page.isVisible("#error")).toBe(false);
+      // Without the page's key its refresh token is useless: the client must send a proof (it is
+      // DPoP-bound), and the refresh token is bound to the page's key (a public client's, RFC 9449 §5).
+      const unbound = await refreshGrant(refreshed.refresh_token!);
+      expect(unbound.status).toBe(400);
+      expect(await unbound.json()).toMatchObject({ error: "invalid_dpop_proof" });
       await shot("spa-04-refreshed", false); // the top: the refresh result (the rest is as in spa-03)
+
+      // Two live: the current one, and the first sign-in's, which the reload forgot (it expires on its own).
+      const liveBefore = await liveRefreshTokens();
+      expect(liveBefore).toBe(2);
 
       // 5. Sign out: the provider asks to confirm, then sends the browser back, signed out.
       await Promise.all([page.waitForURL((url) => url.pathname === "/o/logout/"), page.click("#sign-out")]);
@@ -260,10 +299,9 @@ describe.skipIf(!haveChromium)(title, () => {
       expect(await page.isVisible("#error")).toBe(false);
       await shot("spa-06-signed-out-after-logout");
 
-      // The page revoked its refresh token before leaving.
-      const revoked = await refreshGrant(refreshed.refresh_token!);
-      expect(revoked.status).toBe(400);
-      expect(await revoked.json()).toMatchObject({ error: "invalid_grant" });
+      // The page revoked its refresh token before leaving: one live refresh token fewer.
+      // (A refresh from here proves nothing: without the page's key it is refused anyway.)
+      expect(await liveRefreshTokens()).toBe(liveBefore - 1);
 
       // The provider's session is gone: signing in again asks for the password.
       await Promise.all([page.waitForURL((url) => url.pathname === "/o/login/"), page.click("#sign-in")]);
