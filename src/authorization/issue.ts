@@ -41,6 +41,7 @@ export async function issueAuthorization(
       resources: request.resources,
       codeChallenge: request.codeChallenge,
       codeChallengeMethod: request.codeChallengeMethod,
+      ...(request.dpopJkt ? { dpopJkt: request.dpopJkt } : {}),
       nonce: request.nonce,
       claims: request.claims,
       sid: session.sid,

@@ -48,6 +48,8 @@ export interface AuthorizationRequest extends ResponseTarget {
   resourcesNamed: boolean;
   codeChallenge?: string;
   codeChallengeMethod?: ChallengeMethod;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code may be redeemed with. */
+  dpopJkt?: string;
   nonce?: string;
   claims?: ClaimsRequest;
   prompt: string[];
@@ -171,6 +173,12 @@ export function checkAuthorizationRequest(
       )
     : {};
 
+  // RFC 9449 §10: binds the code to a DPoP key; a JWK SHA-256 thumbprint (43 base64url characters).
+  const dpopJkt = params.get("dpop_jkt");
+  if (dpopJkt !== undefined && (!usesCode || !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt))) {
+    throw invalidRequest("dpop_jkt must be a JWK SHA-256 thumbprint, with a response_type that includes code");
+  }
+
   const prompt = (params.get("prompt") ?? "").split(" ").filter(Boolean);
   const unknownPrompt = prompt.find((p) => !PROMPTS.has(p));
   if (unknownPrompt) throw invalidRequest("a prompt value is not supported; use none, login, consent or select_account");
@@ -214,6 +222,7 @@ export function checkAuthorizationRequest(
     resources,
     resourcesNamed: params.getAll("resource").length > 0,
     ...pkce,
+    dpopJkt,
     nonce,
     claims,
     prompt,

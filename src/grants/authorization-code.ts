@@ -38,14 +38,17 @@ async function refuseReuse(ctx: GrantContext, grant: Pick<CodeGrant, "grantId" |
   throw invalidGrant(ALREADY_USED);
 }
 
-/** The code's bindings (RFC 6749 §4.1.3, RFC 7636 §4.6): the client, the redirect URI, the PKCE verifier. */
-async function checkCodeBindings(grant: CodeGrant, client: Client, params: Params): Promise<void> {
+/** The code's bindings (RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 9449 §10): the client, the redirect URI, the PKCE verifier, the DPoP key. */
+async function checkCodeBindings(grant: CodeGrant, client: Client, params: Params, dpop: GrantContext["dpop"]): Promise<void> {
   if (grant.clientId !== client.id) throw invalidGrant("the authorization code was issued to another client");
   const redirectUri = params.get("redirect_uri");
   if (grant.redirectUriSent ? redirectUri !== grant.redirectUri : redirectUri !== undefined && redirectUri !== grant.redirectUri) {
     throw invalidGrant("redirect_uri does not match the one of the authorization request");
   }
   await checkCodeVerifier(params.get("code_verifier"), grant.codeChallenge, grant.codeChallengeMethod);
+  if (grant.dpopJkt !== undefined && grant.dpopJkt !== dpop?.jkt) {
+    throw invalidGrant("the authorization code is bound to another DPoP key (dpop_jkt)");
+  }
 }
 
 /**
@@ -70,7 +73,7 @@ export const authorizationCodeGrant: Grant = async (ctx) => {
   const code = params.require("code");
   const grant = await openCode(ctx.secret(), code);
   if (!grant) throw invalidGrant("the authorization code is invalid or has expired");
-  await checkCodeBindings(grant, client, params);
+  await checkCodeBindings(grant, client, params, ctx.dpop);
   const now = nowSeconds();
   if (grant.expiresAt <= now) await refuseExpiredCode(ctx, code, grant);
   // RFC 8707 §2.2: the token may be for some of the authorized resources; checked before the code is spent.

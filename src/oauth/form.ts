@@ -51,7 +51,7 @@ const KNOWN_PARAMETERS = new Set([
   "client_secret", "token", "token_type_hint", "response_type", "response_mode", "state", "nonce", "prompt", "max_age",
   "claims", "login_hint", "id_token_hint", "ui_locales", "claims_locales", "display", "acr_values", "code_challenge",
   "code_challenge_method", "approval_prompt", "post_logout_redirect_uri", "logout_hint", "access_token", "request",
-  "request_uri", "resource", "next", "csrfmiddlewaretoken", "allow", "cancel", "logout",
+  "request_uri", "resource", "dpop_jkt", "next", "csrfmiddlewaretoken", "allow", "cancel", "logout",
 ]);
 
 /** RFC 8707 §2: a client may name several resources, one `resource` parameter each. */

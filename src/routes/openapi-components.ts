@@ -147,6 +147,11 @@ const parameters: Record<string, JsonObject> = {
     type: "string",
     enum: ["S256", "plain"],
   }),
+  dpop_jkt: queryParameter(
+    "dpop_jkt",
+    "RFC 9449 §10: the JWK SHA-256 thumbprint of the DPoP key the code may be redeemed with (a token request without that key's proof is `invalid_grant`).",
+    { type: "string", pattern: "^[A-Za-z0-9_-]{43}$" },
+  ),
   response_mode: queryParameter(
     "response_mode",
     "Default `query` for `code`, `fragment` for types returning tokens (which may not use `query`).",
@@ -333,6 +338,7 @@ const schemas: Record<string, JsonObject> = {
       resource: resources("The APIs the tokens are for (RFC 8707), one field each."),
       code_challenge: text,
       code_challenge_method: { type: "string", enum: ["S256", "plain"] },
+      dpop_jkt: { type: "string", pattern: "^[A-Za-z0-9_-]{43}$" },
       response_mode: { type: "string", enum: ["query", "fragment", "form_post"] },
       nonce: { type: "string", maxLength: 512 },
       prompt: text,

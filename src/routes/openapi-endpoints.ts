@@ -105,7 +105,7 @@ const metadata = (operationId: string, summary: string, description?: string): O
 });
 
 const AUTHORIZATION_PARAMETERS =
-  "response_type client_id redirect_uri scope state resource code_challenge code_challenge_method response_mode nonce prompt max_age login_hint id_token_hint claims request_uri";
+  "response_type client_id redirect_uri scope state resource code_challenge code_challenge_method dpop_jkt response_mode nonce prompt max_age login_hint id_token_hint claims request_uri";
 
 /** The application pages (DOT's `applications/`): session, CSRF-checked forms, HTML answers. */
 const applicationId = { ...authorizedClientId, description: "The application's `client_id`; another user's, or one the user did not register on these pages, is 404." };

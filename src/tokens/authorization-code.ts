@@ -20,6 +20,8 @@ export interface CodeGrant {
   resources?: string[];
   codeChallenge?: string;
   codeChallengeMethod?: "S256" | "plain";
+  /** RFC 9449 §10: the code is redeemed only with a DPoP proof of the key with this thumbprint. */
+  dpopJkt?: string;
   nonce?: string;
   claims?: ClaimsRequest;
   /** The browser session the code came from (OIDC `sid`). */

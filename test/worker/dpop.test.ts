@@ -3,7 +3,7 @@ import { base64url, calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPai
 import { describe, expect, it } from "vitest";
 import { createProvider } from "../../src/provider";
 import { basic, BASE, createClient, ISSUER, postToken, storageOps } from "./support/helpers";
-import { codeRequest, expectTokenError, expectTokens, getCode, REDIRECT, signedIn, VERIFIER } from "./support/flow";
+import { authorizeUrl, codeRequest, expectTokenError, expectTokens, getCode, REDIRECT, signedIn, VERIFIER } from "./support/flow";
 
 /** DPoP (RFC 9449): proofs at the token endpoint, /api/me (requireToken), UserInfo; introspection's cnf. */
 
@@ -276,6 +276,30 @@ describe("DPoP for a public client's code flow, refresh, UserInfo and introspect
     // The key mismatch did not spend the token; the successor is bound to the same key.
     await expectTokenError(await refresh(clientId, refreshed.refresh_token!, other), "invalid_grant");
     expect((await expectTokens(await refresh(clientId, refreshed.refresh_token!, key))).token_type).toBe("DPoP");
+  });
+
+  it("dpop_jkt (RFC 9449 §10) binds the code: another key or no proof is invalid_grant and spends nothing; the key's proof redeems it", async () => {
+    const { clientId } = await publicClient();
+    const key = await newKey();
+    const { browser } = await signedIn();
+    const code = await getCode(browser, codeRequest(clientId, { scope: "openid read", dpop_jkt: key.jkt }));
+    const exchange = async (proofKey?: ProofKey) =>
+      postToken(
+        { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: VERIFIER, client_id: clientId },
+        proofKey ? { dpop: await proof(proofKey, TOKEN_URL) } : {},
+      );
+    await expectTokenError(await exchange(await newKey()), "invalid_grant");
+    await expectTokenError(await exchange(), "invalid_grant");
+    const tokens = await expectTokens(await exchange(key));
+    expect(decodeJwt(tokens.access_token).cnf).toEqual({ jkt: key.jkt });
+  });
+
+  it("a dpop_jkt that is no thumbprint is invalid_request at the authorization endpoint", async () => {
+    const { clientId } = await publicClient();
+    const { browser } = await signedIn();
+    const res = await browser.get(authorizeUrl(codeRequest(clientId, { scope: "openid read", dpop_jkt: "not-a-thumbprint" })));
+    expect(res.status).toBe(303);
+    expect(new URL(res.headers.get("location")!, BASE).searchParams.get("error")).toBe("invalid_request");
   });
 
   it("UserInfo: DPoP scheme with a proof for its URL; Bearer refused; a wrong key refused", async () => {
