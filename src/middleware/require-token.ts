@@ -198,8 +198,10 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
         "WWW-Authenticate": dpopChallenge(realm, challenge({ error, error_description: description })),
       }));
     const header = c.req.header("authorization");
-    const dpopScheme = usesDpopScheme(header);
-    if (!dpopScheme && !usesBearerScheme(header)) return send(c, tokenRequired(realm, challenge(neededScope)));
+    // The Bearer path first: it costs what it did before DPoP.
+    const bearerScheme = usesBearerScheme(header);
+    const dpopScheme = !bearerScheme && usesDpopScheme(header);
+    if (!bearerScheme && !dpopScheme) return send(c, tokenRequired(realm, challenge(neededScope)));
     if (!dpopScheme && dpopRequired) return dpopFail("invalid_token", "this resource accepts DPoP-bound access tokens only");
     const token = dpopScheme ? dpopToken(header) : bearerToken(header);
     if (!token) {

@@ -33,6 +33,8 @@ async function bearerCaller(c: Ctx, header: string): Promise<AccessTokenClaims> 
   // The caller's token must be for this server, not for some resource (RFC 8707).
   const result = await verifyAccessToken(token, { keys: await c.get("keys")(), issuer: c.get("issuer"), audience: c.get("audience") });
   if (!result.active) throw callerTokenError("the caller's access token is not valid");
+  // RFC 9449 §7.2: a DPoP-bound token is not accepted as Bearer (introspection takes no DPoP proofs; authenticate as the client).
+  if (result.claims.cnf !== undefined) throw callerTokenError("the caller's access token is DPoP-bound and cannot be used as a Bearer token");
   if (!result.claims.scope.split(" ").includes("introspection")) {
     throw bearerError("introspection", 403, "insufficient_scope", "the caller's token lacks the introspection scope", { scope: "introspection" });
   }

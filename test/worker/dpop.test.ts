@@ -1,7 +1,12 @@
 import { env, SELF } from "cloudflare:test";
 import { base64url, calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
+import { protectedResourceMetadata } from "../../src/middleware/protected-resource";
+import { requireToken } from "../../src/middleware/require-token";
 import { createProvider } from "../../src/provider";
+import { issueAccessToken } from "../../src/tokens/access-token";
+import { loadKeyRing } from "../../src/tokens/keys";
 import { basic, BASE, createClient, ISSUER, postToken, storageOps } from "./support/helpers";
 import { authorizeUrl, codeRequest, expectTokenError, expectTokens, getCode, REDIRECT, signedIn, VERIFIER } from "./support/flow";
 
@@ -239,6 +244,47 @@ describe("DPoP at a protected API (requireToken, /api/me)", () => {
     const once = await proof(key, API_URL, { token });
     expect((await api(token, { dpop: once })).status).toBe(200);
     await expectChallenge(await api(token, { dpop: once }), 401, "invalid_dpop_proof");
+  });
+});
+
+describe("DPoP options of requireToken, and introspection callers", () => {
+  it("requireToken({ dpop: \"required\" }) refuses Bearer tokens; protectedResourceMetadata says so", async () => {
+    const app = new Hono();
+    app.get("/strict", requireToken({ dpop: "required" }), (c) => c.json({ ok: true }));
+    app.get("/.well-known/oauth-protected-resource/strict", protectedResourceMetadata({ resource: `${BASE}/strict`, dpopBoundAccessTokensRequired: true }));
+    const client = await machineClient();
+    const { access_token: plain } = await expectTokens(await clientCredentials(client));
+    await expectChallenge(await app.request(`${BASE}/strict`, { headers: { authorization: `Bearer ${plain}` } }, env), 401, "invalid_token");
+    const key = await newKey();
+    const { token } = await boundToken(key);
+    const url = `${BASE}/strict`;
+    const ok = await app.request(url, { headers: { authorization: `DPoP ${token}`, dpop: await proof(key, url, { token, htm: "GET" }) } }, env);
+    expect(ok.status).toBe(200);
+    const metadata = (await (await app.request(`${BASE}/.well-known/oauth-protected-resource/strict`, {}, env)).json()) as Record<string, unknown>;
+    expect(metadata).toMatchObject({ dpop_bound_access_tokens_required: true, dpop_signing_alg_values_supported: expect.arrayContaining(["ES256"]) });
+  });
+
+  it("introspection refuses a caller's DPoP-bound token sent as Bearer", async () => {
+    const key = await newKey();
+    const { client } = await boundToken(key);
+    // A resource server's own token with the introspection scope, bound to its DPoP key.
+    const { token: callerToken } = await issueAccessToken(await loadKeyRing(env.SIGNING_KEYS), "ES256", {
+      issuer: ISSUER,
+      subject: client.clientId,
+      audience: BASE,
+      clientId: client.clientId,
+      scope: ["introspection"],
+      lifetimeSeconds: 300,
+      claims: { cnf: { jkt: key.jkt } },
+    });
+    const { access_token: token } = await expectTokens(await clientCredentials(client));
+    const res = await SELF.fetch(`${ISSUER}/introspect/`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${callerToken}` },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe("invalid_token");
   });
 });
 
