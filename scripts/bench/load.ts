@@ -29,8 +29,9 @@ export interface ProbeResult {
 }
 
 /** Sends one request of the scenario to `baseUrl` and checks its status (and body, when the scenario says how). */
-export async function probe(baseUrl: string, scenario: Scenario, request: BenchRequest, label: string): Promise<ProbeResult> {
+export async function probe(baseUrl: string, scenario: Scenario, sent: BenchRequest, label: string): Promise<ProbeResult> {
   const expected = scenario.expectStatus ?? 200;
+  const request = sent.forOrigin ? await sent.forOrigin(new URL(baseUrl).origin) : sent;
   const response = await fetch(new URL(request.path, baseUrl), {
     method: request.method ?? "GET",
     headers: { "accept-encoding": "identity", ...request.headers },

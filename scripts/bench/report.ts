@@ -179,6 +179,14 @@ export function formatResults(results: ScenarioResult[], entryWorker: EntryWorke
     "the primary and those a nearby replica may answer (D1 sessions; locally one database answers both).",
   ];
   const parts = [`${table(rows, [false, ...Array<boolean>(12).fill(true)])}\n\n${legend.join("\n")}`];
+  const bearer = results.find((r) => r.name === "protected_route");
+  const dpop = results.find((r) => r.name === "protected_route_dpop");
+  if (bearer?.ratio && dpop?.ratio) {
+    parts.push(
+      `DPoP-protected API call ÷ Bearer-protected call: ${ratioCell(dpop.ratio / bearer.ratio)} (their ×trivial ratios; ` +
+        "the DPoP call also verifies a proof per request, ES256, and checks its jti against the isolate's recent ones).",
+    );
+  }
   if (refRows.length > 1) {
     parts.push(`References, in the slices interleaved with each scenario:\n${table(refRows, [false, false, true, true, true, true, true])}`);
   }

@@ -1,3 +1,5 @@
+import { createHash, randomUUID } from "node:crypto";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { refreshTokens } from "../../src/db/schema";
 import { challengeFor } from "../../src/oauth/pkce";
 import { parseSettings } from "../../src/core/settings";
@@ -132,7 +134,41 @@ export const scenarios: Scenario[] = [
     },
     compare: { ceiling: "ceiling_introspection" },
   },
+  {
+    name: "protected_route_dpop",
+    description: "GET /api/me with a DPoP-bound access token and a fresh DPoP proof per request (RFC 9449: proof signature, htm/htu/iat/ath, jkt, jti seen once)",
+    async prepare(ctx, plan) {
+      const key = await generateKeyPair("ES256");
+      const jwk = await exportJWK(key.publicKey);
+      // The token endpoint checks htu against its advertised URL (the ISSUER's), the API against the request's.
+      const { token_endpoint } = (await (await ctx.fetch("/o/.well-known/openid-configuration")).json()) as { token_endpoint: string };
+      const token = await userAccessToken(ctx, await dpopProof(key.privateKey, jwk, "POST", token_endpoint));
+      const ath = createHash("sha256").update(token).digest("base64url");
+      // A proof is good once (its jti), so each request gets its own; iat a little ahead, so the
+      // proofs stay within the server's ±60 s window for the whole run.
+      const iat = Math.floor(Date.now() / 1000) + 20;
+      const proofs = await Promise.all(
+        Array.from({ length: plan.maxRequests }, () => dpopProof(key.privateKey, jwk, "GET", `${ctx.baseUrl}/api/me`, { ath, iat })),
+      );
+      const request = (proof: string): BenchRequest => ({
+        method: "GET",
+        path: "/api/me",
+        headers: { authorization: `DPoP ${token}`, dpop: proof },
+        // The probes go to the counting twin's socket: a proof for its URL.
+        forOrigin: async (origin) => request(await dpopProof(key.privateKey, jwk, "GET", `${origin}/api/me`, { ath })),
+      });
+      return pool(proofs, request);
+    },
+    compare: { ceiling: "ceiling_introspection" },
+  },
 ];
+
+/** A DPoP proof (RFC 9449 §4.2) for `method` and `url`, signed with `privateKey` whose public half is `jwk`. */
+async function dpopProof(privateKey: CryptoKey, jwk: JWK, method: string, url: string, extra: { ath?: string; iat?: number } = {}): Promise<string> {
+  return new SignJWT({ jti: randomUUID(), htm: method, htu: url, iat: extra.iat ?? Math.floor(Date.now() / 1000), ...(extra.ath ? { ath: extra.ath } : {}) })
+    .setProtectedHeader({ typ: "dpop+jwt", alg: "ES256", jwk })
+    .sign(privateKey);
+}
 
 /** The cookies a response sets, as `name=value` pairs, added to `jar`. */
 function keepCookies(jar: Map<string, string>, res: Response): void {
@@ -162,11 +198,11 @@ async function signedInCookies(ctx: BenchContext): Promise<string> {
   return cookieHeader();
 }
 
-/** An access token of the seeded user, from the password grant. */
-async function userAccessToken(ctx: BenchContext): Promise<string> {
+/** An access token of the seeded user, from the password grant (bound to the key of `dpop`, a proof, when given). */
+async function userAccessToken(ctx: BenchContext, dpop?: string): Promise<string> {
   const res = await ctx.fetch("/o/token/", {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", authorization: ctx.client.authorization },
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: ctx.client.authorization, ...(dpop ? { dpop } : {}) },
     body: form({ grant_type: "password", username: ctx.user.username, password: ctx.user.password, scope: "read" }),
   });
   const body = (await res.json()) as { access_token?: string };

@@ -10,6 +10,11 @@ export interface BenchRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /**
+   * The same request for a server at another origin, when it depends on the URL it is sent to
+   * (a DPoP proof names it): the probes go to the storage-counting twin on its own socket.
+   */
+  forOrigin?: (origin: string) => Promise<BenchRequest>;
 }
 
 /**
