@@ -8,8 +8,13 @@ import { runWrangler, type WranglerResult } from "../../scripts/lib/project";
 const outdir = mkdtempSync(join(tmpdir(), "eot-build-"));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-/** Budget for the uploaded script, gzip: about 97 KiB today; classic zod (every locale) would exceed it. */
-const MAX_GZIP_KIB = 120;
+/**
+ * Budget for the uploaded script, gzip: about 137 KiB today (97 before the operator console, the
+ * device grant, PAR, JWT client authentication, DPoP and token exchange; of the minified script,
+ * the OpenAPI description is an eighth, the console's pages and routes another). Classic zod
+ * (every locale) would still exceed it; the startup it costs is measured by `npm run bench`.
+ */
+const MAX_GZIP_KIB = 150;
 
 // What `wrangler deploy` would upload, checked without an account (the README's deploy section).
 let build: Promise<WranglerResult> | undefined;
