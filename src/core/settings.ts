@@ -66,7 +66,7 @@ export const settingsSchema = z.object({
   REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: booleanString(false),
   /** DPoP (RFC 9449 §11.1): how far a proof's `iat` may be from now, either way; a proof's `jti` is remembered this long. */
   DPOP_PROOF_WINDOW_SECONDS: seconds(60),
-  /** DPoP server nonces (RFC 9449 §8): proofs at the token endpoint must carry a fresh `DPoP-Nonce` (stateless, 5 to 10 minutes). */
+  /** DPoP server nonces (RFC 9449 §8): proofs at the token endpoint and UserInfo must carry a fresh `DPoP-Nonce` (stateless, 5 to 10 minutes). */
   DPOP_NONCE: booleanString(false),
   /** Lifetime of OpenID Connect ID tokens. */
   ID_TOKEN_EXPIRE_SECONDS: seconds(3600),

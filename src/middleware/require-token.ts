@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from "jose";
 import { bearerError, bearerToken, tokenRequired, usesBearerScheme, type BearerErrorCode } from "../oauth/bearer";
 import { errorBody, OAuthError, serverError } from "../oauth/errors";
-import { checkDpopProof, dpopChallenge, dpopHeader, DpopError, dpopToken, SeenProofs, usesDpopScheme } from "../oauth/dpop";
+import { checkDpopProof, dpopChallenge, dpopHeader, DpopError, dpopNonce, dpopToken, DPOP_NONCE_SECONDS, SeenProofs, usesDpopScheme } from "../oauth/dpop";
 import { nowSeconds } from "../core/time";
 import { SettingsError } from "../core/settings";
 import { loadKeyRing } from "../tokens/keys";
@@ -67,6 +67,12 @@ export interface RequireTokenOptions extends IssuerOptions {
   dpop?: "allowed" | "required";
   /** How far a DPoP proof's `iat` may be from now, either way (default 60 s, as DPOP_PROOF_WINDOW_SECONDS). */
   dpopWindowSeconds?: number;
+  /**
+   * RFC 9449 §9: DPoP proofs must carry a server nonce, given in `DPoP-Nonce` with a
+   * `use_dpop_nonce` challenge. Stateless (an HMAC of a 300 s time bucket under the secret key
+   * binding, as the provider's DPOP_NONCE), so the provider's nonces are accepted here too.
+   */
+  dpopNonce?: boolean;
 }
 
 /** The audiences a token may name here (see `RequireTokenOptions.audience`). */
@@ -193,9 +199,10 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
       return fail(400, "invalid_request", "access tokens are not accepted in the query string; use the Authorization header");
     }
     // RFC 9449 §7.1: DPoP errors are answered with a DPoP challenge naming the accepted algorithms.
-    const dpopFail = (error: "invalid_token" | "invalid_dpop_proof" | "invalid_request", description: string) =>
+    const dpopFail = (error: "invalid_token" | "invalid_dpop_proof" | "invalid_request" | "use_dpop_nonce", description: string, nonce?: string) =>
       send(c, new OAuthError(error, description, error === "invalid_request" ? 400 : 401, {
         "WWW-Authenticate": dpopChallenge(realm, challenge({ error, error_description: description })),
+        ...(nonce ? { "DPoP-Nonce": nonce } : {}),
       }));
     const header = c.req.header("authorization");
     // The Bearer path first: it costs what it did before DPoP.
@@ -232,6 +239,8 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     if (dpopScheme) {
       // RFC 9449 §7.2: the DPoP scheme is for DPoP-bound tokens only.
       if (typeof jkt !== "string") return dpopFail("invalid_token", "the access token is not DPoP-bound: present it as a Bearer token");
+      const secret = options.dpopNonce ? (env[secretKeyBinding] as string | undefined) : undefined;
+      if (options.dpopNonce && !secret) return misconfigured(c, `dpopNonce needs the secret key binding "${secretKeyBinding}"`);
       try {
         const value = dpopHeader(c.req.raw.headers);
         if (value === undefined) return dpopFail("invalid_dpop_proof", "a DPoP proof is required with a DPoP-bound access token");
@@ -241,11 +250,15 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
           now: nowSeconds(),
           windowSeconds: dpopWindow,
           accessToken: token,
+          nonce: secret ? { secret, lifetimeSeconds: DPOP_NONCE_SECONDS } : undefined,
         });
         if (proof.jkt !== jkt) return dpopFail("invalid_dpop_proof", "the DPoP proof's key is not the key the access token is bound to");
         if (!seenProofs.firstUse(proof, proof.iat + dpopWindow, nowSeconds())) return dpopFail("invalid_dpop_proof", "the DPoP proof was used already");
       } catch (err) {
-        if (err instanceof DpopError) return dpopFail("invalid_dpop_proof", err.description);
+        if (err instanceof DpopError) {
+          if (err.code === "use_dpop_nonce") return dpopFail("use_dpop_nonce", err.description, await dpopNonce(secret!, DPOP_NONCE_SECONDS, nowSeconds()));
+          return dpopFail("invalid_dpop_proof", err.description);
+        }
         throw err;
       }
     } else if (jkt !== undefined) {

@@ -137,8 +137,11 @@ async function hmac(secret: string, message: string): Promise<string> {
   return base64url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`dpop nonce ${message}`))));
 }
 
+/** How long a server nonce lives: valid in its 300 s bucket and the next. */
+export const DPOP_NONCE_SECONDS = 300;
+
 /**
- * A stateless server nonce (§8): the time bucket and an HMAC of it under SECRET_KEY. Nothing is
+ * A stateless server nonce (§8, §9): the time bucket and an HMAC of it under SECRET_KEY. Nothing is
  * stored; a nonce is valid in its bucket and the next, so for one to two `lifetimeSeconds`.
  */
 export async function dpopNonce(secret: string, lifetimeSeconds: number, now: number): Promise<string> {

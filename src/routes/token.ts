@@ -4,15 +4,12 @@ import { findGrant } from "../grants/index";
 import { authenticateClient } from "../oauth/client-auth";
 import { spendOnce } from "../db/spent-ids";
 import { nowSeconds } from "../core/time";
-import { checkDpopProof, dpopHeader, dpopNonce, DpopError, type DpopProof } from "../oauth/dpop";
+import { checkDpopProof, dpopHeader, dpopNonce, DpopError, DPOP_NONCE_SECONDS, type DpopProof } from "../oauth/dpop";
 import { invalidRequest, OAuthError, unauthorizedClient, unsupportedGrantType } from "../oauth/errors";
 import { readFormBody } from "../oauth/form";
 import { clientAssertionContext } from "../tokens/client-secret";
 import type { ProviderEnv } from "../types";
 import { endpointAddresses } from "./discovery";
-
-/** How long a server nonce (DPOP_NONCE) lives: valid in its 300 s bucket and the next. */
-export const DPOP_NONCE_SECONDS = 300;
 
 type Ctx = Context<ProviderEnv>;
 

@@ -1,7 +1,8 @@
 import type { Context } from "hono";
 import { findClientCached } from "../db/clients";
 import { bearerError, bearerToken, tokenRequired, usesBearerScheme, type BearerErrorCode } from "../oauth/bearer";
-import { checkDpopProof, dpopChallenge, dpopHeader, DpopError, dpopToken, SeenProofs, usesDpopScheme } from "../oauth/dpop";
+import { checkDpopProof, dpopChallenge, dpopHeader, DpopError, dpopToken, DPOP_NONCE_SECONDS, SeenProofs, usesDpopScheme } from "../oauth/dpop";
+import { currentDpopNonce } from "./token";
 import { OAuthError } from "../oauth/errors";
 import { readFormBody } from "../oauth/form";
 import { nowSeconds } from "../core/time";
@@ -18,10 +19,11 @@ type Ctx = Context<ProviderEnv>;
 const userinfoError = (status: 400 | 401 | 403, error: BearerErrorCode, description: string, extra?: Record<string, string>) =>
   bearerError("userinfo", status, error, description, extra);
 
-/** RFC 9449 §7.1: a DPoP error, with a DPoP challenge naming the accepted algorithms. */
-const dpopError = (error: "invalid_token" | "invalid_dpop_proof" | "invalid_request", description: string) =>
+/** RFC 9449 §7.1: a DPoP error, with a DPoP challenge naming the accepted algorithms (§9: and a fresh nonce for use_dpop_nonce). */
+const dpopError = (error: "invalid_token" | "invalid_dpop_proof" | "invalid_request" | "use_dpop_nonce", description: string, nonce?: string) =>
   new OAuthError(error, description, error === "invalid_request" ? 400 : 401, {
     "WWW-Authenticate": dpopChallenge("userinfo", { error, error_description: description }),
+    ...(nonce ? { "DPoP-Nonce": nonce } : {}),
   });
 
 /** DPoP proof ids this isolate has seen (as requireToken: the `iat` window bounds replays elsewhere). */
@@ -38,7 +40,8 @@ async function checkBinding(c: Ctx, token: string, dpopScheme: boolean, cnf: unk
     return;
   }
   if (typeof jkt !== "string") throw dpopError("invalid_token", "the access token is not DPoP-bound: present it as a Bearer token");
-  const window = c.get("settings").DPOP_PROOF_WINDOW_SECONDS;
+  const settings = c.get("settings");
+  const window = settings.DPOP_PROOF_WINDOW_SECONDS;
   try {
     const value = dpopHeader(c.req.raw.headers);
     if (value === undefined) throw dpopError("invalid_dpop_proof", "a DPoP proof is required with a DPoP-bound access token");
@@ -48,11 +51,14 @@ async function checkBinding(c: Ctx, token: string, dpopScheme: boolean, cnf: unk
       now: nowSeconds(),
       windowSeconds: window,
       accessToken: token,
+      nonce: settings.DPOP_NONCE ? { secret: c.var.secret(), lifetimeSeconds: DPOP_NONCE_SECONDS } : undefined,
     });
     if (proof.jkt !== jkt) throw dpopError("invalid_dpop_proof", "the DPoP proof's key is not the key the access token is bound to");
     if (!seenProofs.firstUse(proof, proof.iat + window, nowSeconds())) throw dpopError("invalid_dpop_proof", "the DPoP proof was used already");
   } catch (err) {
-    if (err instanceof DpopError) throw dpopError("invalid_dpop_proof", err.description);
+    if (err instanceof DpopError) {
+      throw err.code === "use_dpop_nonce" ? dpopError("use_dpop_nonce", err.description, await currentDpopNonce(c)) : dpopError("invalid_dpop_proof", err.description);
+    }
     throw err;
   }
 }

@@ -105,7 +105,10 @@ describe("oauth4webapi: DPoP", () => {
     expect(tokens.token_type).toBe("dpop");
     expect(tokens.refresh_token).toBeTruthy();
 
-    const info = await oauth.processUserInfoResponse(as, client, user.id, await oauth.userInfoRequest(as, client, tokens.access_token, { ...http, DPoP }));
+    // UserInfo asks for the nonce too (DPOP_NONCE); the handle already holds the token endpoint's.
+    const info = await withNonceRetry(async () =>
+      oauth.processUserInfoResponse(as, client, user.id, await oauth.userInfoRequest(as, client, tokens.access_token, { ...http, DPoP })),
+    );
     expect(info.sub).toBe(user.id);
 
     const thief = oauth.DPoP(client, await newKeyPair());

@@ -264,6 +264,44 @@ describe("DPoP options of requireToken, and introspection callers", () => {
     expect(metadata).toMatchObject({ dpop_bound_access_tokens_required: true, dpop_signing_alg_values_supported: expect.arrayContaining(["ES256"]) });
   });
 
+  it("requireToken({ dpopNonce: true }) and UserInfo under DPOP_NONCE: use_dpop_nonce (401, DPoP-Nonce), then the nonce works", async () => {
+    const key = await newKey();
+    const { token } = await boundToken(key);
+    const app = new Hono();
+    app.get("/nonced", requireToken({ dpopNonce: true }), (c) => c.json({ ok: true }));
+    const url = `${BASE}/nonced`;
+    const call = async (nonce?: string) =>
+      app.request(url, { headers: { authorization: `DPoP ${token}`, dpop: await proof(key, url, { token, htm: "GET", nonce }) } }, env);
+    const first = await call();
+    const nonce = first.headers.get("dpop-nonce");
+    await expectChallenge(first, 401, "use_dpop_nonce");
+    expect(nonce).toMatch(/^\d+\.[A-Za-z0-9_-]{43}$/);
+    expect((await call(nonce!)).status).toBe(200);
+
+    // UserInfo of a provider with DPOP_NONCE: the same stateless nonces.
+    const provider = createProvider({ settings: { DPOP_NONCE: true } });
+    const { clientId } = await createClient({ clientType: "public", grantTypes: ["authorization_code"], redirectUris: [REDIRECT], scope: "openid read" });
+    const { browser } = await signedIn();
+    const code = await getCode(browser, codeRequest(clientId, { scope: "openid read" }));
+    const tokenRequest = async (n?: string) =>
+      provider.request(
+        TOKEN_URL,
+        {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", dpop: await proof(key, TOKEN_URL, { nonce: n }) },
+          body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: VERIFIER, client_id: clientId }).toString(),
+        },
+        env,
+      );
+    const userToken = (await expectTokens(await tokenRequest(nonce!))).access_token;
+    const userinfo = async (n?: string) =>
+      provider.request(USERINFO_URL, { headers: { authorization: `DPoP ${userToken}`, dpop: await proof(key, USERINFO_URL, { token: userToken, htm: "GET", nonce: n }) } }, env);
+    const refused = await userinfo();
+    expect(refused.headers.get("dpop-nonce")).toBe(nonce);
+    await expectChallenge(refused, 401, "use_dpop_nonce");
+    expect((await userinfo(nonce!)).status).toBe(200);
+  });
+
   it("introspection refuses a caller's DPoP-bound token sent as Bearer", async () => {
     const key = await newKey();
     const { client } = await boundToken(key);
