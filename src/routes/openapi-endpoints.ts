@@ -257,6 +257,8 @@ export const ENDPOINTS: Endpoint[] = [
         description:
           "RFC 9126 §2. The client authenticates as at the token endpoint and pushes its authorization request, checked exactly as the authorization endpoint checks it; errors are answered here as JSON, never redirected. The answer's `request_uri` goes to `authorize/?client_id=…&request_uri=…`, once, within `expires_in`. Rate-limited like the token endpoint. Browser clients get CORS for the origins they registered.",
         security: clientAuth,
+        // RFC 9449 §10.1: a proof here binds the code to its key, as `dpop_jkt` does.
+        parameters: [parameter("DPoP")],
         requestBody: formBody(schema("PushedAuthorizationRequest")),
         responses: {
           201: { description: "The request_uri.", headers: noStore, content: jsonContent(schema("PushedAuthorizationResponse")) },

@@ -2,11 +2,12 @@ import type { Context } from "hono";
 import { pushRequest } from "../authorization/pushed-request";
 import { checkAuthorizationRequest, checkClientAndRedirect, responseTarget } from "../authorization/request";
 import { authenticateClient } from "../oauth/client-auth";
-import { invalidRequest } from "../oauth/errors";
+import { invalidRequest, OAuthError } from "../oauth/errors";
 import { parseParams, readFormBody } from "../oauth/form";
 import { clientAssertionContext } from "../tokens/client-secret";
 import type { ProviderEnv } from "../types";
 import { endpointAddresses } from "./discovery";
+import { tokenRequestProof } from "./token";
 
 type Ctx = Context<ProviderEnv>;
 
@@ -33,9 +34,20 @@ export async function parEndpoint(c: Ctx): Promise<Response> {
     throw invalidRequest("client_id does not match the authenticated client");
   }
 
+  // RFC 9449 §10.1: a DPoP proof here binds the code to its key, as dpop_jkt does (both: they must agree).
+  const proof = await tokenRequestProof(c, endpoints.pushed_authorization_request_endpoint, false, false);
+  const dpopJkt = params.get("dpop_jkt");
+  if (proof && dpopJkt !== undefined && dpopJkt !== proof.jkt) {
+    throw new OAuthError("invalid_dpop_proof", "the DPoP proof's key is not the one dpop_jkt names");
+  }
+
   // The authorization endpoint's own checks, in its order; their errors become this JSON answer.
   // A client that authenticated with Basic or an assertion may leave client_id out of the body.
-  const request = params.has("client_id") ? params : parseParams(new URLSearchParams([...params.entries(), ["client_id", client.id]]).toString());
+  const added: [string, string][] = [
+    ...(params.has("client_id") ? [] : [["client_id", client.id] as [string, string]]),
+    ...(proof && dpopJkt === undefined ? [["dpop_jkt", proof.jkt] as [string, string]] : []),
+  ];
+  const request = added.length === 0 ? params : parseParams(new URLSearchParams([...params.entries(), ...added]).toString());
   const trusted = await checkClientAndRedirect(db, settings, request);
   const target = responseTarget(request, trusted.redirectUri);
   if (target.modeError) throw target.modeError;

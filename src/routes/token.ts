@@ -28,8 +28,10 @@ async function proofError(c: Ctx, err: DpopError): Promise<OAuthError> {
  * The request's DPoP proof (RFC 9449 §4.3), checked for this endpoint's URL, its `jti` spent at
  * the primary (one D1 insert: tokens are issued rarely, so every replay is caught in any location).
  * Undefined when no proof came; a client registered with `dpop_bound_access_tokens` must send one.
+ * The PAR endpoint (§10.1) checks its proof the same way without spending it (`spend: false`): a
+ * replayed proof there binds a code to the key of its owner, and only that key can redeem it.
  */
-async function tokenRequestProof(c: Ctx, url: string, required: boolean): Promise<DpopProof | undefined> {
+export async function tokenRequestProof(c: Ctx, url: string, required: boolean, spend = true): Promise<DpopProof | undefined> {
   const settings = c.get("settings");
   const now = nowSeconds();
   try {
@@ -45,7 +47,7 @@ async function tokenRequestProof(c: Ctx, url: string, required: boolean): Promis
       windowSeconds: settings.DPOP_PROOF_WINDOW_SECONDS,
       nonce: settings.DPOP_NONCE ? { secret: c.var.secret(), lifetimeSeconds: DPOP_NONCE_SECONDS } : undefined,
     });
-    if (!(await spendOnce(c.get("db"), "dpop", `${proof.jkt}:${proof.jti}`, proof.iat + settings.DPOP_PROOF_WINDOW_SECONDS))) {
+    if (spend && !(await spendOnce(c.get("db"), "dpop", `${proof.jkt}:${proof.jti}`, proof.iat + settings.DPOP_PROOF_WINDOW_SECONDS))) {
       throw new DpopError("invalid_dpop_proof", "the DPoP proof was used already");
     }
     return proof;

@@ -378,6 +378,33 @@ describe("DPoP for a public client's code flow, refresh, UserInfo and introspect
     expect(decodeJwt(tokens.access_token).cnf).toEqual({ jkt: key.jkt });
   });
 
+  it("a DPoP proof at the PAR endpoint binds the code as dpop_jkt does (RFC 9449 §10.1); a dpop_jkt of another key is refused", async () => {
+    const { clientId } = await publicClient();
+    const key = await newKey();
+    const PAR_URL = `${BASE}/o/par/`;
+    const fields = { ...codeRequest(clientId, { scope: "openid read" }) } as Record<string, string>;
+    const push = async (extra: Record<string, string>, proofKey: ProofKey) =>
+      SELF.fetch(PAR_URL, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", dpop: await proof(proofKey, PAR_URL) },
+        body: new URLSearchParams({ ...fields, ...extra }).toString(),
+      });
+    const refused = await push({ dpop_jkt: (await newKey()).jkt }, key);
+    await expectTokenError(refused, "invalid_dpop_proof");
+    const res = await push({}, key);
+    expect(res.status).toBe(201);
+    const { request_uri } = (await res.json()) as { request_uri: string };
+    const { browser } = await signedIn();
+    const code = await getCode(browser, { client_id: clientId, request_uri });
+    const exchange = async (proofKey: ProofKey) =>
+      postToken(
+        { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: VERIFIER, client_id: clientId },
+        { dpop: await proof(proofKey, TOKEN_URL) },
+      );
+    await expectTokenError(await exchange(await newKey()), "invalid_grant");
+    expect(decodeJwt((await expectTokens(await exchange(key))).access_token).cnf).toEqual({ jkt: key.jkt });
+  });
+
   it("a dpop_jkt that is no thumbprint is invalid_request at the authorization endpoint", async () => {
     const { clientId } = await publicClient();
     const { browser } = await signedIn();
