@@ -152,7 +152,7 @@ describe("admin CLI --json with the project's .dev.vars", () => {
     expect(doc(first, "client", "list")).toHaveLength(3);
     expect(doc(first, "user", "disable")).toMatchObject({ username: "ada", is_active: false });
     expect(doc(first, "cleartokens")).toMatchObject({ refreshTokens: 0 });
-    expect(doc(first, "keys", "promote")).toEqual({ written: keyFile, keys: 4 });
+    expect(doc(first, "keys", "promote")).toEqual({ written: keyFile, keys: 5 });
     expect((doc(first, "keys", "retire") as KeySet).keys.map((k) => k.kid)).not.toContain(kids.oldRs);
     expect(doc(second, "client", "rotate-secret")).toMatchObject({ client_id: clients.confidential, client_secret: expect.any(String) });
     expect(doc(second, "client", "delete")).toEqual({ client_id: clients.doomed, deleted: true });

@@ -344,7 +344,7 @@ describe("the document", () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ token_endpoint_auth_method: "client_secret_basic" }, "token_endpoint_auth_method must be none"],
       [{ token_endpoint_auth_method: "client_secret_post" }, "token_endpoint_auth_method must be none"],
-      [{ token_endpoint_auth_method: "private_key_jwt" }, "token_endpoint_auth_method must be one of"],
+      [{ token_endpoint_auth_method: "private_key_jwt" }, "token_endpoint_auth_method must be none"],
       [{ client_secret: "shh" }, "must not contain a client secret"],
       [{ client_secret_expires_at: 0 }, "must not contain a client secret"],
       [{ grant_types: ["client_credentials"], response_types: [] }, "client_credentials needs a client secret"],
