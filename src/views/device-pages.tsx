@@ -1,5 +1,5 @@
 import { HiddenFields, Layout } from "./layout";
-import { ScopeList, type ScopeView } from "./pages";
+import { ResourceList, ScopeList, type ScopeView } from "./pages";
 
 /** The verification page's first step: the user types the code their device shows. */
 export interface DeviceCodePageProps {
@@ -86,18 +86,7 @@ export function DeviceConfirmPage(props: DeviceConfirmPageProps) {
       </p>
       <p>It would be able to:</p>
       <ScopeList items={props.scopes} />
-      {props.resources.length > 0 ? (
-        <>
-          <p>at:</p>
-          <ul class="scopes">
-            {props.resources.map((resource) => (
-              <li>
-                <code>{resource}</code>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
+      <ResourceList resources={props.resources} />
       <form method="post" action={props.action}>
         <HiddenFields fields={props.hidden} />
         <div class="actions">

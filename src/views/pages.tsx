@@ -74,6 +74,23 @@ export function LoginPage(props: LoginPageProps) {
 }
 
 /** What the user is asked to approve (or approved): each item's description, with its protocol name. */
+/** The RFC 8707 resources a request names ("at: …"), under its scopes; nothing when it names none. */
+export function ResourceList(props: { resources: string[] }) {
+  if (props.resources.length === 0) return null;
+  return (
+    <>
+      <p>at:</p>
+      <ul class="scopes">
+        {props.resources.map((resource) => (
+          <li>
+            <code>{resource}</code>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
 export function ScopeList(props: { items: ScopeView[] }) {
   return (
     <ul class="scopes">
@@ -119,18 +136,7 @@ export function ConsentPage(props: ConsentPageProps) {
           <ScopeList items={props.claims} />
         </>
       ) : null}
-      {props.resources.length > 0 ? (
-        <>
-          <p>at:</p>
-          <ul class="scopes">
-            {props.resources.map((resource) => (
-              <li>
-                <code>{resource}</code>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
+      <ResourceList resources={props.resources} />
       <form method="post" action={props.action}>
         <HiddenFields fields={props.hidden} />
         {props.resources.slice(1).map((resource) => (
