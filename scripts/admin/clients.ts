@@ -1,6 +1,6 @@
 /** The "client ..." commands: register, list, show, delete clients; revoke their tokens; rotate secrets. */
 import { dropPreviousClientSecret, findClient, listClients } from "../../src/db/clients";
-import { clientRegistrationSchema, registerClient, rotateClientSecret, type ClientRegistration } from "../../src/db/registration";
+import { clientRegistrationSchema, MAX_SECRET_GRACE_SECONDS, parseSecretGrace, registerClient, rotateClientSecret, type ClientRegistration } from "../../src/db/registration";
 import { findUserByUsername } from "../../src/db/users";
 import type { Client } from "../../src/db/schema";
 import { clientSecretSealer } from "../../src/tokens/client-secret";
@@ -49,11 +49,11 @@ function graceEnd(client: Client): number | undefined {
 /** --grace-seconds: whole seconds, 0 to 30 days; default CLIENT_CACHE_SECONDS. */
 function graceSeconds(value: OptionValues[string], fallback: number): number {
   if (value === undefined) return fallback;
-  const text = typeof value === "string" ? value : "";
-  if (!/^\d{1,7}$/.test(text) || Number(text) > 2_592_000) {
-    throw new UsageError("invalid --grace-seconds: a whole number of seconds from 0 to 2592000 (30 days)");
+  const seconds = parseSecretGrace(typeof value === "string" ? value : "");
+  if (seconds === undefined) {
+    throw new UsageError(`invalid --grace-seconds: a whole number of seconds from 0 to ${MAX_SECRET_GRACE_SECONDS} (30 days)`);
   }
-  return Number(text);
+  return seconds;
 }
 
 function clientJson(client: Client, secret?: string | null) {

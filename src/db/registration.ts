@@ -257,6 +257,14 @@ export async function newClientSecret(): Promise<{ secret: string; hash: string 
   return { secret, hash: await hashSecret(secret) };
 }
 
+/** The longest a rotated-away secret may stay valid: 30 days. */
+export const MAX_SECRET_GRACE_SECONDS = 2_592_000;
+
+/** A grace period as typed (CLI flag, console field): whole seconds from 0 to 30 days, else undefined. */
+export function parseSecretGrace(text: string): number | undefined {
+  return /^\d{1,7}$/.test(text) && Number(text) <= MAX_SECRET_GRACE_SECONDS ? Number(text) : undefined;
+}
+
 /**
  * `client rotate-secret`: a new secret, which works at once in every isolate; the old one stays
  * valid for `graceSeconds` (0: it stops at once, or within the client cache time in warm isolates),

@@ -3,7 +3,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { listAuthorizations } from "../db/authorizations";
 import { listRecentEvents, namesOfEvents, RECORDED_EVENT_TYPES } from "../db/audit-events";
 import { findClient, forgetCachedClient, listClients } from "../db/clients";
-import { registerClient, registerUser, rotateClientSecret, userRegistrationSchema, type ClientRegistration } from "../db/registration";
+import { MAX_SECRET_GRACE_SECONDS, parseSecretGrace, registerClient, registerUser, rotateClientSecret, userRegistrationSchema, type ClientRegistration } from "../db/registration";
 import { GRANT_TYPES, type AuditEvent, type Client, type User } from "../db/schema";
 import { findUserById, findUserByUsername, listUsers, setUserActive } from "../db/users";
 import { nowSeconds } from "../core/time";
@@ -292,12 +292,12 @@ export const consoleClient = forClient((c, operator, client) => showClient(c, op
 /** `POST …/rotate-secret/`: `client rotate-secret --grace-seconds N`. */
 export const consoleClientRotateSecret = forClient(async (c, operator, client, params) => {
   if (client.clientType !== "confidential") return message(c, operator, 400, "Nothing was changed", "A public client has no secret.");
-  const text = params!.get("grace_seconds") ?? "";
-  if (!/^\d{1,7}$/.test(text) || Number(text) > 2_592_000) {
-    return message(c, operator, 400, "Nothing was changed", "The grace must be a whole number of seconds from 0 to 2592000 (30 days).");
+  const grace = parseSecretGrace(params!.get("grace_seconds") ?? "");
+  if (grace === undefined) {
+    return message(c, operator, 400, "Nothing was changed", `The grace must be a whole number of seconds from 0 to ${MAX_SECRET_GRACE_SECONDS} (30 days).`);
   }
   const sealSecret = client.tokenEndpointAuthMethod === "client_secret_jwt" ? clientSecretSealer(c.var.secret()) : undefined;
-  const rotated = await rotateClientSecret(c.get("db"), client.id, Number(text), undefined, sealSecret);
+  const rotated = await rotateClientSecret(c.get("db"), client.id, grace, undefined, sealSecret);
   if (!rotated) return message(c, operator, 404, "Not found", "There is no client with this client ID.");
   forgetCachedClient(client.id);
   c.get("emit")({ type: "client.secret_rotated", clientId: client.id, source: "operator", operatorId: operator.id });

@@ -1,6 +1,7 @@
 import type { Child } from "hono/jsx";
 import { applicationStyles, ListValue } from "./application-pages";
 import { HiddenFields, Layout } from "./layout";
+import { MAX_SECRET_GRACE_SECONDS } from "../db/registration";
 
 /**
  * The operator console (`{basePath}/admin/`): Django admin's place for clients, users, signing
@@ -361,7 +362,7 @@ export function ClientDetailPage(props: ClientDetailProps) {
             <h2>Rotate the secret</h2>
             <ActionForm action={`${own}/rotate-secret/`} hidden={props.hidden} label="Rotate the secret">
               <label for="grace_seconds">Keep accepting the current secret for (seconds)</label>
-              <input id="grace_seconds" name="grace_seconds" type="number" min="0" max="2592000" value={String(props.defaultGraceSeconds)} aria-describedby="grace-hint" />
+              <input id="grace_seconds" name="grace_seconds" type="number" min="0" max={String(MAX_SECRET_GRACE_SECONDS)} value={String(props.defaultGraceSeconds)} aria-describedby="grace-hint" />
               <p class="hint" id="grace-hint">
                 0 ends it at once; the client switches to the new secret within this time.
               </p>
