@@ -7,7 +7,7 @@ import { clientSecretSealer } from "../../src/tokens/client-secret";
 import { deleteClientAndTokens } from "../../src/tokens/revocation";
 import { revokeClientTokens } from "../../src/tokens/operator-actions";
 import { CliError, list, requireOptions, str, UsageError, validationError, type Command, type Context, type OptionValues } from "./context";
-import { secretKey } from "./db-keys";
+import { secretKey } from "./dev-vars";
 import { accessTokenWindowNote, fields, isoTime, tableOr } from "./output";
 
 const CLIENT_FLAGS: Record<string, string> = {

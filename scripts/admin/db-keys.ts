@@ -3,8 +3,6 @@
  * console's keys page does: list, add, promote, retire (docs/keys.md). Adding seals the private key
  * under SECRET_KEY: from the environment, else from .dev.vars (locally).
  */
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { SIGNING_ALGORITHMS } from "../../src/core/protocol";
 import type { SigningKeyRow } from "../../src/db/schema";
 import { listAllSigningKeys } from "../../src/db/signing-keys";
@@ -21,27 +19,8 @@ import {
   type KeyRole,
 } from "../../src/tokens/database-keys";
 import { CliError, requireOptions, str, UsageError, type Command, type Context } from "./context";
+import { devVar, secretKey, secretKeyIfAny } from "./dev-vars";
 import { isoTime, tableOr } from "./output";
-
-const devVarsPath = () => process.env.EOT_DEV_VARS ?? resolve(".dev.vars");
-
-/** A `NAME='value'` line of .dev.vars, if the file and the line are there. */
-function devVar(name: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(devVarsPath(), "utf8");
-  } catch {
-    return undefined;
-  }
-  const line = text.split("\n").find((l) => l.startsWith(`${name}=`));
-  return line?.slice(name.length + 1).replace(/^'|'$/g, "");
-}
-
-export function secretKey(ctx: Context): string {
-  const secret = ctx.settings().SECRET_KEY ?? devVar("SECRET_KEY");
-  if (!secret) throw new CliError("no SECRET_KEY: set it in the environment (the deployed Worker's secret), or run `npm start` once to write .dev.vars");
-  return secret;
-}
 
 /** The kids of the SIGNING_KEYS secret, when .dev.vars has it (to name them in a refusal). */
 function secretKids(): string[] {
@@ -147,7 +126,7 @@ export const databaseKeyCommands: Record<string, Command> = {
       const kid = kidOption(ctx);
       const db = await ctx.db();
       // With SECRET_KEY at hand (environment or .dev.vars), a key sealed under another one is refused.
-      const secret = ctx.settings().SECRET_KEY ?? devVar("SECRET_KEY");
+      const secret = secretKeyIfAny(ctx);
       const row = await refusedAsError(() => promoteDatabaseKey(db, kid, { secretKids: secretKids(), ...(secret ? { secret } : {}) }));
       ctx.print(`Key ${kid} signs ${row.alg} tokens from ${isoTime(row.signsFrom!)}.`, { kid, alg: row.alg, signs_from: isoTime(row.signsFrom!) });
     },

@@ -4,11 +4,11 @@
  * printed, or written back with --write.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { SIGNING_ALGORITHMS } from "../../src/core/protocol";
 import { generateSigningKey, generateSigningKeySet } from "../../src/tokens/generate-keys";
 import { addKey, KeyRotationError, parseKeySet, promoteKey, retireKey, signingKids, type KeySet } from "../../src/tokens/key-rotation";
 import { CliError, list, requireOptions, str, UsageError, type Command, type Context } from "./context";
+import { devVarIn, devVarsPath } from "./dev-vars";
 import { table } from "./output";
 
 const keyStepsHelp =
@@ -85,10 +85,6 @@ export const keyCommands: Record<string, Command> = {
   "keys retire": stepOnOneKey("Step 3: remove a key that no longer signs, once its tokens have expired", retireKey, (kid) => `Key ${kid} removed.`),
 };
 
-function devVarsPath(): string {
-  return process.env.EOT_DEV_VARS ?? resolve(".dev.vars");
-}
-
 /** A rotation step on the key named by `--kid`: promote or retire. */
 function stepOnOneKey(summary: string, step: (set: KeySet, kid: string) => KeySet, done: (kid: string) => string): Command {
   return {
@@ -107,9 +103,9 @@ function readKeySet(ctx: Context): KeySet {
   const file = str(ctx.options.file);
   try {
     if (file) return parseKeySet(readFileSync(file, "utf8"));
-    const line = readFileSync(devVarsPath(), "utf8").split("\n").find((l) => l.startsWith("SIGNING_KEYS="));
-    if (!line) throw new CliError("no SIGNING_KEYS in .dev.vars: pass --file KEYS.json");
-    return parseKeySet(line.slice("SIGNING_KEYS=".length).replace(/^'|'$/g, ""));
+    const value = devVarIn(readFileSync(devVarsPath(), "utf8"), "SIGNING_KEYS");
+    if (value === undefined) throw new CliError("no SIGNING_KEYS in .dev.vars: pass --file KEYS.json");
+    return parseKeySet(value);
   } catch (error) {
     if (error instanceof KeyRotationError) throw new CliError(error.message);
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new CliError(`cannot read ${file ?? devVarsPath()}`);
