@@ -13,6 +13,8 @@ export async function insertClient(db: Database, client: NewClient): Promise<Cli
   return row!;
 }
 
+export const countClients = (db: Database): Promise<number> => db.$count(clients);
+
 export async function listClients(db: Database): Promise<Client[]> {
   return db.select().from(clients).orderBy(clients.createdAt, clients.id).all();
 }

@@ -32,6 +32,8 @@ export async function insertUser(
   return row!;
 }
 
+export const countUsers = (db: Database): Promise<number> => db.$count(users);
+
 export async function listUsers(db: Database): Promise<User[]> {
   return db.select().from(users).orderBy(users.createdAt, users.username).all();
 }

@@ -2,10 +2,10 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { listAuthorizations } from "../db/authorizations";
 import { listRecentEvents, namesOfEvents, RECORDED_EVENT_TYPES } from "../db/audit-events";
-import { findClient, forgetCachedClient, listClients } from "../db/clients";
+import { countClients, findClient, forgetCachedClient, listClients } from "../db/clients";
 import { MAX_SECRET_GRACE_SECONDS, parseSecretGrace, registerClient, registerUser, rotateClientSecret, userRegistrationSchema, type ClientRegistration } from "../db/registration";
 import { GRANT_TYPES, type AuditEvent, type Client, type User } from "../db/schema";
-import { findUserById, findUserByUsername, listUsers, setUserActive } from "../db/users";
+import { countUsers, findUserById, findUserByUsername, listUsers, setUserActive } from "../db/users";
 import { nowSeconds } from "../core/time";
 import { clientFormErrors, clientFormOfParams, EMPTY_CLIENT_FORM, hasErrors, registrationOfForm, type FieldErrors } from "../oauth/client-form";
 import { OAuthError } from "../oauth/errors";
@@ -168,11 +168,11 @@ async function eventViews(c: Ctx, events: AuditEvent[]): Promise<EventView[]> {
 /** `GET {basePath}/admin/`: counts and the latest events. */
 export const consoleHome = forOperator(async (c, operator) => {
   const db = c.get("db");
-  const [clientRows, userRows, ring, events] = await Promise.all([listClients(db), listUsers(db), c.var.keys(), listRecentEvents(db, 10)]);
+  const [clients, users, ring, events] = await Promise.all([countClients(db), countUsers(db), c.var.keys(), listRecentEvents(db, 10)]);
   const page = ConsoleHomePage({
     base: consoleBase(c),
     operator: operator.username,
-    counts: { clients: clientRows.length, users: userRows.length, keys: ring.keys.length },
+    counts: { clients, users, keys: ring.keys.length },
     events: await eventViews(c, events),
   });
   return send(c, page);

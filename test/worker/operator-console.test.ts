@@ -165,6 +165,18 @@ describe("who may use the console", () => {
   });
 });
 
+it("the overview counts every client, user and key", async () => {
+  const app = consoleApp();
+  const { browser } = await signedInTo(app);
+  await createClient({ name: unique("counted") });
+  const html = await (await browser.get(`${ADMIN}/`)).text();
+  const keys = (JSON.parse(env.SIGNING_KEYS as string) as { keys: unknown[] }).keys.length;
+  const { listUsers } = await import("../../src/db/users");
+  expect(html).toContain(`>${(await listClients(db())).length} clients</a>`);
+  expect(html).toContain(`>${(await listUsers(db())).length} users</a>`);
+  expect(html).toContain(`>${keys} signing keys</a>`);
+});
+
 describe("clients", () => {
   it("lists every client, whoever made it", async () => {
     const app = consoleApp();
