@@ -104,6 +104,11 @@ export const settingsSchema = z.object({
   SECRET_KEY: z.optional(z.string().check(z.minLength(32, "must be at least 32 characters of random text"))),
   /** How long a sign-in lasts (Django's SESSION_COOKIE_AGE). */
   SESSION_COOKIE_AGE_SECONDS: seconds(14 * 24 * 3600),
+  /**
+   * OpenID Connect Session Management 1.0: the browser-state cookie, `session_state` in OpenID
+   * authentication responses and the check-session iframe at `{basePath}/check_session/`. Off: none of them.
+   */
+  SESSION_MANAGEMENT: booleanString(true),
   /** Failed sign-ins for one username from one client address (login form and password grant) before that address is locked out of it. */
   LOGIN_MAX_FAILURES: seconds(5),
   /** Failed sign-ins for one username from all addresses together before it is locked everywhere. */

@@ -6,6 +6,7 @@ import { isBookmark, openSession, type Database } from "../db/index";
 import { macKey } from "../tokens/secret-keys";
 import { nowSeconds } from "../core/time";
 import { LOOPBACK_HOSTNAMES } from "../core/protocol";
+import { clearBrowserState, setBrowserState } from "./browser-state";
 
 
 /**
@@ -98,6 +99,7 @@ export async function startSession(
   const written = bookmark();
   if (isBookmark(written)) session.bookmark = written;
   await writeSessionCookie(c, secret, session, lifetimeSeconds);
+  await setBrowserState(c, isSecureContext(c), secret, session.sid, lifetimeSeconds);
   return session;
 }
 
@@ -117,6 +119,7 @@ export async function endSession(c: Context, db: Database, secret: string): Prom
   const session = await readSession(c, secret);
   if (session) await deleteSession(db, session.sid);
   deleteCookie(c, cookieName(c, "eot_session"), { path: "/", secure: isSecureContext(c) });
+  clearBrowserState(c, isSecureContext(c));
 }
 
 /** The fingerprint a session keeps of a password hash: changing the password changes it. */
