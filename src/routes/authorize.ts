@@ -8,6 +8,7 @@ import {
   type ResponseTarget,
 } from "../authorization/request";
 import { sendAuthorizationError, sendAuthorizationResponse } from "../authorization/response";
+import { sessionStateFor } from "../authorization/session-state";
 import { LOGIN_REQUEST_PARAM, whyLoginIsNeeded } from "../authorization/authentication";
 import { openPushedRequest, REQUEST_URI_PREFIX, spendPushedRequest, type PushedRequest } from "../authorization/pushed-request";
 import { approvalFor, consentStep, mayAnswerWithoutAsking } from "../authorization/consent";
@@ -64,7 +65,8 @@ async function grant(c: Ctx, request: AuthorizationRequest, account: Account, se
   if (spendPushed && !(await spendPushed())) return sendErrorPage(c, usedRequestUri());
   c.get("emit")({ type: "authorization.granted", clientId: request.client.id, userId: account.id, scope: request.scope });
   const values = await issueAuthorization(c.var, request, account, session);
-  return sendAuthorizationResponse(c, request, c.get("issuer"), values);
+  const sessionState = await sessionStateFor(c, c.get("settings"), c.var.secret(), request, session);
+  return sendAuthorizationResponse(c, request, c.get("issuer"), { ...values, session_state: sessionState });
 }
 
 async function showConsent(c: Ctx, request: AuthorizationRequest, account: Account, carried: Params) {

@@ -224,7 +224,7 @@ const responses: Record<string, JsonObject> = {
   },
   AuthorizationRedirect: {
     description:
-      "To the sign-in page (`login/?next=...`), or to the client's redirect URI with the response in the query or the fragment: `code`, or `access_token`, `token_type`, `expires_in`, `scope`, `id_token` (implicit, hybrid); or `error` (`invalid_request`, `unauthorized_client`, `access_denied`, `unsupported_response_type`, `invalid_scope`, `invalid_target`, `server_error`, `login_required`, `consent_required`, `request_not_supported`, `request_uri_not_supported`) and `error_description`; always `state` (when sent) and `iss`.",
+      "To the sign-in page (`login/?next=...`), or to the client's redirect URI with the response in the query or the fragment: `code`, or `access_token`, `token_type`, `expires_in`, `scope`, `id_token` (implicit, hybrid), and `session_state` for OpenID requests (Session Management 1.0, when SESSION_MANAGEMENT is on); or `error` (`invalid_request`, `unauthorized_client`, `access_denied`, `unsupported_response_type`, `invalid_scope`, `invalid_target`, `server_error`, `login_required`, `consent_required`, `request_not_supported`, `request_uri_not_supported`) and `error_description`; always `state` (when sent) and `iss`.",
     headers: { Location: header("Location") },
   },
   ErrorPage: {
