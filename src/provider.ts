@@ -11,6 +11,7 @@ import { countStorage } from "./middleware/storage-count";
 import { eventEmitter, type EventHook } from "./core/events";
 import { errorBody, OAuthError } from "./oauth/errors";
 import { authorizeGet, authorizePost } from "./routes/authorize";
+import { checkSessionEndpoint } from "./routes/check-session";
 import {
   applicationDelete,
   applicationDeleteForm,
@@ -303,6 +304,8 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     o.get(path, logoutGet);
     o.post(path, logoutPost);
   }
+  // OIDC Session Management: the iframe clients frame to watch the sign-in (404 when SESSION_MANAGEMENT is off).
+  for (const path of both("/check_session")) o.get(path, checkSessionEndpoint);
   for (const path of both("/authorized_tokens")) o.get(path, authorizedTokensList);
   for (const path of both("/authorized_tokens/:clientId/delete")) {
     o.get(path, revokeAuthorizationGet);

@@ -31,16 +31,25 @@ const API_HEADERS: HeaderList = [
 const HSTS = "max-age=31536000";
 
 /**
+ * A response whose own CSP lets some site frame it (`frame-ancestors` other than `'none'`: the
+ * check-session iframe) decides framing itself: `X-Frame-Options: DENY` would forbid what it allows.
+ */
+const framingAllowed = (headers: Headers) => /frame-ancestors (?!'none')/.test(headers.get("Content-Security-Policy") ?? "");
+
+/**
  * The security headers on every response, never overwriting what a route set itself (pages send
- * their own CSP and referrer policy), and HSTS on https only (a loopback http server must stay
- * reachable).
+ * their own CSP and referrer policy; a page whose CSP allows framing gets no X-Frame-Options), and
+ * HSTS on https only (a loopback http server must stay reachable).
  */
 export function securityHeaders(): MiddlewareHandler {
   return async (c, next) => {
     await next();
     const headers = c.res.headers;
     const list = headers.get("Content-Type")?.startsWith("text/html") ? PAGE_HEADERS : API_HEADERS;
-    for (const [name, value] of list) if (!headers.has(name)) headers.set(name, value);
+    for (const [name, value] of list) {
+      if (headers.has(name) || (name === "X-Frame-Options" && framingAllowed(headers))) continue;
+      headers.set(name, value);
+    }
     // workerd hands the request's URL serialized: its scheme is lower case, at the start.
     if (c.req.url.startsWith("https:") && !headers.has("Strict-Transport-Security")) {
       headers.set("Strict-Transport-Security", HSTS);

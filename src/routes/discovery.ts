@@ -67,6 +67,7 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
     frontchannel_logout_supported: false,
     ...(settings.DYNAMIC_REGISTRATION !== "off" ? { registration_endpoint: `${base}/register/` } : {}),
     ...(settings.CLIENT_ID_METADATA_DOCUMENTS ? { client_id_metadata_document_supported: true } : {}),
+    ...(settings.SESSION_MANAGEMENT ? { check_session_iframe: `${base}/check_session/` } : {}),
   };
 }
 

@@ -304,7 +304,7 @@ const USERINFO_CLAIMS: [string, string][] = [
 ];
 
 const METADATA_URIS =
-  "issuer authorization_endpoint device_authorization_endpoint token_endpoint userinfo_endpoint jwks_uri end_session_endpoint revocation_endpoint introspection_endpoint registration_endpoint";
+  "issuer authorization_endpoint device_authorization_endpoint token_endpoint userinfo_endpoint jwks_uri end_session_endpoint check_session_iframe revocation_endpoint introspection_endpoint registration_endpoint";
 const METADATA_LISTS =
   "scopes_supported response_modes_supported grant_types_supported token_endpoint_auth_methods_supported revocation_endpoint_auth_methods_supported introspection_endpoint_auth_methods_supported code_challenge_methods_supported claims_supported claim_types_supported prompt_values_supported";
 const METADATA_FLAGS =

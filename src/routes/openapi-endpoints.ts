@@ -44,7 +44,7 @@ export interface Endpoint {
 
 export const TAGS = [
   { name: "OAuth 2.1", description: "Authorization, token, revocation (RFC 7009) and introspection (RFC 7662)." },
-  { name: "OpenID Connect", description: "UserInfo and RP-Initiated Logout 1.0." },
+  { name: "OpenID Connect", description: "UserInfo, RP-Initiated Logout 1.0 and Session Management 1.0." },
   { name: "Client registration", description: "Dynamic Client Registration (RFC 7591) and its management protocol (RFC 7592), when `DYNAMIC_REGISTRATION` is on." },
   { name: "Browser pages", description: "HTML pages a user's browser is sent to: sign in, consent, sign out." },
   { name: "Metadata", description: "Discovery (OpenID Connect Discovery 1.0, RFC 8414), the JWKS and this document." },
@@ -560,6 +560,23 @@ export const ENDPOINTS: Endpoint[] = [
           400: response("ErrorPage"),
           403: { description: "The CSRF token did not match: the confirmation page again.", content: htmlContent },
           413: response("ErrorPage"),
+        },
+      },
+    },
+  },
+  {
+    path: "/check_session/",
+    operations: {
+      get: {
+        tags: OIDC,
+        operationId: "checkSessionIframe",
+        summary: "Session Management 1.0 check_session_iframe",
+        description:
+          "A page without UI for clients to frame (any site may: `frame-ancestors *`). Its script answers a `postMessage` of `client_id + \" \" + session_state` with `unchanged`, `changed` or `error`, recomputing `session_state` from the sender's origin and the browser-state cookie. 404 when SESSION_MANAGEMENT is off.",
+        security: [],
+        responses: {
+          200: { description: "The iframe's page.", headers: { "Cache-Control": header("PublicFiveMinutes") }, content: htmlContent },
+          404: { description: "SESSION_MANAGEMENT is off." },
         },
       },
     },
