@@ -5,6 +5,7 @@ import { newGrantId, userAccessToken, type UserGrant } from "../tokens/user-toke
 import type { ServerContext } from "../types";
 import type { AuthorizationRequest } from "./request";
 import { nowSeconds } from "../core/time";
+import { logoutPartyOf, recordSessionClientQuery } from "../db/session-clients";
 
 /**
  * The parameters of a successful authorization response: a sealed code, an access token
@@ -65,6 +66,9 @@ export async function issueAuthorization(
       withScopeClaims: !types.includes("token") && !types.includes("code"),
     });
     if (idToken) out.id_token = idToken;
+    // The client signs in with this ID token now, not at a code redemption: the session has it (logout).
+    const party = idToken ? logoutPartyOf(request.client, grant, ctx.issuer, nowSeconds()) : undefined;
+    if (party) await recordSessionClientQuery(ctx.db, party).run();
   }
   if (out.access_token) {
     ctx.emit({ type: "token.issued", grantType: "implicit", clientId: request.client.id, userId: account.id, scope: request.scope.join(" ") });

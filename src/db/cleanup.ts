@@ -5,7 +5,8 @@ import { windowOver } from "./throttle";
 import type { Database } from "./index";
 import { eventsBefore } from "./audit-events";
 import { spentIdsExpiredBy } from "./spent-ids";
-import { auditEvents, deviceAuthorizations, spentIds, clients, codeRedemptions, consents, initialAccessTokens, refreshTokens, sessions, signInThrottle } from "./schema";
+import { LOGOUT_MAX_ATTEMPTS, undeliverableSessionClients } from "./session-clients";
+import { auditEvents, deviceAuthorizations, spentIds, clients, codeRedemptions, consents, initialAccessTokens, refreshTokens, sessions, sessionClients, signInThrottle } from "./schema";
 import type { Settings } from "../core/settings";
 import { nowSeconds } from "../core/time";
 
@@ -16,6 +17,7 @@ export interface CleanupReport {
   refreshTokens: number;
   codeRedemptions: number;
   signInThrottle: number;
+  sessionClients: number;
   sessions: number;
   initialAccessTokens: number;
   metadataDocumentClients: number;
@@ -65,6 +67,8 @@ export async function clearExpired(db: Database, settings: Settings, now = nowSe
     refreshTokens: await deleteInBatches(db, r, or(lte(r.expiresAt, now), and(isNotNull(r.revokedAt), lte(r.revokedAt, keepUntil))), maxBatches),
     codeRedemptions: await deleteInBatches(db, codeRedemptions, staleCodeRedemptions(now, settings.ACCESS_TOKEN_EXPIRE_SECONDS), maxBatches),
     signInThrottle: await deleteInBatches(db, signInThrottle, windowOver({ now, windowSeconds: settings.LOGIN_LOCKOUT_SECONDS }), maxBatches),
+    // Before the expired sessions go: a row of a session that is gone is a logout token to deliver.
+    sessionClients: await deleteInBatches(db, sessionClients, undeliverableSessionClients(db, now, LOGOUT_MAX_ATTEMPTS), maxBatches),
     sessions: await deleteInBatches(db, sessions, lte(sessions.expiresAt, now), maxBatches),
     initialAccessTokens: await deleteInBatches(
       db,

@@ -96,6 +96,12 @@ export const clients = sqliteTable(
     requirePushedAuthorizationRequests: integer("require_pushed_authorization_requests", { mode: "boolean" }).notNull().default(false),
     /** RFC 9449 §5.2: this client's access tokens must be DPoP-bound. */
     dpopBoundAccessTokens: integer("dpop_bound_access_tokens", { mode: "boolean" }).notNull().default(false),
+    /** OIDC Back-Channel Logout 1.0: where logout tokens are POSTed, and whether they must carry `sid`. */
+    backchannelLogoutUri: text("backchannel_logout_uri"),
+    backchannelLogoutSessionRequired: integer("backchannel_logout_session_required", { mode: "boolean" }).notNull().default(false),
+    /** OIDC Front-Channel Logout 1.0: the page framed when the user signs out, and whether it gets `iss` and `sid`. */
+    frontchannelLogoutUri: text("frontchannel_logout_uri"),
+    frontchannelLogoutSessionRequired: integer("frontchannel_logout_session_required", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
@@ -313,3 +319,27 @@ export const deviceAuthorizations = sqliteTable(
 );
 
 export type DeviceAuthorization = typeof deviceAuthorizations.$inferSelect;
+
+/**
+ * The relying parties a browser session signed in to, for logout (OIDC Back- and Front-Channel
+ * Logout 1.0): one row per session and client with a logout URI, written in the batch that redeems
+ * the code. Once the session has ended (its `sessions` row is gone) a row is a logout token still
+ * to deliver: delivered rows are deleted, failed ones count their attempts and are tried again by
+ * the cron cleanup. `issuer` is the `iss` the client's ID tokens carried.
+ */
+export const sessionClients = sqliteTable(
+  "session_clients",
+  {
+    sid: text("sid").notNull(),
+    clientId: text("client_id")
+      .notNull()
+      .references(() => clients.id, { onDelete: "cascade" }),
+    userId: text("user_id").notNull(),
+    issuer: text("issuer").notNull(),
+    createdAt: integer("created_at").notNull(),
+    logoutAttempts: integer("logout_attempts").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.sid, t.clientId] }), index("session_clients_client_id").on(t.clientId)],
+);
+
+export type SessionClient = typeof sessionClients.$inferSelect;

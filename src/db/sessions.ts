@@ -53,8 +53,8 @@ export async function deleteSession(db: Database, sid: string): Promise<void> {
   await deleteSessionQuery(db, sid).run();
 }
 
-/** Ends every session of a user ("sign out everywhere"); returns how many there were. */
-export async function deleteUserSessions(db: Database, userId: string): Promise<number> {
+/** Ends every session of a user ("sign out everywhere"); returns their ids. */
+export async function deleteUserSessions(db: Database, userId: string): Promise<string[]> {
   const rows = await db.delete(sessions).where(eq(sessions.userId, userId)).returning({ id: sessions.id });
-  return rows.length;
+  return rows.map((row) => row.id);
 }

@@ -3,6 +3,7 @@ import { UNKNOWN_ADDRESS } from "../core/client-address";
 import { findCodeRedemption, insertCodeRedemption } from "../db/code-redemptions";
 import type { Client } from "../db/schema";
 import { insertRefreshToken } from "../db/refresh-tokens";
+import { logoutPartyOf, recordSessionClientQuery } from "../db/session-clients";
 import { invalidGrant } from "../oauth/errors";
 import type { Params } from "../oauth/form";
 import { checkCodeVerifier } from "../oauth/pkce";
@@ -100,8 +101,11 @@ export const authorizationCodeGrant: Grant = async (ctx) => {
     redeemedAt: now,
     expiresAt: grant.expiresAt,
   });
+  // OIDC Back- and Front-Channel Logout: the session now has this relying party (same batch, no round-trip).
+  const party = logoutPartyOf(client, userGrant, ctx.issuer, now);
+  const alongside = [...(refresh ? [insertRefreshToken(db, refresh.row)] : []), ...(party ? [recordSessionClientQuery(db, party)] : [])];
   try {
-    if (refresh) await db.batch([redemption, insertRefreshToken(db, refresh.row)]);
+    if (alongside.length > 0) await db.batch([redemption, ...alongside]);
     else await redemption.run();
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;

@@ -71,8 +71,8 @@ async function writeSessionCookie(c: Context, secret: string, session: Session, 
 
 /**
  * Starts a new session (a new id, never the old one: no session fixation) and records it in D1,
- * at the primary; the browser's previous session, if any, ends on the server too. The cookie
- * carries the bookmark of that write.
+ * at the primary; the browser's previous session, if any, ends on the server too (its id is
+ * returned as `ended`). The cookie carries the bookmark of that write.
  */
 export async function startSession(
   c: Context,
@@ -81,7 +81,7 @@ export async function startSession(
   account: { id: string; fingerprint: string },
   lifetimeSeconds: number,
   signedInFor?: string,
-): Promise<Session> {
+): Promise<{ session: Session; ended?: string }> {
   const authTime = nowSeconds();
   const session: Session = {
     sid: randomToken(16),
@@ -100,7 +100,7 @@ export async function startSession(
   if (isBookmark(written)) session.bookmark = written;
   await writeSessionCookie(c, secret, session, lifetimeSeconds);
   await setBrowserState(c, isSecureContext(c), secret, session.sid, lifetimeSeconds);
-  return session;
+  return { session, ...(previous ? { ended: previous.sid } : {}) };
 }
 
 /**
@@ -114,12 +114,13 @@ export async function rememberWrite(c: Context, secret: string, session: Session
   await writeSessionCookie(c, secret, { ...session, bookmark }, maxAge);
 }
 
-/** Ends this browser's session: its D1 record (so copies of the cookie stop working) and the cookie. */
-export async function endSession(c: Context, db: Database, secret: string): Promise<void> {
+/** Ends this browser's session: its D1 record (so copies of the cookie stop working) and the cookie. Returns its id. */
+export async function endSession(c: Context, db: Database, secret: string): Promise<string | undefined> {
   const session = await readSession(c, secret);
   if (session) await deleteSession(db, session.sid);
   deleteCookie(c, cookieName(c, "eot_session"), { path: "/", secure: isSecureContext(c) });
   clearBrowserState(c, isSecureContext(c));
+  return session?.sid;
 }
 
 /** The fingerprint a session keeps of a password hash: changing the password changes it. */

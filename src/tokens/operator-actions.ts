@@ -22,16 +22,19 @@ type Lifetimes = Pick<Settings, "ACCESS_TOKEN_EXPIRE_SECONDS">;
 
 export interface AccessEnded {
   sessionsEnded: number;
+  /** The ended sessions' ids: their relying parties are sent logout tokens (OIDC Back-Channel Logout). */
+  endedSessionIds: string[];
   /** Set when tokens were revoked too. */
   refreshTokensRevoked?: number;
 }
 
 /** Ends every browser session of a user and, with `revokeTokens`, every token they hold. */
 export async function endUserAccess(stores: OperatorStores, userId: string, settings: Lifetimes, revokeTokens: boolean): Promise<AccessEnded> {
-  const sessionsEnded = await deleteUserSessions(stores.db, userId);
-  if (!revokeTokens) return { sessionsEnded };
+  const endedSessionIds = await deleteUserSessions(stores.db, userId);
+  const sessionsEnded = endedSessionIds.length;
+  if (!revokeTokens) return { sessionsEnded, endedSessionIds };
   const revoked = await revokeUserTokens(stores, userId, settings);
-  return { sessionsEnded, refreshTokensRevoked: revoked.refreshTokens };
+  return { sessionsEnded, endedSessionIds, refreshTokensRevoked: revoked.refreshTokens };
 }
 
 /** Stops a user from signing in and ends what they hold; undefined when the user is gone. */
