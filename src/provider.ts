@@ -61,7 +61,8 @@ import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
 import { SettingsError, settingsReader, type Settings } from "./core/settings";
-import { loadKeyRing } from "./tokens/keys";
+import { loadKeyRing, type KeyRing } from "./tokens/keys";
+import { deliverBackChannelLogouts } from "./oidc/backchannel-logout";
 import { databaseKeyRing } from "./tokens/database-keys";
 import { requireSecretKey } from "./tokens/secret-keys";
 import { DEFAULT_BINDING_NAMES, type BindingNames, type ProviderBindings, type ProviderEnv } from "./types";
@@ -145,6 +146,11 @@ const recordAuditTrail: MiddlewareHandler<ProviderEnv> = async (c, next) => {
     // No execution context (app.request in tests): the write still runs.
   }
 };
+
+/** The signing keys: the SIGNING_KEYS secret's, with DATABASE_SIGNING_KEYS those in D1 too. */
+function keyRingOf(settings: Settings, db: Database, signingKeys: string | undefined): () => Promise<KeyRing> {
+  return settings.DATABASE_SIGNING_KEYS ? async () => databaseKeyRing(db, signingKeys, requireSecretKey(settings.SECRET_KEY)) : () => loadKeyRing(signingKeys);
+}
 
 const methodNotAllowed = (allow: string) => () => {
   throw new OAuthError("invalid_request", `this endpoint accepts ${allow.replace(", OPTIONS", "")} only`, 405, { Allow: allow });
@@ -242,13 +248,7 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
     c.set("accounts", accounts);
     c.set("pages", pages);
     c.set("emit", eventEmitter(eventHooks, c));
-    const signingKeys = c.env[bindings.signingKeys] as string | undefined;
-    c.set(
-      "keys",
-      settings.DATABASE_SIGNING_KEYS
-        ? async () => databaseKeyRing(c.get("db"), signingKeys, requireSecretKey(settings.SECRET_KEY))
-        : () => loadKeyRing(signingKeys),
-    );
+    c.set("keys", keyRingOf(settings, c.get("db"), c.env[bindings.signingKeys] as string | undefined));
     c.set("secret", () => requireSecretKey(settings.SECRET_KEY));
     await next();
   });
@@ -388,8 +388,9 @@ export function createProvider(options: ProviderOptions = {}): Hono<ProviderEnv>
 
 /**
  * DOT's `cleartokens` for your Worker's Cron Trigger: removes expired refresh tokens, code
- * redemption records, sessions and sign-in counters in bounded batches, and logs what it removed.
- * Give it the same `settings` and `bindings` as `createProvider`.
+ * redemption records, sessions and sign-in counters in bounded batches, and logs what it removed;
+ * then delivers the back-channel logout tokens still pending (failed earlier, or of sessions the
+ * admin CLI ended). Give it the same `settings` and `bindings` as `createProvider`.
  *
  * @example
  * export default { fetch: app.fetch, scheduled: scheduledCleanup() };
@@ -401,10 +402,20 @@ export function scheduledCleanup<E extends object = ProviderBindings>(
   const settingsFor = settingsOfEnv(bindings, options.settings);
   return (_controller, workerEnv, ctx) => {
     const env = workerEnv as ProviderBindings;
-    const cleared = clearExpired(openDatabase(env[bindings.database] as D1Database), settingsFor(env)).then(
+    const settings = settingsFor(env);
+    const db = openDatabase(env[bindings.database] as D1Database);
+    const cleared = clearExpired(db, settings).then(
       (report) => logInfo("cleartokens", { report }),
       (err: unknown) => logError("cleartokens failed", errorFields(err)),
     );
-    ctx.waitUntil(cleared);
+    const keys = keyRingOf(settings, db, env[bindings.signingKeys] as string | undefined);
+    const delivered = cleared
+      // One try per row each hour: the next run tries again.
+      .then(() => deliverBackChannelLogouts({ settings, db, keys }, { delaysMs: [0] }))
+      .then(
+        (outcome) => logInfo("back-channel logouts", outcome),
+        (err: unknown) => logError("back-channel logouts failed", errorFields(err)),
+      );
+    ctx.waitUntil(delivered);
   };
 }

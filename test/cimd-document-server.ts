@@ -1,5 +1,6 @@
 /**
- * A scriptable web server for client ID metadata documents, answering the outbound fetches of the
+ * A scriptable web server for client ID metadata documents (and for the other URLs the Worker
+ * fetches or POSTs to: jwks_uri, back-channel logout URIs), answering the outbound fetches of the
  * Worker under test (Miniflare's `outboundService`, set in vitest.config.ts; it runs in Node).
  *
  * Only hosts under `.cimd.test` are answered, and `127.0.0.1:1` (nothing real listens on port 1),
@@ -31,6 +32,9 @@ export interface FetchRecord {
   count: number;
   method?: string;
   accept?: string | null;
+  /** The last request's body and Content-Type (a POSTed logout token). */
+  body?: string;
+  contentType?: string | null;
 }
 
 const documents = new Map<string, ScriptedDocument>();
@@ -65,9 +69,10 @@ async function control(request: Request, url: URL): Promise<Response> {
   return Response.json(records.get(target) ?? { count: 0 });
 }
 
-function serve(request: Request, url: URL): Promise<Response> | Response {
+async function serve(request: Request, url: URL): Promise<Response> {
   const record = records.get(url.href) ?? { count: 0 };
-  records.set(url.href, { count: record.count + 1, method: request.method, accept: request.headers.get("accept") });
+  const posted = request.method === "POST" ? { body: await request.text(), contentType: request.headers.get("content-type") } : {};
+  records.set(url.href, { count: record.count + 1, method: request.method, accept: request.headers.get("accept"), ...posted });
   const doc = documents.get(url.href);
   if (!doc) return new Response("no such document", { status: 404 });
   const headers = new Headers(doc.headers);

@@ -28,6 +28,10 @@ const CLIENT_FLAGS: Record<string, string> = {
   jwksUri: "--jwks-uri",
   requirePushedAuthorizationRequests: "--require-par",
   dpopBoundAccessTokens: "--dpop-bound",
+  backchannelLogoutUri: "--backchannel-logout-uri",
+  backchannelLogoutSessionRequired: "--backchannel-logout-session-required",
+  frontchannelLogoutUri: "--frontchannel-logout-uri",
+  frontchannelLogoutSessionRequired: "--frontchannel-logout-session-required",
 };
 
 /** --jwks JSON: a JWK set (its shape is the schema's to check). */
@@ -79,6 +83,12 @@ function clientJson(client: Client, secret?: string | null) {
     ...(client.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
     ...(graceEnd(client) !== undefined ? { previous_secret_expires_at: isoTime(graceEnd(client)!) } : {}),
     ...(client.dpopBoundAccessTokens ? { dpop_bound_access_tokens: true } : {}),
+    ...(client.backchannelLogoutUri
+      ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: client.backchannelLogoutSessionRequired }
+      : {}),
+    ...(client.frontchannelLogoutUri
+      ? { frontchannel_logout_uri: client.frontchannelLogoutUri, frontchannel_logout_session_required: client.frontchannelLogoutSessionRequired }
+      : {}),
     created_at: isoTime(client.createdAt),
   };
 }
@@ -103,6 +113,9 @@ function clientText(client: Client, secret?: string | null): string {
   if (client.jwksUri) rows.push(["jwks_uri", client.jwksUri]);
   rows.push(["pushed requests (PAR)", client.requirePushedAuthorizationRequests ? "required" : "optional"]);
   rows.push(["DPoP-bound tokens (RFC 9449)", client.dpopBoundAccessTokens ? "required" : "optional"]);
+  const withSid = (required: boolean) => (required ? " (with sid)" : "");
+  if (client.backchannelLogoutUri) rows.push(["back-channel logout", client.backchannelLogoutUri + withSid(client.backchannelLogoutSessionRequired)]);
+  if (client.frontchannelLogoutUri) rows.push(["front-channel logout", client.frontchannelLogoutUri + withSid(client.frontchannelLogoutSessionRequired)]);
   const end = graceEnd(client);
   if (end !== undefined) rows.push(["previous secret until", isoTime(end)]);
   rows.push(["created", isoTime(client.createdAt)]);
@@ -142,7 +155,8 @@ export const clientCommands: Record<string, Command> = {
       "--name NAME --type confidential|public --grant-types GRANT,... [--redirect-uris URI,...] [--application-type web|native] " +
       '[--scope "read write"] [--allowed-origins ORIGIN,...] [--resources URI,...] [--post-logout-redirect-uris URI,...] ' +
       "[--skip-consent] [--auth-method client_secret_basic|client_secret_post|private_key_jwt|client_secret_jwt|none] " +
-      "[--jwks JSON | --jwks-uri URL] [--require-par] " +
+      "[--jwks JSON | --jwks-uri URL] [--require-par] [--dpop-bound] " +
+      "[--backchannel-logout-uri URL [--backchannel-logout-session-required]] [--frontchannel-logout-uri URL [--frontchannel-logout-session-required]] " +
       "[--id-token-alg RS256|ES256|EdDSA|PS256|ES384] [--subject-type public|pairwise] [--owner USERNAME]",
     details:
       "Grant types: authorization_code, implicit, password, client_credentials, refresh_token.\n" +
@@ -155,7 +169,10 @@ export const clientCommands: Record<string, Command> = {
       "--jwks-uri https://... (fetched by the server); it gets no secret. client_secret_jwt signs with the secret\n" +
       "(HS256), which is then also kept sealed under SECRET_KEY (from the environment or .dev.vars).\n" +
       "--require-par: the client must push its authorization requests (RFC 9126) to {basePath}/par/.\n" +
-      "--dpop-bound: the client's access tokens must be DPoP-bound (RFC 9449): token requests without a proof are refused.",
+      "--dpop-bound: the client's access tokens must be DPoP-bound (RFC 9449): token requests without a proof are refused.\n" +
+      "--backchannel-logout-uri URL: logout tokens are POSTed there when a session the client signed in from ends\n" +
+      "(OIDC Back-Channel Logout); --frontchannel-logout-uri URL: framed by the sign-out page (Front-Channel Logout),\n" +
+      "on the origin of a redirect URI; the --*-session-required flags ask for sid (and iss) in them.",
     options: {
       name: { type: "string" },
       type: { type: "string" },
@@ -175,6 +192,10 @@ export const clientCommands: Record<string, Command> = {
       "jwks-uri": { type: "string" },
       "require-par": { type: "boolean" },
       "dpop-bound": { type: "boolean" },
+      "backchannel-logout-uri": { type: "string" },
+      "backchannel-logout-session-required": { type: "boolean" },
+      "frontchannel-logout-uri": { type: "string" },
+      "frontchannel-logout-session-required": { type: "boolean" },
     },
     async run(ctx) {
       requireOptions(ctx, ["name", "type", "grant-types"]);
@@ -197,6 +218,10 @@ export const clientCommands: Record<string, Command> = {
         jwksUri: str(o["jwks-uri"]),
         requirePushedAuthorizationRequests: o["require-par"] === true,
         dpopBoundAccessTokens: o["dpop-bound"] === true,
+        backchannelLogoutUri: str(o["backchannel-logout-uri"]),
+        backchannelLogoutSessionRequired: o["backchannel-logout-session-required"] === true,
+        frontchannelLogoutUri: str(o["frontchannel-logout-uri"]),
+        frontchannelLogoutSessionRequired: o["frontchannel-logout-session-required"] === true,
       };
       const checked = clientRegistrationSchema.safeParse(input);
       if (!checked.success) throw validationError(checked.error, input, CLIENT_FLAGS);

@@ -78,8 +78,8 @@ export const publicJwksSchema = z.object({ keys: z.array(z.record(z.string(), z.
   }),
 );
 
-/** Where a private_key_jwt client publishes its keys: an https URL (http only for loopback, for development). */
-const jwksUriSchema = z.string().check(
+/** An https URL without a fragment (http only for loopback, for development). */
+const httpsUriSchema = z.string().check(
   z.maxLength(2048),
   z.refine((value) => {
     if (!URL.canParse(value) || value.includes("#")) return false;
@@ -87,6 +87,9 @@ const jwksUriSchema = z.string().check(
     return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTNAMES.has(url.hostname));
   }, "must be an https URL without a fragment"),
 );
+
+/** The origin of a URL that parses (the schema's own checks report the others). */
+const originOf = (uri: string) => (URL.canParse(uri) ? new URL(uri).origin : undefined);
 
 const scopeSchema = z.string().check(z.regex(SCOPE_LIST, "scopes are space-separated tokens without quotes or backslashes"));
 
@@ -114,11 +117,17 @@ export const clientRegistrationSchema = z
     metadata: z.nullish(z.record(z.string(), z.unknown())),
     /** private_key_jwt: the client's public keys, or (exactly one of the two) where it publishes them. */
     jwks: z.nullish(publicJwksSchema),
-    jwksUri: z.nullish(jwksUriSchema),
+    jwksUri: z.nullish(httpsUriSchema),
     /** RFC 9126 §6: the client must push its authorization requests (PAR). */
     requirePushedAuthorizationRequests: z._default(z.boolean(), false),
     /** RFC 9449 §5.2: the client's access tokens must be DPoP-bound (token requests without a proof are refused). */
     dpopBoundAccessTokens: z._default(z.boolean(), false),
+    /** OIDC Back-Channel Logout 1.0: where logout tokens are POSTed; whether they must carry `sid` (they always do). */
+    backchannelLogoutUri: z.nullish(httpsUriSchema),
+    backchannelLogoutSessionRequired: z._default(z.boolean(), false),
+    /** OIDC Front-Channel Logout 1.0: the page framed at sign-out, on the origin of a redirect URI; whether it gets `iss` and `sid`. */
+    frontchannelLogoutUri: z.nullish(httpsUriSchema),
+    frontchannelLogoutSessionRequired: z._default(z.boolean(), false),
   })
   .check(
     z.superRefine((c, ctx) => {
@@ -153,6 +162,13 @@ export const clientRegistrationSchema = z
       }
       if (c.tokenEndpointAuthMethod !== "private_key_jwt" && keys > 0) {
         ctx.addIssue({ code: "custom", path: ["jwks"], message: "jwks and jwks_uri are only for private_key_jwt clients" });
+      }
+      if ((c.backchannelLogoutUri || c.frontchannelLogoutUri) && !redirects) {
+        ctx.addIssue({ code: "custom", path: ["grantTypes"], message: "logout URIs are for clients that sign users in (authorization_code or implicit)" });
+      }
+      // Front-Channel Logout 1.0 §2: scheme, host and port those of a registered redirect URI.
+      if (c.frontchannelLogoutUri && !c.redirectUris.some((uri) => originOf(uri) === originOf(c.frontchannelLogoutUri!))) {
+        ctx.addIssue({ code: "custom", path: ["frontchannelLogoutUri"], message: "frontchannel_logout_uri must be on the origin (scheme, host and port) of a redirect URI" });
       }
     }),
   );
@@ -193,6 +209,10 @@ export function registrationColumns(reg: z.output<typeof clientRegistrationSchem
     jwksUri: reg.jwksUri ?? null,
     requirePushedAuthorizationRequests: reg.requirePushedAuthorizationRequests,
     dpopBoundAccessTokens: reg.dpopBoundAccessTokens,
+    backchannelLogoutUri: reg.backchannelLogoutUri ?? null,
+    backchannelLogoutSessionRequired: reg.backchannelLogoutSessionRequired,
+    frontchannelLogoutUri: reg.frontchannelLogoutUri ?? null,
+    frontchannelLogoutSessionRequired: reg.frontchannelLogoutSessionRequired,
   };
 }
 

@@ -23,6 +23,14 @@ const DISPLAY_URIS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as cons
 const DISPLAY_STRINGS = ["software_id", "software_version"] as const;
 /** Each client row is read on every authorization: no list of URIs grows without bound. */
 const MAX_URIS = 20;
+/** OIDC Back- and Front-Channel Logout 1.0's boolean members. */
+const LOGOUT_FLAGS = ["backchannel_logout_session_required", "frontchannel_logout_session_required"] as const;
+/** The metadata member named in an error about a registration field. */
+const MEMBER_OF_FIELD: Record<string, string> = {
+  jwksUri: "jwks_uri",
+  backchannelLogoutUri: "backchannel_logout_uri",
+  frontchannelLogoutUri: "frontchannel_logout_uri",
+};
 
 export interface MetadataOptions {
   settings: Pick<Settings, "SCOPES">;
@@ -141,6 +149,13 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
   if (requirePar !== undefined && typeof requirePar !== "boolean") throw invalidClientMetadata("require_pushed_authorization_requests must be a boolean");
   const dpopBound = body.dpop_bound_access_tokens;
   if (dpopBound !== undefined && typeof dpopBound !== "boolean") throw invalidClientMetadata("dpop_bound_access_tokens must be a boolean");
+  const logoutFlags = Object.fromEntries(
+    LOGOUT_FLAGS.map((name) => {
+      const value = body[name];
+      if (value !== undefined && typeof value !== "boolean") throw invalidClientMetadata(`${name} must be a boolean`);
+      return [name, value === true];
+    }),
+  );
 
   const scope = optionalString(body, "scope");
   if (scope !== undefined) {
@@ -185,6 +200,10 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
     jwksUri,
     requirePushedAuthorizationRequests: requirePar === true,
     dpopBoundAccessTokens: dpopBound === true,
+    backchannelLogoutUri: optionalString(body, "backchannel_logout_uri"),
+    backchannelLogoutSessionRequired: logoutFlags.backchannel_logout_session_required,
+    frontchannelLogoutUri: optionalString(body, "frontchannel_logout_uri"),
+    frontchannelLogoutSessionRequired: logoutFlags.frontchannel_logout_session_required,
   };
   // The rules the admin CLI applies (pairwise hosts, redirect URIs and grants, …) decide the rest.
   const checked = clientRegistrationSchema.safeParse(registration);
@@ -192,7 +211,7 @@ export function registrationFromMetadata(input: unknown, options: MetadataOption
     const issue = checked.error.issues[0]!;
     const where = issue.path.join(".");
     if (where.startsWith("redirectUris") || where.startsWith("postLogoutRedirectUris")) throw invalidRedirectUri(issue.message);
-    const member = where.startsWith("jwksUri") ? "jwks_uri" : where;
+    const member = MEMBER_OF_FIELD[where.split(".")[0]!] ?? where;
     throw invalidClientMetadata(`${member ? `${member}: ` : ""}${issue.message}`);
   }
   return registration;
@@ -217,6 +236,12 @@ export function metadataOfClient(client: Client): Json {
     ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
     ...(client.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
     ...(client.dpopBoundAccessTokens ? { dpop_bound_access_tokens: true } : {}),
+    ...(client.backchannelLogoutUri
+      ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: client.backchannelLogoutSessionRequired }
+      : {}),
+    ...(client.frontchannelLogoutUri
+      ? { frontchannel_logout_uri: client.frontchannelLogoutUri, frontchannel_logout_session_required: client.frontchannelLogoutSessionRequired }
+      : {}),
     ...client.metadata,
   };
 }

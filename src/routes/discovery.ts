@@ -63,8 +63,11 @@ async function metadata(c: Ctx): Promise<Record<string, unknown>> {
     authorization_response_iss_parameter_supported: true,
     // RFC 9126 §5: the PAR endpoint is in endpointAddresses; whether every request must use it.
     require_pushed_authorization_requests: settings.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS,
-    backchannel_logout_supported: false,
-    frontchannel_logout_supported: false,
+    // OIDC Back- and Front-Channel Logout 1.0: logout tokens and framed logout pages always carry `sid` (and `iss`) when asked.
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
+    frontchannel_logout_supported: true,
+    frontchannel_logout_session_supported: true,
     ...(settings.DYNAMIC_REGISTRATION !== "off" ? { registration_endpoint: `${base}/register/` } : {}),
     ...(settings.CLIENT_ID_METADATA_DOCUMENTS ? { client_id_metadata_document_supported: true } : {}),
     ...(settings.SESSION_MANAGEMENT ? { check_session_iframe: `${base}/check_session/` } : {}),

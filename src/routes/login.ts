@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { sendLogoutTokensAfterResponse } from "../oidc/backchannel-logout";
 import { signInWithPassword } from "../session/accounts";
 import { clientAddress } from "../core/client-address";
 import { OAuthError } from "../oauth/errors";
@@ -74,7 +75,9 @@ export async function loginPost(c: Ctx): Promise<Response> {
   // 400, not 401: a 401 must carry an HTTP authentication challenge (RFC 9110 §15.5.2), and a form is none.
   if (account === "invalid") return showLogin(c, next, 400, "Invalid username or password.", username);
   const fingerprint = await credentialFingerprint(secret, account.credentialVersion);
-  await startSession(c, c.var.d1, secret, { id: account.id, fingerprint }, settings.SESSION_COOKIE_AGE_SECONDS, signInRequestOf(next));
+  const { ended } = await startSession(c, c.var.d1, secret, { id: account.id, fingerprint }, settings.SESSION_COOKIE_AGE_SECONDS, signInRequestOf(next));
+  // Signing in again ends the browser's previous session: its relying parties are told (Back-Channel Logout).
+  if (ended) sendLogoutTokensAfterResponse(c, [ended]);
   if (next) return c.redirect(next, 303);
   return sendPage(c, c.get("pages").message({ title: "Signed in", message: `You are signed in as ${account.username}.` }, c));
 }

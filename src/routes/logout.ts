@@ -4,10 +4,15 @@ import { OAuthError } from "../oauth/errors";
 import { parseParams, readFormBody } from "../oauth/form";
 import { checkLogoutRequest, postLogoutLocation, type LogoutRequest } from "../oidc/logout";
 import { revokeUserClientTokens } from "../tokens/revocation";
-import { checkCsrf, csrfToken, CSRF_FIELD, endSession } from "../session/cookies";
+import { checkCsrf, csrfToken, CSRF_FIELD, endSession, readSession } from "../session/cookies";
+import { randomToken } from "../core/crypto";
+import { frontChannelParties } from "../db/session-clients";
+import { sendLogoutTokensAfterResponse } from "../oidc/backchannel-logout";
+import { frontChannelFrames, frontChannelPolicy } from "../oidc/frontchannel-logout";
+import { FrontChannelLogoutPage } from "../views/frontchannel-logout-page";
 import type { ProviderEnv } from "../types";
 import { sendErrorPage } from "../views/error-page";
-import { sendPage } from "../views/render";
+import { sendPage, setPageHeaders, withDoctype } from "../views/render";
 
 type Ctx = Context<ProviderEnv>;
 
@@ -32,8 +37,12 @@ async function showConfirm(c: Ctx, request: LogoutRequest, status: 200 | 403 = 2
   return sendPage(c, html, status);
 }
 
-/** Ends the session (and, when configured, the user's tokens of the client that asked). */
-async function signOut(c: Ctx, request: LogoutRequest): Promise<void> {
+/**
+ * Ends the session (and, when configured, the user's tokens of the client that asked); its clients
+ * with a back-channel logout URI are sent logout tokens after the response. Returns the addresses
+ * to frame for the clients with a front-channel logout URI.
+ */
+async function signOut(c: Ctx, request: LogoutRequest): Promise<string[]> {
   const settings = c.get("settings");
   if (settings.REVOKE_TOKENS_ON_LOGOUT && request.client) {
     const signedIn = await signedInAccount(c, c.var);
@@ -42,14 +51,28 @@ async function signOut(c: Ctx, request: LogoutRequest): Promise<void> {
       if (revoked > 0) c.get("emit")({ type: "token.revoked", clientId: request.client.id, tokenType: "refresh_token" });
     }
   }
-  await endSession(c, c.get("db"), c.var.secret());
+  const session = await readSession(c, c.var.secret());
+  const frames = session ? frontChannelFrames(await frontChannelParties(c.get("db"), session.sid)) : [];
+  const ended = await endSession(c, c.get("db"), c.var.secret());
+  if (ended) sendLogoutTokensAfterResponse(c, [ended]);
+  return frames;
 }
 
-/** Back to the client when it asked for it (even if nobody was signed in: the RP needs it), else a message. */
-function afterSignOut(c: Ctx, request: LogoutRequest): Promise<Response> | Response {
-  if (request.postLogoutRedirectUri) {
+/**
+ * Back to the client when it asked for it (even if nobody was signed in: the RP needs it), else a
+ * message; through the front-channel page first when clients are to be framed.
+ */
+function afterSignOut(c: Ctx, request: LogoutRequest, frames: string[]): Promise<Response> | Response {
+  const next = request.postLogoutRedirectUri ? postLogoutLocation(request.postLogoutRedirectUri, request.state) : undefined;
+  if (frames.length > 0) {
+    const nonce = randomToken(16);
+    setPageHeaders(c);
+    c.header("Content-Security-Policy", frontChannelPolicy(frames, nonce));
+    return c.html(withDoctype(String(FrontChannelLogoutPage({ frames, next, nonce }))));
+  }
+  if (next) {
     c.header("Cache-Control", "no-store");
-    return c.redirect(postLogoutLocation(request.postLogoutRedirectUri, request.state), 303);
+    return c.redirect(next, 303);
   }
   return sendPage(c, c.get("pages").message({ title: "Signed out", message: "You have been signed out." }, c));
 }
@@ -77,8 +100,7 @@ export async function logoutPost(c: Ctx): Promise<Response> {
     const request = await checkLogoutRequest(c.var, params);
     if (!CONFIRM_FIELDS.some((name) => params.has(name))) return await showConfirm(c, request);
     if (!(await checkCsrf(c, c.var.secret(), params.get(CSRF_FIELD)))) return await showConfirm(c, request, 403);
-    await signOut(c, request);
-    return await afterSignOut(c, request);
+    return await afterSignOut(c, request, await signOut(c, request));
   } catch (err) {
     return errorPage(c, err);
   }

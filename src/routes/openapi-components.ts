@@ -308,7 +308,7 @@ const METADATA_URIS =
 const METADATA_LISTS =
   "scopes_supported response_modes_supported grant_types_supported token_endpoint_auth_methods_supported revocation_endpoint_auth_methods_supported introspection_endpoint_auth_methods_supported code_challenge_methods_supported claims_supported claim_types_supported prompt_values_supported";
 const METADATA_FLAGS =
-  "claims_parameter_supported request_parameter_supported request_uri_parameter_supported require_request_uri_registration authorization_response_iss_parameter_supported backchannel_logout_supported frontchannel_logout_supported";
+  "claims_parameter_supported request_parameter_supported request_uri_parameter_supported require_request_uri_registration authorization_response_iss_parameter_supported backchannel_logout_supported backchannel_logout_session_supported frontchannel_logout_supported frontchannel_logout_session_supported";
 
 const fieldsOf = (names: string, schema: JsonObject): JsonObject => Object.fromEntries(names.split(" ").map((name) => [name, schema]));
 
@@ -611,6 +611,16 @@ const schemas: Record<string, JsonObject> = {
       id_token_signed_response_alg: { type: "string", enum: [...SIGNING_ALGORITHMS] },
       subject_type: { type: "string", enum: ["public", "pairwise"] },
       dpop_bound_access_tokens: { type: "boolean", description: "RFC 9449 §5.2: token requests without a DPoP proof are refused (`invalid_dpop_proof`). Default false." },
+      backchannel_logout_uri: {
+        ...uri,
+        description: "OIDC Back-Channel Logout 1.0: a logout token (`logout_token`, with `sub`, `sid` and the logout event) is POSTed here when a browser session the client signed in from ends. https; no fragment.",
+      },
+      backchannel_logout_session_required: { type: "boolean", description: "Logout tokens carry `sid` whether or not this is set. Default false." },
+      frontchannel_logout_uri: {
+        ...uri,
+        description: "OIDC Front-Channel Logout 1.0: framed by the sign-out page. On the origin of a redirect URI; no fragment.",
+      },
+      frontchannel_logout_session_required: { type: "boolean", description: "The framed address gets `iss` and `sid` in its query. Default false." },
       ...fieldsOf("client_uri logo_uri tos_uri policy_uri", uri),
       contacts: strings,
       software_id: text,

@@ -14,6 +14,7 @@ import type { Account } from "../session/accounts";
 import { checkCsrf, csrfToken, CSRF_FIELD } from "../session/cookies";
 import { signedInAccount } from "../session/signed-in";
 import { changeUserPassword, disableUser, endUserAccess, revokeClientTokens } from "../tokens/operator-actions";
+import { sendLogoutTokensAfterResponse } from "../oidc/backchannel-logout";
 import { deleteClientAndTokens } from "../tokens/revocation";
 import { signingKeyFor } from "../tokens/keys";
 import { listAllSigningKeys } from "../db/signing-keys";
@@ -435,7 +436,7 @@ const notSelf = (c: Ctx, operator: Account, user: User) =>
 export const consoleUserDisable = forUser(async (c, operator, user) => {
   const refused = notSelf(c, operator, user);
   if (refused) return refused;
-  await disableUser(stores(c), user, c.get("settings"));
+  sendLogoutTokensAfterResponse(c, (await disableUser(stores(c), user, c.get("settings")))?.endedSessionIds ?? []);
   c.get("emit")({ type: "user.disabled", userId: user.id, operatorId: operator.id });
   return c.redirect(withNotice(userPath(c, user.id), "user_disabled"), 303);
 }, true);
@@ -453,7 +454,7 @@ export const consoleUserPassword = forUser(async (c, operator, user, params) => 
   if (refused) return refused;
   const checked = userRegistrationSchema.shape.password.safeParse(params!.get("password") ?? "");
   if (!checked.success) return showUser(c, operator, user, { passwordErrors: checked.error.issues.map((i) => i.message) }, 400);
-  await changeUserPassword(stores(c), user, checked.data, c.get("settings"));
+  sendLogoutTokensAfterResponse(c, (await changeUserPassword(stores(c), user, checked.data, c.get("settings")))?.endedSessionIds ?? []);
   c.get("emit")({ type: "user.password_changed", userId: user.id, operatorId: operator.id });
   return c.redirect(withNotice(userPath(c, user.id), "password_changed"), 303);
 }, true);
@@ -461,7 +462,7 @@ export const consoleUserPassword = forUser(async (c, operator, user, params) => 
 /** `POST …/signout/`: `user signout [--revoke-tokens]`. */
 export const consoleUserSignOut = forUser(async (c, operator, user, params) => {
   const revokeTokens = params!.has("revoke_tokens");
-  await endUserAccess(stores(c), user.id, c.get("settings"), revokeTokens);
+  sendLogoutTokensAfterResponse(c, (await endUserAccess(stores(c), user.id, c.get("settings"), revokeTokens)).endedSessionIds);
   c.get("emit")({ type: "user.signed_out", userId: user.id, operatorId: operator.id });
   return c.redirect(withNotice(userPath(c, user.id), revokeTokens ? "signed_out_revoked" : "signed_out"), 303);
 }, true);
