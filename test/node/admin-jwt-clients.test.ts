@@ -1,7 +1,8 @@
 /**
  * The admin CLI's flags for JWT client authentication and pushed authorization requests:
  * `client create --auth-method private_key_jwt --jwks JSON | --jwks-uri URL`, `client_secret_jwt`
- * (its secret sealed under SECRET_KEY, from .dev.vars here), and `--require-par`. One real process
+ * (its secret sealed under SECRET_KEY, from .dev.vars here), `--require-par`, and the logout URIs
+ * (`--backchannel-logout-uri`, `--frontchannel-logout-uri`). One real process
  * applies the migrations; the rest run through the same `main()`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -103,5 +104,46 @@ describe("admin CLI: JWT client authentication and PAR flags", () => {
     }
     const publicClient = await admin(["client", "create", "--name", "Pub", "--type", "public", "--grant-types", "authorization_code", "--redirect-uris", "https://app.example.com/cb", "--auth-method", "private_key_jwt", "--jwks", JSON.stringify(jwks)]);
     expect(publicClient.code).toBe(2);
+  });
+});
+
+describe("admin CLI: relying-party logout flags (OIDC Back- and Front-Channel Logout)", () => {
+  const relyingParty = (name: string) => [
+    "client", "create", "--name", name, "--type", "confidential", "--grant-types", "authorization_code",
+    "--redirect-uris", "https://app.example.com/callback",
+  ];
+
+  it("--backchannel-logout-uri and --frontchannel-logout-uri, with their --*-session-required flags, are stored and shown", async () => {
+    const created = await adminJson([
+      ...relyingParty("Logout client"),
+      "--backchannel-logout-uri", "https://app.example.com/backchannel",
+      "--backchannel-logout-session-required",
+      "--frontchannel-logout-uri", "https://app.example.com/frontchannel",
+    ]);
+    expect(created).toMatchObject({
+      backchannel_logout_uri: "https://app.example.com/backchannel",
+      backchannel_logout_session_required: true,
+      frontchannel_logout_uri: "https://app.example.com/frontchannel",
+      frontchannel_logout_session_required: false,
+    });
+    const row = (await findClient(local.db, String(created.client_id)))!;
+    expect(row).toMatchObject({ backchannelLogoutUri: "https://app.example.com/backchannel", backchannelLogoutSessionRequired: true });
+    const shown = await admin(["client", "show", String(created.client_id)]);
+    expect(shown.stdout).toMatch(/back-channel logout\s+https:\/\/app\.example\.com\/backchannel \(with sid\)/);
+    expect(shown.stdout).toMatch(/front-channel logout\s+https:\/\/app\.example\.com\/frontchannel\n/);
+  });
+
+  it("refuses an http or fragment URI, a front-channel URI off the redirect URIs' origins, and logout URIs on a client that signs nobody in", async () => {
+    const cases: [string[], RegExp][] = [
+      [[...relyingParty("Refused"), "--backchannel-logout-uri", "http://app.example.com/bc"], /--backchannel-logout-uri.*https/],
+      [[...relyingParty("Refused"), "--backchannel-logout-uri", "https://app.example.com/bc#x"], /--backchannel-logout-uri/],
+      [[...relyingParty("Refused"), "--frontchannel-logout-uri", "https://other.example.com/fc"], /--frontchannel-logout-uri.*origin/],
+      [[...service("Refused"), "--backchannel-logout-uri", "https://app.example.com/bc"], /logout URIs/],
+    ];
+    for (const [flags, message] of cases) {
+      const run = await admin(flags);
+      expect(run.code, run.stdout).toBe(2);
+      expect(run.stderr).toMatch(message);
+    }
   });
 });

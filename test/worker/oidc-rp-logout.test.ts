@@ -11,7 +11,9 @@ import { createProvider } from "../../src/provider";
 import { Browser, hiddenFields, redirectParams } from "./support/browser";
 import { db, ISSUER } from "./support/helpers";
 import { authorizeUrl, exchangeCode, PASSWORD, REDIRECT, unique, VERIFIER } from "./support/flow";
-import { expectOidcTokens, oidcClient, oidcRequest, oidcUser, publishedKeys, signedInOidc } from "./support/oidc-helpers";
+import { AppBrowser, expectOidcTokens, oidcClient, oidcRequest, oidcUser, publishedKeys, signedInOidc } from "./support/oidc-helpers";
+import { registerUser } from "../../src/db/registration";
+import { endUserAccess } from "../../src/tokens/operator-actions";
 
 /**
  * OpenID Connect Back-Channel Logout 1.0 and Front-Channel Logout 1.0: the clients a session signed
@@ -174,6 +176,35 @@ describe("back-channel logout", () => {
     await worker.scheduled(createScheduledController({ cron: "17 * * * *" }), env as never, ctx);
     await waitOnExecutionContext(ctx);
     expect((await recordOf(uri)).count).toBe(0);
+  });
+
+  it("an operator's console action tells the user's clients at once; the CLI's are delivered by the cron", async () => {
+    const app = createProvider({ settings: { OPERATOR_CONSOLE: true } });
+    const operator = await registerUser(db(), { username: unique("op"), password: PASSWORD, operator: true });
+    const operatorBrowser = new AppBrowser(app);
+    expect((await operatorBrowser.login(operator.username, PASSWORD)).status).toBe(200);
+    const viaConsole = await logoutEndpoint();
+    const viaCli = await logoutEndpoint();
+    const consoleClient = await oidcClient({ backchannelLogoutUri: viaConsole });
+    const cliClient = await oidcClient({ backchannelLogoutUri: viaCli });
+
+    const first = await signedInOidc();
+    const { claims } = await signIn(first.browser, consoleClient);
+    const userPage = `/o/admin/users/${first.id}/`;
+    const page = await operatorBrowser.get(userPage);
+    expect(page.status).toBe(200);
+    expect((await operatorBrowser.post(`${userPage}disable/`, hiddenFields(await page.text()))).status).toBe(303);
+    expect(await expectLogoutToken(viaConsole, consoleClient.clientId)).toMatchObject({ sub: first.id, sid: claims.sid });
+
+    // `npm run admin -- user signout NAME` runs this in Node, with no Worker to deliver: the cron does.
+    const second = await signedInOidc();
+    await signIn(second.browser, cliClient);
+    await endUserAccess({ db: db(), kv: env.KV }, second.id, parseSettings({}), false);
+    expect((await delivered(viaCli, 1, 300)).count).toBe(0);
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "17 * * * *" }), env as never, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await expectLogoutToken(viaCli, cliClient.clientId)).toMatchObject({ sub: second.id });
   });
 
   it("a logout URI on a private host is never POSTed to", async () => {
