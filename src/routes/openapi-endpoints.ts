@@ -548,7 +548,7 @@ export const ENDPOINTS: Endpoint[] = [
         operationId: "endSessionPost",
         summary: "Logout request by POST, or the confirmation",
         description:
-          'Without `csrfmiddlewaretoken` or `logout`: a logout request POSTed by the client, answered as the GET (confirmation page). With them: the user\'s confirmation, which clears the session cookie (and, with `REVOKE_TOKENS_ON_LOGOUT`, revokes the user\'s refresh tokens of that client and their access tokens), then redirects to `post_logout_redirect_uri` with `state`, or shows a "signed out" page.',
+          'Without `csrfmiddlewaretoken` or `logout`: a logout request POSTed by the client, answered as the GET (confirmation page). With them: the user\'s confirmation, which clears the session cookie (and, with `REVOKE_TOKENS_ON_LOGOUT`, revokes the user\'s refresh tokens of that client and their access tokens), then redirects to `post_logout_redirect_uri` with `state`, or shows a "signed out" page. The session\'s clients with a `backchannel_logout_uri` are POSTed a logout token after the response (Back-Channel Logout 1.0); when some have a `frontchannel_logout_uri`, a 200 page frames those first (with `iss` and `sid` when they asked) and then continues to `post_logout_redirect_uri` (Front-Channel Logout 1.0).',
         security: session,
         requestBody: formBody(schema("LogoutRequest")),
         responses: {
