@@ -183,7 +183,7 @@ async function ensureDemoSpaClient(db: Database): Promise<string> {
       !same(client.allowedOrigins, registration.allowedOrigins) ||
       client.dpopBoundAccessTokens !== registration.dpopBoundAccessTokens
     ) {
-      await replaceClientRegistration(db, client.id, registration);
+      await replaceClientRegistration(db, client, registration);
     }
     return client.id;
   }

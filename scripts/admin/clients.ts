@@ -3,7 +3,7 @@ import { dropPreviousClientSecret, findClient, listClients } from "../../src/db/
 import { clientRegistrationSchema, MAX_SECRET_GRACE_SECONDS, parseSecretGrace, registerClient, rotateClientSecret, type ClientRegistration } from "../../src/db/registration";
 import { findUserByUsername } from "../../src/db/users";
 import type { Client } from "../../src/db/schema";
-import { clientSecretSealer } from "../../src/tokens/client-secret";
+import { clientSecretSealer, rotationSealer } from "../../src/tokens/client-secret";
 import { deleteClientAndTokens } from "../../src/tokens/revocation";
 import { revokeClientTokens } from "../../src/tokens/operator-actions";
 import { CliError, list, requireOptions, str, UsageError, validationError, type Command, type Context, type OptionValues } from "./context";
@@ -303,8 +303,7 @@ export const clientCommands: Record<string, Command> = {
         throw new CliError(`client ${client.id} is a public client: it has no secret`);
       }
       // client_secret_jwt: the new secret is sealed too (its HMAC key), and the old one stops at once.
-      const sealSecret = client.tokenEndpointAuthMethod === "client_secret_jwt" ? clientSecretSealer(secretKey(ctx)) : undefined;
-      const rotated = await rotateClientSecret(await ctx.db(), client.id, grace, undefined, sealSecret);
+      const rotated = await rotateClientSecret(await ctx.db(), client.id, grace, undefined, rotationSealer(client, () => secretKey(ctx)));
       if (!rotated) throw new CliError(`client ${client.id} not found`);
       const until = rotated.previousSecretExpiresAt;
       ctx.print(

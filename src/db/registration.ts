@@ -251,24 +251,58 @@ export async function registerClient(
   return { client, clientSecret };
 }
 
+/** Whether a registration's client authenticates with a secret (confidential, and not with its keys). */
+const usesSecret = (columns: RegistrationColumns) => columns.clientType === "confidential" && columns.tokenEndpointAuthMethod !== "private_key_jwt";
+
+/**
+ * What a replaced registration does to the client's secret, so that a secret exists exactly when
+ * the new method uses one and a sealed copy exactly when it is client_secret_jwt: kept when it
+ * still serves; dropped when the method uses none (private_key_jwt); a new one issued (the old one
+ * and any grace end) when the method needs what the client lacks: a secret after private_key_jwt,
+ * or a sealed one on a switch to client_secret_jwt (a hashed secret cannot be unsealed).
+ */
+async function secretOnReplace(
+  existing: Client,
+  columns: RegistrationColumns,
+  sealSecret: SecretSealer | undefined,
+): Promise<{ changes: Partial<NewClient>; clientSecret: string | null }> {
+  const noPrevious = { previousSecretHash: null, previousSecretExpiresAt: null };
+  if (!usesSecret(columns)) {
+    return { changes: { secretHash: null, secretSealed: null, ...noPrevious }, clientSecret: null };
+  }
+  const sealed = columns.tokenEndpointAuthMethod === "client_secret_jwt";
+  if (existing.secretHash !== null && (!sealed || existing.secretSealed !== null)) {
+    return { changes: sealed ? {} : { secretSealed: null }, clientSecret: null };
+  }
+  if (sealed && !sealSecret) throw new Error("a client_secret_jwt client's secret must be sealed: pass sealSecret");
+  const { secret, hash } = await newClientSecret();
+  const secretSealed = sealed ? await sealSecret!(secret) : null;
+  return { changes: { secretHash: hash, secretSealed, ...noPrevious }, clientSecret: secret };
+}
+
 /**
  * Replaces a client's registration (RFC 7592 §2.2: the new metadata replaces, never augments, the
- * old). Its id, secret, source and registration access token stay. Undefined if it does not exist.
+ * old). Its id, source and registration access token stay; so does its secret, unless the new
+ * method needs another (`secretOnReplace`): the new secret is then returned, to be shown once.
+ * Undefined if the client no longer exists.
  */
 export async function replaceClientRegistration(
   db: Database,
-  clientId: string,
+  existing: Client,
   input: ClientRegistration,
-  extra: { metadataExpiresAt?: number | null } = {},
-): Promise<Client | undefined> {
+  extra: { metadataExpiresAt?: number | null; sealSecret?: SecretSealer } = {},
+): Promise<{ client: Client; clientSecret: string | null } | undefined> {
   const reg = clientRegistrationSchema.parse(input);
+  const columns = registrationColumns(reg);
+  const secret = await secretOnReplace(existing, columns, extra.sealSecret);
   const changes = {
-    ...registrationColumns(reg),
+    ...columns,
+    ...secret.changes,
     ...(extra.metadataExpiresAt !== undefined ? { metadataExpiresAt: extra.metadataExpiresAt } : {}),
     updatedAt: nowSeconds(),
   };
-  const [row] = await db.update(clients).set(changes).where(eq(clients.id, clientId)).returning();
-  return row;
+  const [row] = await db.update(clients).set(changes).where(eq(clients.id, existing.id)).returning();
+  return row && { client: row, clientSecret: secret.clientSecret };
 }
 
 /** A new client secret and its hash; the secret is shown once, only the hash is stored. */

@@ -8,6 +8,7 @@ import { clientFormErrors, clientFormOfParams, EMPTY_CLIENT_FORM, hasErrors, OPE
 import type { Account } from "../session/accounts";
 import { checkCsrf, csrfToken, CSRF_FIELD } from "../session/cookies";
 import { signedInAccount } from "../session/signed-in";
+import { clientSecretSealer, rotationSealer } from "../tokens/client-secret";
 import { deleteClientAndTokens } from "../tokens/revocation";
 import type { ProviderEnv } from "../types";
 import {
@@ -190,7 +191,7 @@ export const applicationRegister = forUser(async (c, user) => {
   const input = registrationOf(c, values, user);
   const errors = clientFormErrors(input);
   if (hasErrors(errors)) return showForm(c, values, errors);
-  const { client, clientSecret } = await registerClient(c.get("db"), input);
+  const { client, clientSecret } = await registerClient(c.get("db"), input, { sealSecret: clientSecretSealer(c.var.secret()) });
   c.get("emit")({ type: "client.registered", clientId: client.id, source: "user", userId: user.id });
   return showDetail(c, client, clientSecret ? { value: clientSecret } : undefined);
 });
@@ -209,7 +210,7 @@ export const applicationUpdate = forOwnApplication(async (c, user, client) => {
   const input = registrationOf(c, values, user, client);
   const errors = clientFormErrors(input, { existing: client });
   if (hasErrors(errors)) return showForm(c, values, errors, client);
-  await replaceClientRegistration(c.get("db"), client.id, input);
+  await replaceClientRegistration(c.get("db"), client, input, { sealSecret: clientSecretSealer(c.var.secret()) });
   forgetCachedClient(client.id);
   c.get("emit")({ type: "client.updated", clientId: client.id, source: "user", userId: user.id });
   return c.redirect(`${applicationsBase(c)}/${encodeURIComponent(client.id)}/`, 303);
@@ -240,7 +241,7 @@ export const applicationRotateSecret = forOwnApplication(async (c, _user, client
   const params = await checkedForm(c);
   if (params instanceof Response) return params;
   if (client.clientType !== "confidential") return badForm(c, 400, "A public application has no secret.");
-  const rotated = await rotateClientSecret(c.get("db"), client.id, 0);
+  const rotated = await rotateClientSecret(c.get("db"), client.id, 0, undefined, rotationSealer(client, c.var.secret));
   if (!rotated) return notFound(c);
   forgetCachedClient(client.id);
   return showDetail(c, client, { value: rotated.secret, previousUntil: null });

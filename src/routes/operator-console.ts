@@ -31,7 +31,7 @@ import {
   retireDatabaseKey,
   retirableFrom,
 } from "../tokens/database-keys";
-import { clientSecretSealer } from "../tokens/client-secret";
+import { clientSecretSealer, rotationSealer } from "../tokens/client-secret";
 import type { ProviderEnv } from "../types";
 import { ApplicationFormPage, type ApplicationFormValues } from "../views/application-pages";
 import {
@@ -297,8 +297,7 @@ export const consoleClientRotateSecret = forClient(async (c, operator, client, p
   if (grace === undefined) {
     return message(c, operator, 400, "Nothing was changed", `The grace must be a whole number of seconds from 0 to ${MAX_SECRET_GRACE_SECONDS} (30 days).`);
   }
-  const sealSecret = client.tokenEndpointAuthMethod === "client_secret_jwt" ? clientSecretSealer(c.var.secret()) : undefined;
-  const rotated = await rotateClientSecret(c.get("db"), client.id, grace, undefined, sealSecret);
+  const rotated = await rotateClientSecret(c.get("db"), client.id, grace, undefined, rotationSealer(client, c.var.secret));
   if (!rotated) return message(c, operator, 404, "Not found", "There is no client with this client ID.");
   forgetCachedClient(client.id);
   c.get("emit")({ type: "client.secret_rotated", clientId: client.id, source: "operator", operatorId: operator.id });

@@ -157,12 +157,13 @@ async function updateClient(c: Ctx, client: Client, token: string): Promise<Resp
   const registration = registrationFromMetadata(body, { settings, source: "registration" });
   checkSelfRegistrationLimits(registration, settings);
   checkSameClientType(client, registration);
-  const updated = await replaceClientRegistration(c.get("db"), client.id, registration);
+  // RFC 7592 §2.2: a method that needs a secret the client lacks (client_secret_jwt's sealed one) gets a new one, in the answer.
+  const updated = await replaceClientRegistration(c.get("db"), client, registration, { sealSecret: clientSecretSealer(c.var.secret()) });
   if (!updated) throw invalidToken("the registration access token is not valid for this client");
   // The new metadata applies at once here; other isolates reload within CLIENT_CACHE_SECONDS.
   forgetCachedClient(client.id);
   c.get("emit")({ type: "client.updated", clientId: client.id, source: "registration" });
-  return c.json(clientInformation(c, updated, token), 200, NO_STORE);
+  return c.json(clientInformation(c, updated.client, token, updated.clientSecret), 200, NO_STORE);
 }
 
 /** As the admin CLI's `client delete`: its refresh tokens go with the row, its access tokens are refused from now on. */

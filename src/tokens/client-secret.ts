@@ -16,6 +16,11 @@ export const clientSecretSealer =
   (secret) =>
     seal(secretKey, PURPOSE, secret);
 
+/** What a rotation of `client`'s secret seals the new one with: client_secret_jwt clients only (SECRET_KEY read only then). */
+export function rotationSealer(client: Pick<Client, "tokenEndpointAuthMethod">, secretKey: () => string): SecretSealer | undefined {
+  return client.tokenEndpointAuthMethod === "client_secret_jwt" ? clientSecretSealer(secretKey()) : undefined;
+}
+
 /** The client's secret, or undefined when none is sealed (or it was sealed under another SECRET_KEY). */
 export async function unsealClientSecret(secretKey: string, client: Client): Promise<string | undefined> {
   if (!client.secretSealed) return undefined;

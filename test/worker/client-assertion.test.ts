@@ -8,7 +8,8 @@ import { CLIENT_ASSERTION_TYPE } from "../../src/oauth/client-assertion";
 import { createProvider } from "../../src/provider";
 import { clientSecretSealer } from "../../src/tokens/client-secret";
 import { CONTROL_ORIGIN, type FetchRecord } from "../cimd-document-server";
-import { unique } from "./support/flow";
+import { hiddenFields } from "./support/browser";
+import { signedIn, unique } from "./support/flow";
 import { BASE, basic, createClient, db, form, ISSUER, postToken } from "./support/helpers";
 
 /**
@@ -345,6 +346,20 @@ describe("client_secret_jwt and secret rotation", () => {
     const body = await expectRefused(await postToken(withAssertion(await hmacSigned(clientId, unsealed.secret))));
     expect(body.error_description).toContain("rotate its secret");
   });
+
+  it("a rotation on the application pages seals the new secret too: it signs assertions, the old one stops", async () => {
+    const { browser, id } = await signedIn("jwt-app");
+    const sealSecret = clientSecretSealer(SECRET_KEY);
+    const { clientId, clientSecret } = await createClient({ tokenEndpointAuthMethod: "client_secret_jwt", source: "user", userId: id }, { sealSecret });
+    const page = await browser.get(`/o/applications/${clientId}/`);
+    const res = await browser.post(`/o/applications/${clientId}/rotate-secret/`, hiddenFields(await page.text()));
+    const html = await res.text();
+    expect(res.status, html).toBe(200);
+    const fresh = /<code id="client-secret">([^<]+)<\/code>/.exec(html)?.[1];
+    expect(fresh).toBeDefined();
+    await expectOk(await postToken(withAssertion(await hmacSigned(clientId, fresh!))));
+    await expectRefused(await postToken(withAssertion(await hmacSigned(clientId, clientSecret))));
+  });
 });
 
 describe("every endpoint that authenticates clients", () => {
@@ -407,6 +422,56 @@ describe("dynamic registration (RFC 7591) of JWT clients", () => {
     const clientId = info.client_id as string;
     expect(info.client_secret).toBeTypeOf("string");
     await expectOk(await postToken(withAssertion(await hmacSigned(clientId, info.client_secret as string))));
+  });
+
+  /** RFC 7592 §2.2: replaces the registration of `info` with `metadata`, as its client. */
+  async function replaced(info: Record<string, unknown>, metadata: Record<string, unknown>) {
+    const res = await app.request(
+      info.registration_client_uri as string,
+      {
+        method: "PUT",
+        headers: { "content-type": "application/json", authorization: `Bearer ${info.registration_access_token as string}` },
+        body: JSON.stringify({ ...metadata, client_id: info.client_id }),
+      },
+      env,
+    );
+    return expectOk(res);
+  }
+
+  it("PUT to client_secret_jwt issues a new, sealed secret (the old one stops); the same method keeps it; away from it the sealed copy goes", async () => {
+    const basicMetadata = service({ token_endpoint_auth_method: "client_secret_basic" });
+    const info = await registered(basicMetadata);
+    const clientId = info.client_id as string;
+    const old = info.client_secret as string;
+    const jwtMetadata = { ...basicMetadata, token_endpoint_auth_method: "client_secret_jwt" };
+
+    const switched = await replaced(info, jwtMetadata);
+    const fresh = switched.client_secret as string;
+    expect(fresh).toBeTypeOf("string");
+    expect(fresh).not.toBe(old);
+    await expectOk(await postToken(withAssertion(await hmacSigned(clientId, fresh))));
+    await expectRefused(await postToken(withAssertion(await hmacSigned(clientId, old))));
+
+    expect((await replaced(info, jwtMetadata)).client_secret).toBeUndefined();
+    await expectOk(await postToken(withAssertion(await hmacSigned(clientId, fresh))));
+
+    expect((await replaced(info, basicMetadata)).client_secret).toBeUndefined();
+    expect((await findClient(db(), clientId))!.secretSealed).toBeNull();
+    await expectOk(await postToken({ grant_type: "client_credentials" }, { authorization: basic(clientId, fresh) }));
+  });
+
+  it("PUT from private_key_jwt to a secret method issues a secret; back to private_key_jwt drops it", async () => {
+    const key = await newKey();
+    const keyMetadata = service({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [key.publicJwk] } });
+    const info = await registered(keyMetadata);
+    const clientId = info.client_id as string;
+    const secret = (await replaced(info, service({ token_endpoint_auth_method: "client_secret_post" }))).client_secret as string;
+    expect(secret).toBeTypeOf("string");
+    await expectOk(await postToken({ grant_type: "client_credentials", client_id: clientId, client_secret: secret }));
+
+    expect((await replaced(info, keyMetadata)).client_secret).toBeUndefined();
+    expect((await findClient(db(), clientId))!).toMatchObject({ secretHash: null, secretSealed: null, previousSecretHash: null });
+    await expectOk(await postToken(withAssertion(await signed(clientId, key))));
   });
 
   it("refuses private_key_jwt without keys or with both, private keys, an http jwks_uri, a wrong algorithm, keys for a secret method", async () => {
