@@ -1,4 +1,4 @@
-import { and, eq, gte, inArray, isNotNull, lte, notExists, or, sql } from "drizzle-orm";
+import { and, eq, gte, inArray, isNotNull, lt, notExists, or, sql } from "drizzle-orm";
 import type { Database } from "./index";
 import { clients, sessionClients, sessions, type Client, type SessionClient } from "./schema";
 
@@ -63,7 +63,7 @@ export async function pendingBackChannelLogouts(
       and(
         sids === undefined ? undefined : inArray(sessionClients.sid, [...sids]),
         isNotNull(clients.backchannelLogoutUri),
-        lte(sessionClients.logoutAttempts, maxAttempts - 1),
+        lt(sessionClients.logoutAttempts, maxAttempts),
         sessionEnded(db),
       ),
     )
