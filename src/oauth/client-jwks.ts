@@ -9,7 +9,9 @@ import { invalidClient, OAuthError } from "./errors";
  * with the limits of client ID metadata documents (https, a public host, no redirects, a time and
  * size limit), kept per isolate for JWKS_URI_CACHE_SECONDS, and fetched again at once, at most once
  * per client every JWKS_URI_REFETCH_SECONDS, when an assertion names a key the set does not have
- * (the client rotated its keys).
+ * (the client rotated its keys). A failed fetch is remembered as long, per isolate: until then the
+ * client is refused without a fetch, so requests cannot make the server fetch a failing
+ * jwks_uri once each.
  */
 
 /** The whole exchange must end within this time. */
@@ -18,7 +20,7 @@ export const JWKS_URI_TIMEOUT_MS = 5_000;
 export const JWKS_URI_MAX_BYTES = 64 * 1024;
 /** How long a fetched key set is used in an isolate before it is fetched again. */
 export const JWKS_URI_CACHE_SECONDS = 300;
-/** An unknown key makes the isolate fetch the set again, at most once per client in this time. */
+/** An unknown key makes the isolate fetch the set again, at most once per client in this time; a failed fetch is not tried again before it. */
 export const JWKS_URI_REFETCH_SECONDS = 60;
 
 const refused = (description: string) => invalidClient(description);
@@ -97,13 +99,29 @@ export async function fetchJwksUri(url: URL): Promise<JSONWebKeySet> {
 }
 
 const cache = new IsolateCache<JSONWebKeySet>(() => true, 1000);
+/** Recently failed fetches by URL: the error, and until when it is answered without a fetch (ms). */
+const failures = new Map<string, { until: number; error: unknown }>();
 /** When each client's set was last fetched again for an unknown key (ms). */
 const refetched = new Map<string, number>();
+
+/** Fetches the set, unless a fetch of this URL failed within JWKS_URI_REFETCH_SECONDS: then that failure again. */
+async function fetchUnlessFailedRecently(url: URL): Promise<JSONWebKeySet> {
+  const now = Date.now();
+  const failure = failures.get(url.href);
+  if (failure && failure.until > now) throw failure.error;
+  try {
+    return await fetchJwksUri(url);
+  } catch (err) {
+    if (failures.size >= 1000) failures.clear();
+    failures.set(url.href, { until: now + JWKS_URI_REFETCH_SECONDS * 1000, error: err });
+    throw err;
+  }
+}
 
 /** The key set at `jwksUri`, from this isolate's cache when fresh. */
 export function clientKeySet(jwksUri: string, allowPrivateHosts: boolean): Promise<JSONWebKeySet> {
   const url = checkJwksUri(jwksUri, allowPrivateHosts);
-  return cache.get(url.href, JWKS_URI_CACHE_SECONDS, () => fetchJwksUri(url));
+  return cache.get(url.href, JWKS_URI_CACHE_SECONDS, () => fetchUnlessFailedRecently(url));
 }
 
 /**

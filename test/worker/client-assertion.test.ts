@@ -303,6 +303,20 @@ describe("private_key_jwt with a jwks_uri", () => {
     }
   });
 
+  it("a failing jwks_uri is fetched once per window: meanwhile the client is refused without a fetch, also concurrently", async () => {
+    const key = await newKey();
+    const url = jwksUrl();
+    await serveKeys(url, [key.publicJwk], 503);
+    const { clientId } = await createClient({ tokenEndpointAuthMethod: "private_key_jwt", jwksUri: url });
+    for (let i = 0; i < 3; i++) {
+      const body = await expectRefused(await postToken(withAssertion(await signed(clientId, key))));
+      expect(body.error_description).toContain("HTTP 503");
+    }
+    const racing = await Promise.all([0, 1, 2].map(async () => postToken(withAssertion(await signed(clientId, key)))));
+    for (const res of racing) await expectRefused(res);
+    expect(await fetchesOf(url)).toBe(1);
+  });
+
   it("a jwks_uri on a private host is not fetched", async () => {
     const key = await newKey();
     const { clientId } = await createClient({ tokenEndpointAuthMethod: "private_key_jwt", jwksUri: "https://127.0.0.1:1/jwks.json" });
