@@ -1,6 +1,8 @@
 import { and, eq, gt, inArray, isNull, lte, or, sql } from "drizzle-orm";
-import type { Database } from "./index";
+import type { BatchItem } from "drizzle-orm/batch";
+import { isUniqueViolation, type Database } from "./index";
 import { deviceAuthorizations as d, signInThrottle, users, type DeviceAuthorization } from "./schema";
+import { spendHashedId } from "./spent-ids";
 
 /**
  * RFC 8628 device authorizations in D1, always at the primary: the device polls from wherever it
@@ -56,11 +58,12 @@ export async function decideDeviceAuthorization(
 }
 
 /**
- * What one poll found: the authorization it consumed (tokens are due), whether it was too fast, the
- * row after it, and whether its user is active in the built-in users table (null: no such row).
+ * What one poll found: the authorization when it is approved and unexpired (tokens are due, once
+ * `redeemDeviceAuthorization` spends it), whether it was too fast, the row after the poll, and
+ * whether its user is active in the built-in users table (null: no such row).
  */
 export interface PollOutcome {
-  consumed: DeviceAuthorization | undefined;
+  approved: DeviceAuthorization | undefined;
   slowedDown: boolean;
   row: DeviceAuthorization | undefined;
   userActive: boolean | null;
@@ -71,34 +74,48 @@ export interface PollOutcome {
  * batch as a transaction, so concurrent polls are serialized):
  *
  * 1. still pending and polled again before `interval` passed: `interval` grows by 5 s (`slow_down`);
- * 2. approved and unexpired: approved → consumed, returning the row (only one poll can do this);
- * 3. still pending and not too fast: `last_polled_at` is recorded;
- * 4. the row as it is now, to tell the other answers apart, with its user's `is_active`.
+ * 2. still pending and not too fast: `last_polled_at` is recorded;
+ * 3. the row as it is now, to tell the answers apart, with its user's `is_active`.
  *
- * Every statement also matches the client, so another client's poll changes nothing.
+ * Every statement also matches the client, so another client's poll changes nothing. An approval
+ * is only read here: it is spent with the tokens' writes (`redeemDeviceAuthorization`).
  */
 export async function pollDeviceAuthorization(db: Database, deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
   const ours = and(eq(d.deviceCodeHash, deviceCodeHash), eq(d.clientId, clientId), gt(d.expiresAt, now));
   const tooFast = sql`${d.lastPolledAt} IS NOT NULL AND ${d.lastPolledAt} > ${now} - ${d.interval}`;
-  const [slowed, consumed, , current] = await db.batch([
+  const [slowed, , current] = await db.batch([
     db
       .update(d)
       .set({ interval: sql`${d.interval} + ${SLOW_DOWN_SECONDS}`, lastPolledAt: now })
       .where(and(ours, eq(d.status, "pending"), tooFast))
       .returning({ interval: d.interval }),
-    db.update(d).set({ status: "consumed", lastPolledAt: now }).where(and(ours, eq(d.status, "approved"))).returning(),
     db
       .update(d)
       .set({ lastPolledAt: now })
       .where(and(ours, eq(d.status, "pending"), or(isNull(d.lastPolledAt), lte(d.lastPolledAt, sql`${now} - ${d.interval}`)))),
     db.select({ row: d, userActive: users.isActive }).from(d).leftJoin(users, eq(users.id, d.userId)).where(eq(d.deviceCodeHash, deviceCodeHash)).limit(1),
   ]);
-  return { consumed: consumed[0], slowedDown: slowed.length > 0, row: current[0]?.row, userActive: current[0]?.userActive ?? null };
+  const row = current[0]?.row;
+  const approved = row && row.clientId === clientId && row.status === "approved" && row.expiresAt > now ? row : undefined;
+  return { approved, slowedDown: slowed.length > 0, row, userActive: current[0]?.userActive ?? null };
 }
 
-/** Undoes a consumption whose poll was refused before any token was issued (a `resource` beyond the approval). */
-export async function restoreApproval(db: Database, deviceCodeHash: string): Promise<void> {
-  await db.update(d).set({ status: "approved" }).where(and(eq(d.deviceCodeHash, deviceCodeHash), eq(d.status, "consumed"))).run();
+/**
+ * Spends an approved device code and writes what it issues (`alongside`: the refresh token) in
+ * one batch at the primary, so either both happen or neither: the unique insert of the code's
+ * spent id fails the whole batch on a second redemption (as a code redemption's does, also under
+ * concurrent polls), then the row becomes `consumed`. False when the code was spent already.
+ */
+export async function redeemDeviceAuthorization(db: Database, row: DeviceAuthorization, alongside: BatchItem<"sqlite">[]): Promise<boolean> {
+  const spend = spendHashedId(db, "device_code", row.deviceCodeHash, row.expiresAt);
+  const consume = db.update(d).set({ status: "consumed" }).where(and(eq(d.deviceCodeHash, row.deviceCodeHash), eq(d.status, "approved")));
+  try {
+    await db.batch([spend, consume, ...alongside]);
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err)) return false;
+    throw err;
+  }
 }
 
 /** Throttle keys of wrong user-code entries: the signed-in user from one address (narrow), and the user everywhere (wide). */

@@ -10,6 +10,14 @@ export function openDatabase(d1: D1Database): Database {
   return drizzle(d1);
 }
 
+/** D1's unique-constraint error, also when Drizzle wraps it (a DrizzleQueryError with the D1 error as `cause`). */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as Error).cause, depth++) {
+    if (/UNIQUE constraint failed/i.test(String((e as Error).message ?? e))) return true;
+  }
+  return false;
+}
+
 /**
  * A D1 bookmark as D1 writes them (hex groups joined by dashes, e.g.
  * `00000000-0000000b-00004f2a-4c5d…`). Anything else is not handed to D1.

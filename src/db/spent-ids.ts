@@ -4,7 +4,7 @@ import type { Database } from "./index";
 import { spentIds } from "./schema";
 
 /** What a single-use identifier is: each kind has its own namespace. */
-export type SpentIdKind = "par" | "client_assertion" | "dpop";
+export type SpentIdKind = "par" | "client_assertion" | "dpop" | "device_code";
 
 /**
  * Spends `value` of `kind` until `expiresAt` (Unix seconds): true the first time, false when it was
@@ -14,6 +14,14 @@ export async function spendOnce(db: Database, kind: SpentIdKind, value: string, 
   const id = `${kind}:${await hashSecret(value)}`;
   const rows = await db.insert(spentIds).values({ id, expiresAt }).onConflictDoNothing().returning({ id: spentIds.id });
   return rows.length > 0;
+}
+
+/**
+ * The insert that spends an identifier already hashed (a device code's hash), to run in a batch:
+ * a second one fails with D1's unique-constraint error, and the whole batch with it.
+ */
+export function spendHashedId(db: Database, kind: SpentIdKind, hash: string, expiresAt: number) {
+  return db.insert(spentIds).values({ id: `${kind}:${hash}`, expiresAt });
 }
 
 /** Cleanup's condition: identifiers past their lifetime (a replay would be refused as expired anyway). */

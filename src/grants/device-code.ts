@@ -1,6 +1,6 @@
 import { hashSecret } from "../core/crypto";
 import { nowSeconds } from "../core/time";
-import { pollDeviceAuthorization, restoreApproval, type PollOutcome } from "../db/device-authorizations";
+import { pollDeviceAuthorization, redeemDeviceAuthorization, type PollOutcome } from "../db/device-authorizations";
 import { insertRefreshToken } from "../db/refresh-tokens";
 import type { DeviceAuthorization } from "../db/schema";
 import { authorizationPending, deviceAccessDenied, expiredToken, invalidGrant, slowDown } from "../oauth/errors";
@@ -38,37 +38,33 @@ function grantOf(row: DeviceAuthorization): UserGrant {
 }
 
 /**
- * RFC 8628 §3.4: the device polls with its device code. One D1 batch at the primary decides the
- * answer (`pollDeviceAuthorization`): pending, too fast, denied, expired, or approved, when it
- * also marks the code consumed, so of two concurrent polls only one gets tokens. Tokens are those
- * of the code grant: an access token, a refresh token when the client has that grant, an ID token
- * when `openid` was approved.
+ * RFC 8628 §3.4: the device polls with its device code. One D1 batch at the primary reads the
+ * answer (`pollDeviceAuthorization`): pending, too fast, denied, expired, or approved. An approved
+ * code is checked, then spent in one batch with the refresh token it issues
+ * (`redeemDeviceAuthorization`), so a failure leaves it approved with nothing issued, and of two
+ * concurrent polls only one gets tokens. Tokens are those of the code grant: an access token, a
+ * refresh token when the client has that grant, an ID token when `openid` was approved.
  */
 export const deviceCodeGrant: Grant = async (ctx: GrantContext) => {
   const { client, params, settings, db } = ctx;
   const deviceCode = params.require("device_code");
-  // RFC 8707 §2.2 and a missing ID token key: checked before the code is spent.
   const requested = parseResources(params.getAll("resource"));
   const keys = await ctx.keys();
   const now = nowSeconds();
   const outcome = await pollDeviceAuthorization(db, await hashSecret(deviceCode), client.id, now);
-  const row = outcome.consumed;
+  const row = outcome.approved;
   if (!row || row.userId === null) throw refusal(outcome, client.id, now);
   // A user disabled (or removed) since approving gets no tokens, as at refresh.
   const active = ctx.accounts.usersTable === true ? outcome.userActive === true : (await ctx.accounts.findById(db, row.userId)) !== null;
   if (!active) throw invalidGrant("the user is disabled or no longer exists");
 
   const grant = grantOf(row);
-  let resources: string[];
-  try {
-    resources = narrowResources(requested, grant.resources ?? [ctx.audience]);
-    if (grant.scope.includes("openid")) signingKeyFor(keys, client.idTokenSignedResponseAlg);
-  } catch (err) {
-    // Refused before anything was issued: the approval stands, and a corrected poll gets the tokens.
-    await restoreApproval(db, row.deviceCodeHash);
-    throw err;
-  }
+  // RFC 8707 §2.2 and a missing ID token key: checked before the code is spent, so a corrected poll gets the tokens.
+  const resources = narrowResources(requested, grant.resources ?? [ctx.audience]);
+  if (grant.scope.includes("openid")) signingKeyFor(keys, client.idTokenSignedResponseAlg);
   const refresh = issuesRefreshTokens(client) ? await newRefreshToken(settings, client, grant, ctx.dpop) : undefined;
-  if (refresh) await insertRefreshToken(db, refresh.row).run();
+  if (!(await redeemDeviceAuthorization(db, row, refresh ? [insertRefreshToken(db, refresh.row)] : []))) {
+    throw invalidGrant("the device code has already been used");
+  }
   return userTokenResponse(ctx, { ...grant, resources }, refresh?.token, { type: "token.issued", grantType: "device_code" });
 };

@@ -208,7 +208,7 @@ describe("the whole flow", () => {
 });
 
 describe("storage and events", () => {
-  it("a request costs one D1 round-trip, a poll one batch (two with tokens and a refresh token), and no KV", async () => {
+  it("a request costs one D1 round-trip, a poll one batch (two with tokens: the code spent with the refresh token), and no KV", async () => {
     const client = await deviceClient();
     await codesFor(client); // warms this isolate's client cache
     const request = await requestCodes(client);
@@ -216,7 +216,7 @@ describe("storage and events", () => {
     expect(storageOps(request)).toMatchObject({ d1: 1, kv: 0 });
     const pending = await poll(client, codes.device_code);
     expect(pending.status).toBe(400);
-    expect(storageOps(pending)).toMatchObject({ d1: 1, d1_statements: 4, kv: 0 });
+    expect(storageOps(pending)).toMatchObject({ d1: 1, d1_statements: 3, kv: 0 });
     const user = await signedIn("device");
     expect((await decide(user.browser, codes.user_code, "approve")).status).toBe(200);
     const tokens = await poll(client, codes.device_code);
@@ -304,6 +304,22 @@ describe("polling errors (RFC 8628 §3.5)", () => {
     await expectTokens(await poll(client, codes.device_code));
     await expectTokenError(await poll(client, codes.device_code), "invalid_grant");
     advance(6);
+    await expectTokenError(await poll(client, codes.device_code), "invalid_grant");
+  });
+
+  it("a failure while issuing leaves the code approved with nothing issued: the next poll gets tokens that work, once", async () => {
+    const client = await deviceClient();
+    const { codes, user } = await decided(client, "approve", { scope: "read" });
+    // A real D1 failure of the refresh token's insert, for this user only.
+    const trigger = `fail_refresh_${user.id.replace(/-/g, "")}`;
+    await env.DB.prepare(`CREATE TRIGGER ${trigger} BEFORE INSERT ON refresh_tokens WHEN NEW.user_id = '${user.id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`).run();
+    try {
+      expect((await poll(client, codes.device_code)).status).toBe(500);
+    } finally {
+      await env.DB.prepare(`DROP TRIGGER ${trigger}`).run();
+    }
+    const tokens = await expectTokens(await poll(client, codes.device_code));
+    await expectTokens(await tokenRequest(client, { grant_type: "refresh_token", refresh_token: tokens.refresh_token! }));
     await expectTokenError(await poll(client, codes.device_code), "invalid_grant");
   });
 
