@@ -85,7 +85,12 @@ app.on(
   API_METADATA_PATH,
   protectedResourceMetadata({ resource: apiResource, scopesSupported: ["read"], resourceName: "Example API" }),
 );
-app.get("/api/me", requireToken({ scopes: ["read"], resource: apiResource, audience: defaultAudience }), (c) => {
+/** The provider's DPoP settings, which its UserInfo and token endpoint follow too. */
+const apiDpop = {
+  dpopNonce: (c: Context<{ Bindings: Env }>) => settingsOf(c.env).DPOP_NONCE,
+  dpopWindowSeconds: (c: Context<{ Bindings: Env }>) => settingsOf(c.env).DPOP_PROOF_WINDOW_SECONDS,
+};
+app.get("/api/me", requireToken({ scopes: ["read"], resource: apiResource, audience: defaultAudience, ...apiDpop }), (c) => {
   const token = c.get("accessToken");
   return c.json({ sub: token.sub, client_id: token.client_id, scope: token.scope });
 });

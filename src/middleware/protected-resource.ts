@@ -10,7 +10,7 @@ import { isResourceIndicator } from "../oauth/resource";
 export type PerRequest<T> = T | ((c: Context) => T);
 
 /** The option's value for this request. */
-export const valueFor = <T extends string | string[]>(option: PerRequest<T>, c: Context): T =>
+export const valueFor = <T extends string | string[] | number | boolean>(option: PerRequest<T>, c: Context): T =>
   typeof option === "function" ? option(c) : option;
 
 /** Where the provider is, for a resource server: its issuer, or where it is mounted in the same Worker. */

@@ -65,14 +65,18 @@ export interface RequireTokenOptions extends IssuerOptions {
    * proofs; `"required"` refuses Bearer presentations. A DPoP-bound token is never accepted as Bearer.
    */
   dpop?: "allowed" | "required";
-  /** How far a DPoP proof's `iat` may be from now, either way (default 60 s, as DPOP_PROOF_WINDOW_SECONDS). */
-  dpopWindowSeconds?: number;
+  /**
+   * How far a DPoP proof's `iat` may be from now, either way. Default: the provider's
+   * DPOP_PROOF_WINDOW_SECONDS when it ran before on this request, else 60 s.
+   */
+  dpopWindowSeconds?: PerRequest<number>;
   /**
    * RFC 9449 §9: DPoP proofs must carry a server nonce, given in `DPoP-Nonce` with a
    * `use_dpop_nonce` challenge. Stateless (an HMAC of a 300 s time bucket under the secret key
    * binding, as the provider's DPOP_NONCE), so the provider's nonces are accepted here too.
+   * Default: the provider's DPOP_NONCE when it ran before on this request, else off.
    */
-  dpopNonce?: boolean;
+  dpopNonce?: PerRequest<boolean>;
 }
 
 /** The audiences a token may name here (see `RequireTokenOptions.audience`). */
@@ -121,6 +125,11 @@ function usesDatabaseKeys(c: Context, env: Env): boolean {
   return value === true || value === "true" || value === "1" || value === "yes";
 }
 
+/** The provider's DPoP settings when it ran before on this request (same Worker, same app): requireToken's defaults. */
+function providerDpopSettings(c: Context): { DPOP_NONCE?: boolean; DPOP_PROOF_WINDOW_SECONDS?: number } {
+  return (c.get("settings") as { DPOP_NONCE?: boolean; DPOP_PROOF_WINDOW_SECONDS?: number } | undefined) ?? {};
+}
+
 /** The KV namespace of revocation notes; countStorage, when it runs before, puts a counting view of KV on the context. */
 function revocationNotes(c: Context, env: Env, binding: string): KVNamespace | undefined {
   const counted = binding === "KV" ? (c.get("kv") as KVNamespace | undefined) : undefined;
@@ -152,7 +161,9 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
 
   const databaseBinding = options.bindings?.database ?? "DB";
   const dpopRequired = options.dpop === "required";
-  const dpopWindow = options.dpopWindowSeconds ?? 60;
+  const dpopWindowFor = (c: Context) =>
+    options.dpopWindowSeconds === undefined ? (providerDpopSettings(c).DPOP_PROOF_WINDOW_SECONDS ?? 60) : valueFor(options.dpopWindowSeconds, c);
+  const dpopNonceFor = (c: Context) => (options.dpopNonce === undefined ? (providerDpopSettings(c).DPOP_NONCE ?? false) : valueFor(options.dpopNonce, c));
 
   const keysFor = async (c: Context, env: Env): Promise<Parameters<typeof verifyAccessToken>[1]["keys"]> => {
     if (!options.jwksUrl && (options.databaseKeys ?? usesDatabaseKeys(c, env))) {
@@ -239,8 +250,10 @@ export function requireToken(options: RequireTokenOptions = {}): MiddlewareHandl
     if (dpopScheme) {
       // RFC 9449 §7.2: the DPoP scheme is for DPoP-bound tokens only.
       if (typeof jkt !== "string") return dpopFail("invalid_token", "the access token is not DPoP-bound: present it as a Bearer token");
-      const secret = options.dpopNonce ? (env[secretKeyBinding] as string | undefined) : undefined;
-      if (options.dpopNonce && !secret) return misconfigured(c, `dpopNonce needs the secret key binding "${secretKeyBinding}"`);
+      const nonced = dpopNonceFor(c);
+      const dpopWindow = dpopWindowFor(c);
+      const secret = nonced ? (env[secretKeyBinding] as string | undefined) : undefined;
+      if (nonced && !secret) return misconfigured(c, `dpopNonce needs the secret key binding "${secretKeyBinding}"`);
       try {
         const value = dpopHeader(c.req.raw.headers);
         if (value === undefined) return dpopFail("invalid_dpop_proof", "a DPoP proof is required with a DPoP-bound access token");

@@ -1,9 +1,10 @@
-import { env, SELF } from "cloudflare:test";
+import { createExecutionContext, env, SELF } from "cloudflare:test";
 import { base64url, calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { protectedResourceMetadata } from "../../src/middleware/protected-resource";
 import { requireToken } from "../../src/middleware/require-token";
+import worker from "../../src/index";
 import { createProvider } from "../../src/provider";
 import { issueAccessToken } from "../../src/tokens/access-token";
 import { loadKeyRing } from "../../src/tokens/keys";
@@ -300,6 +301,39 @@ describe("DPoP options of requireToken, and introspection callers", () => {
     expect(refused.headers.get("dpop-nonce")).toBe(nonce);
     await expectChallenge(refused, 401, "use_dpop_nonce");
     expect((await userinfo(nonce!)).status).toBe(200);
+  });
+
+  it("the ready Worker's /api/me follows DPOP_NONCE and DPOP_PROOF_WINDOW_SECONDS, as UserInfo and the token endpoint do", async () => {
+    const key = await newKey();
+    const { token } = await boundToken(key);
+    const call = async (vars: Record<string, string>, o: ProofOptions = {}) =>
+      worker.fetch(
+        new Request(API_URL, { headers: { authorization: `DPoP ${token}`, dpop: await proof(key, API_URL, { token, ...o }) } }),
+        { ...env, ...vars },
+        createExecutionContext(),
+      );
+    const first = await call({ DPOP_NONCE: "true" });
+    const nonce = first.headers.get("dpop-nonce");
+    await expectChallenge(first, 401, "use_dpop_nonce");
+    expect(nonce).toMatch(/^\d+\.[A-Za-z0-9_-]{43}$/);
+    expect((await call({ DPOP_NONCE: "true" }, { nonce: nonce! })).status).toBe(200);
+
+    // A proof made 90 s ago: outside the default 60 s window, inside a 120 s one.
+    await expectChallenge(await call({}, { iat: now() - 90 }), 401, "invalid_dpop_proof");
+    expect((await call({ DPOP_PROOF_WINDOW_SECONDS: "120" }, { iat: now() - 90 })).status).toBe(200);
+  });
+
+  it("requireToken() on a route of the provider follows its DPOP_NONCE by default", async () => {
+    const key = await newKey();
+    const { token } = await boundToken(key);
+    const provider = createProvider({ settings: { DPOP_NONCE: true } });
+    provider.get("/inside", requireToken(), (c) => c.json({ ok: true }));
+    const url = `${BASE}/inside`;
+    const call = async (nonce?: string) =>
+      provider.request(url, { headers: { authorization: `DPoP ${token}`, dpop: await proof(key, url, { token, htm: "GET", nonce }) } }, env);
+    const first = await call();
+    await expectChallenge(first, 401, "use_dpop_nonce");
+    expect((await call(first.headers.get("dpop-nonce")!)).status).toBe(200);
   });
 
   it("introspection refuses a caller's DPoP-bound token sent as Bearer", async () => {
