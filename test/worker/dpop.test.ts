@@ -8,8 +8,9 @@ import worker from "../../src/index";
 import { createProvider } from "../../src/provider";
 import { issueAccessToken } from "../../src/tokens/access-token";
 import { loadKeyRing } from "../../src/tokens/keys";
-import { basic, BASE, createClient, ISSUER, postToken, storageOps } from "./support/helpers";
-import { authorizeUrl, codeRequest, expectTokenError, expectTokens, getCode, REDIRECT, signedIn, VERIFIER } from "./support/flow";
+import { decideDeviceAuthorization } from "../../src/db/device-authorizations";
+import { basic, BASE, createClient, db, ISSUER, postToken, storageOps } from "./support/helpers";
+import { authorizeUrl, codeRequest, expectTokenError, expectTokens, getCode, newUser, PASSWORD, REDIRECT, signedIn, VERIFIER } from "./support/flow";
 
 /** DPoP (RFC 9449): proofs at the token endpoint, /api/me (requireToken), UserInfo; introspection's cnf. */
 
@@ -473,6 +474,84 @@ describe("DPoP for a public client's code flow, refresh, UserInfo and introspect
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ active: true, token_type: "DPoP", cnf: { jkt: key.jkt } });
   });
+});
+
+describe("DPoP with the password, device and token exchange grants", () => {
+  const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+  const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+  const ORDERS = `${BASE}/orders`;
+
+  /** Expects a DPoP-bound answer for `key`: token_type DPoP and cnf.jkt in the access token. */
+  async function expectBound(res: Response, key: ProofKey) {
+    const tokens = await expectTokens(res);
+    expect(tokens.token_type).toBe("DPoP");
+    expect(decodeJwt(tokens.access_token).cnf).toEqual({ jkt: key.jkt });
+    return tokens;
+  }
+
+  /** Sends `fields` as `client`, with a fresh proof of `key` when one is given. */
+  async function sendAs(client: { clientId: string; clientSecret: string }, fields: Record<string, string>, key?: ProofKey) {
+    const dpop: Record<string, string> = key ? { dpop: await proof(key, TOKEN_URL) } : {};
+    if (client.clientSecret) return postToken(fields, { authorization: basic(client.clientId, client.clientSecret), ...dpop });
+    return postToken({ ...fields, client_id: client.clientId }, dpop);
+  }
+
+  /** A device code of `clientId` that `userId` approved (the verification page's decision, written as it writes it). */
+  async function approvedDeviceCode(clientId: string, userId: string): Promise<string> {
+    const res = await SELF.fetch(`${ISSUER}/device_authorization/`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: clientId, scope: "read" }).toString(),
+    });
+    expect(res.status).toBe(200);
+    const codes = (await res.json()) as { device_code: string; user_code: string };
+    expect(await decideDeviceAuthorization(db(), codes.user_code.replace("-", ""), { status: "approved", userId, authTime: now() }, now())).toBeDefined();
+    return codes.device_code;
+  }
+
+  for (const bound of [false, true]) {
+    const whom = bound ? "a client registered with dpop_bound_access_tokens" : "a client";
+    it(`password grant: ${whom} gets DPoP-bound tokens with a proof${bound ? ", and nothing without one" : ""}`, async () => {
+      const key = await newKey();
+      const client = await createClient({ grantTypes: ["password", "refresh_token"], dpopBoundAccessTokens: bound });
+      const { username } = await newUser("dpop");
+      const fields = { grant_type: "password", username, password: PASSWORD, scope: "read" };
+      if (bound) await expectTokenError(await sendAs(client, fields), "invalid_dpop_proof");
+      await expectBound(await sendAs(client, fields, key), key);
+    });
+
+    it(`device grant: ${whom} gets DPoP-bound tokens with a proof${bound ? ", and nothing without one (the code stays usable)" : ""}`, async () => {
+      const key = await newKey();
+      const client = await createClient({ clientType: "public", grantTypes: [DEVICE_GRANT, "refresh_token"], dpopBoundAccessTokens: bound });
+      const { id } = await newUser("dpop");
+      const fields = { grant_type: DEVICE_GRANT, device_code: await approvedDeviceCode(client.clientId, id) };
+      if (bound) await expectTokenError(await sendAs(client, fields), "invalid_dpop_proof");
+      const tokens = await expectBound(await sendAs(client, fields, key), key);
+      // A public client's refresh token is bound to the key too: refreshing needs its proof.
+      await expectTokenError(await sendAs(client, { grant_type: "refresh_token", refresh_token: tokens.refresh_token! }), bound ? "invalid_dpop_proof" : "invalid_grant");
+      await expectBound(await sendAs(client, { grant_type: "refresh_token", refresh_token: tokens.refresh_token! }, key), key);
+    });
+
+    it(`token exchange: ${whom} gets a DPoP-bound token with a proof${bound ? ", and nothing without one" : ""}`, async () => {
+      const key = await newKey();
+      const { id } = await newUser("dpop");
+      const front = await createClient({ grantTypes: ["authorization_code"], redirectUris: [REDIRECT] });
+      const server = await createClient({ grantTypes: [TOKEN_EXCHANGE], resources: [ORDERS, `${BASE}/api`], scope: "read", dpopBoundAccessTokens: bound });
+      const subject = await issueAccessToken(await loadKeyRing(env.SIGNING_KEYS), "ES256", {
+        issuer: ISSUER,
+        subject: id,
+        audience: ORDERS,
+        clientId: front.clientId,
+        scope: ["read"],
+        lifetimeSeconds: 600,
+        claims: { gid: crypto.randomUUID() },
+      });
+      const fields = { grant_type: TOKEN_EXCHANGE, subject_token: subject.token, subject_token_type: "urn:ietf:params:oauth:token-type:access_token", resource: `${BASE}/api` };
+      if (bound) await expectTokenError(await sendAs(server, fields), "invalid_dpop_proof");
+      const tokens = await expectBound(await sendAs(server, fields, key), key);
+      expect((await api(tokens.access_token, { dpop: await proof(key, API_URL, { token: tokens.access_token }) })).status).toBe(200);
+    });
+  }
 });
 
 describe("DPoP metadata and registration", () => {
