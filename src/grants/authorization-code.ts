@@ -1,3 +1,4 @@
+import { isUniqueViolation } from "../db/index";
 import { hashSecret } from "../core/crypto";
 import { UNKNOWN_ADDRESS } from "../core/client-address";
 import { findCodeRedemption, insertCodeRedemption } from "../db/code-redemptions";
@@ -15,14 +16,6 @@ import { issuesRefreshTokens, newRefreshToken, type UserGrant } from "../tokens/
 import { userTokenResponse } from "./token-response";
 import type { Grant, GrantContext } from "./types";
 import { nowSeconds } from "../core/time";
-
-/** D1's unique-constraint error, also when Drizzle wraps it (a DrizzleQueryError with the D1 error as `cause`). */
-function isUniqueViolation(err: unknown): boolean {
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as Error).cause, depth++) {
-    if (/UNIQUE constraint failed/i.test(String((e as Error).message ?? e))) return true;
-  }
-  return false;
-}
 
 const ALREADY_USED = "the authorization code has already been used; the tokens issued from it are revoked";
 

@@ -1,3 +1,4 @@
+import { isUniqueViolation } from "../db/index";
 import type { Context } from "hono";
 import { hashSecret, randomToken } from "../core/crypto";
 import { DEVICE_CODE_GRANT } from "../core/protocol";
@@ -17,14 +18,6 @@ type Ctx = Context<ProviderEnv>;
 
 /** RFC 8628 §3.2: the default minimum seconds between polls. */
 export const DEVICE_POLL_INTERVAL_SECONDS = 5;
-
-/** D1's unique-constraint error, also when Drizzle wraps it (the `cause` chain). */
-function isUniqueViolation(err: unknown): boolean {
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as Error).cause, depth++) {
-    if (/UNIQUE constraint failed/i.test(String((e as Error).message ?? e))) return true;
-  }
-  return false;
-}
 
 /** A user code collision is rare (20^8 codes); a few fresh draws settle it. */
 const USER_CODE_DRAWS = 3;
