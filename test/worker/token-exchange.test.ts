@@ -371,3 +371,18 @@ describe("token exchange: revocation reaches the exchanged token", () => {
     expect(body.error_description).toContain("user");
   });
 });
+
+describe("token exchange: a DPoP-bound subject token", () => {
+  // The API received the token with a proof of the user's key, which it cannot make itself: it
+  // exchanges the token on its own authentication. The new token is not bound to the user's key
+  // (the API could not use it); it is Bearer, or bound to the API's key when it sends a proof.
+  it("is exchanged without a proof of its key; the new token carries no cnf of it", async () => {
+    const { user, front, server } = await setting();
+    const grant = { grantId: newGrantId(), userId: user.id, scope: ["read"], resources: [ORDERS] };
+    const bound = await userAccessToken(await loadKeyRing(env.SIGNING_KEYS), { ...ctx(), dpop: { jkt: "user-key-thumbprint" } }, front.client, grant);
+    expect(decodeJwt(bound.token).cnf).toEqual({ jkt: "user-key-thumbprint" });
+    const body = await expectTokens(await exchange(server, bound.token, { resource: DOWNSTREAM }));
+    expect(body.token_type).toBe("Bearer");
+    expect(decodeJwt(body.access_token).cnf).toBeUndefined();
+  });
+});
