@@ -216,6 +216,39 @@ export function registrationColumns(reg: z.output<typeof clientRegistrationSchem
   };
 }
 
+/**
+ * The registration a client row stands for: the inverse of `registrationColumns`, for a form that
+ * shows some fields only (the application pages), so that the others keep their values on update.
+ * The application type is left to be inferred again from the redirect URIs.
+ */
+export function registrationOfClient(client: Client): ClientRegistration {
+  return {
+    name: client.name,
+    clientType: client.clientType,
+    grantTypes: client.grantTypes as ClientRegistration["grantTypes"],
+    redirectUris: client.redirectUris,
+    postLogoutRedirectUris: client.postLogoutRedirectUris,
+    allowedOrigins: client.allowedOrigins,
+    scope: client.scope,
+    skipAuthorization: client.skipAuthorization,
+    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+    idTokenSignedResponseAlg: client.idTokenSignedResponseAlg,
+    subjectType: client.subjectType,
+    userId: client.userId,
+    source: client.source,
+    resources: client.resources,
+    metadata: client.metadata,
+    jwks: client.jwks as ClientRegistration["jwks"],
+    jwksUri: client.jwksUri,
+    requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
+    dpopBoundAccessTokens: client.dpopBoundAccessTokens,
+    backchannelLogoutUri: client.backchannelLogoutUri,
+    backchannelLogoutSessionRequired: client.backchannelLogoutSessionRequired,
+    frontchannelLogoutUri: client.frontchannelLogoutUri,
+    frontchannelLogoutSessionRequired: client.frontchannelLogoutSessionRequired,
+  };
+}
+
 /** Seals a client_secret_jwt client's secret (its HMAC key) under SECRET_KEY: given by callers above the database layer. */
 export type SecretSealer = (secret: string) => Promise<string>;
 

@@ -25,6 +25,8 @@ const FIELD_OF_PATH: Partial<Record<string, ApplicationField>> = {
   scope: "scope",
   skipAuthorization: "skipAuthorization",
   tokenEndpointAuthMethod: "tokenEndpointAuthMethod",
+  // Kept from an operator's settings: it must stay on a redirect URI's origin.
+  frontchannelLogoutUri: "redirectUris",
 };
 
 export const lines = (text: string) => text.split(/\s+/).filter(Boolean);

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { findUserApplication, forgetCachedClient, listUserApplications } from "../db/clients";
-import { registerClient, replaceClientRegistration, rotateClientSecret, type ClientRegistration } from "../db/registration";
+import { registerClient, registrationOfClient, replaceClientRegistration, rotateClientSecret, type ClientRegistration } from "../db/registration";
 import type { Client } from "../db/schema";
 import { OAuthError } from "../oauth/errors";
 import { readFormBody, type Params } from "../oauth/form";
@@ -104,6 +104,8 @@ const formOfClient = (client: Client): ApplicationFormValues => ({
 function registrationOf(c: Ctx, values: ApplicationFormValues, owner: Account, existing?: Client): ClientRegistration {
   const maySkip = c.get("settings").APPLICATIONS_MAY_SKIP_CONSENT;
   return {
+    // The settings the pages do not show (set by an operator: authentication method, keys, logout URIs, …) stay.
+    ...(existing ? registrationOfClient(existing) : {}),
     ...registrationOfForm(values),
     skipAuthorization: maySkip ? values.skipAuthorization : (existing?.skipAuthorization ?? false),
     userId: owner.id,

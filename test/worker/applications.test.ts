@@ -268,6 +268,39 @@ describe("changes take effect", () => {
     expect(isConsentPage(consent, await consent.text())).toBe(true);
   });
 
+  it("an update keeps what the form does not show (set by an operator): authentication method, keys' algorithm, DPoP, logout URIs", async () => {
+    const { browser, id } = await signedIn("apps");
+    const { clientId } = await createClient({
+      name: "Operator-tuned",
+      userId: id,
+      source: "user",
+      grantTypes: ["authorization_code", "refresh_token"],
+      redirectUris: [REDIRECT],
+      tokenEndpointAuthMethod: "client_secret_post",
+      idTokenSignedResponseAlg: "ES256",
+      subjectType: "pairwise",
+      dpopBoundAccessTokens: true,
+      requirePushedAuthorizationRequests: true,
+      backchannelLogoutUri: "https://app.example.com/backchannel",
+      frontchannelLogoutUri: "https://app.example.com/frontchannel",
+      frontchannelLogoutSessionRequired: true,
+    });
+    const before = (await findClient(db(), clientId))!;
+    const res = await submit(browser, `${APPS}/${clientId}/update/`, `${APPS}/${clientId}/update/`, {
+      name: "Operator-tuned, renamed",
+      client_type: "confidential",
+      grant_authorization_code: "on",
+      grant_refresh_token: "on",
+      redirect_uris: REDIRECT,
+    });
+    expect(res.status, await res.clone().text()).toBe(303);
+    const after = (await findClient(db(), clientId))!;
+    expect(after.name).toBe("Operator-tuned, renamed");
+    const kept = ["tokenEndpointAuthMethod", "idTokenSignedResponseAlg", "subjectType", "dpopBoundAccessTokens", "requirePushedAuthorizationRequests",
+      "backchannelLogoutUri", "frontchannelLogoutUri", "frontchannelLogoutSessionRequired", "secretHash"] as const;
+    for (const name of kept) expect(after[name], name).toEqual(before[name]);
+  });
+
   it("an update with invalid fields shows them again with the messages; nothing changes", async () => {
     const { browser, id } = await signedIn("apps");
     const { client } = await register(browser, id, confidentialApp("Stable"));
