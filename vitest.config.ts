@@ -48,6 +48,8 @@ export default defineConfig({
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
+          // One migrated state directory that every `useServer` server copies (test/node/support/migrated-state.ts).
+          globalSetup: ["./test/node/support/migrated-state.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

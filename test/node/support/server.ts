@@ -6,24 +6,25 @@
  *   server().base                        // http://127.0.0.1:PORT
  *   await server().createClient({...})   // through the admin CLI, JSON output
  *
- * Start-up: `wrangler d1 migrations apply DB --local --persist-to DIR` (CI=1) and
- * `wrangler dev --ip 127.0.0.1 --port PORT --persist-to DIR` with SIGNING_KEYS and SECRET_KEY
- * as `--var`; wrangler dev boots while the migrations run (it opens D1 only when a request uses
- * it), and the server counts as started once /healthz answers and the migrations are applied.
- * Clients and users are made with the admin CLI (its `main`, in this process, `--json`, one
- * database connection per server). Teardown stops wrangler's whole process group and removes
- * the directory. A failing test prints the tail of wrangler's output.
+ * Start-up: a copy of the state directory `wrangler d1 migrations apply DB --local` migrated once
+ * for the run (migrated-state.ts, the node project's globalSetup; without it, that command runs
+ * on DIR), then `wrangler dev --ip 127.0.0.1 --port PORT --persist-to DIR` with SIGNING_KEYS and
+ * SECRET_KEY as `--var`, started once /healthz answers. Clients and users are made with the admin
+ * CLI (its `main`, in this process, `--json`, one database connection per server, opened once
+ * wrangler dev is up). Teardown stops wrangler's whole process group and removes the directory.
+ * A failing test prints the tail of wrangler's output.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach } from "vitest";
+import { afterAll, beforeAll, beforeEach, inject } from "vitest";
 import { main } from "../../../scripts/admin";
 import { applyLocalMigrations, openLocalDatabase, type LocalDatabase } from "../../../scripts/lib/local-db";
 import { ROOT, WRANGLER_BIN, wranglerEnv } from "../../../scripts/lib/project";
 import { generateSigningKeySet } from "../../../src/tokens/generate-keys";
+import { copyMigratedState } from "./migrated-state";
 
 export const PASSWORD = "correct horse battery";
 
@@ -168,8 +169,8 @@ async function startServerOnce(options: StartOptions): Promise<TestServer> {
       SECRET_KEY: randomText(32),
       ...options.vars,
     };
-    // wrangler dev opens D1 only on the first request that uses it, so it boots while the
-    // migrations are applied; the server counts as started once both are done.
+    // The database first: nothing may have its files open while they are copied in.
+    await prepareState(stateDir);
     const args = [
       WRANGLER_BIN, "dev",
       "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
@@ -187,10 +188,12 @@ async function startServerOnce(options: StartOptions): Promise<TestServer> {
     spawned.stdout!.on("data", output.add);
     spawned.stderr!.on("data", output.add);
 
-    // `wrangler d1 migrations apply DB --local --persist-to DIR` (CI=1), then the admin CLI's
-    // connection to the same database (wrangler's local runtime, as the CLI opens it).
-    local = applyLocalMigrations(stateDir).then(() => openLocalDatabase(stateDir));
-    local.catch(() => {}); // reported where it is awaited
+    await waitForHealth(base, spawned, options.startTimeoutMs ?? 90_000);
+    // Then the admin CLI's connection to the same database (wrangler's local runtime, as the CLI
+    // opens it), once wrangler dev's runtime is up: two starting on the same SQLite files at once
+    // can fail with "database is locked: SQLITE_BUSY".
+    local = openLocalDatabase(stateDir);
+    await local;
     const openShared = async () => ({ ...(await local!), dispose: async () => {} });
 
     const admin = async <T>(cliArgs: string[]): Promise<T> => {
@@ -201,8 +204,6 @@ async function startServerOnce(options: StartOptions): Promise<TestServer> {
       if (code !== 0) throw new Error(`admin ${cliArgs.join(" ")} exited with ${code}:\n${stderr}${stdout}`);
       return JSON.parse(stdout) as T;
     };
-
-    await Promise.all([waitForHealth(base, spawned, options.startTimeoutMs ?? 90_000), local]);
 
     return {
       port,
@@ -241,6 +242,15 @@ async function startServerOnce(options: StartOptions): Promise<TestServer> {
     await stop();
     throw new Error(message, { cause: error });
   }
+}
+
+/**
+ * A copy of the run's migrated state directory (migrated-state.ts); without that globalSetup,
+ * `wrangler d1 migrations apply DB --local --persist-to DIR` (CI=1) here.
+ */
+function prepareState(stateDir: string): Promise<void> {
+  const broker = inject("migratedStateBroker");
+  return broker ? copyMigratedState(broker, stateDir) : applyLocalMigrations(stateDir);
 }
 
 async function waitForHealth(base: string, child: ChildProcess, timeoutMs: number): Promise<void> {
