@@ -1,4 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 import { generateSigningKeySet } from "./src/tokens/generate-keys.ts";
 import { answerOutboundFetch } from "./test/cimd-document-server.ts";
@@ -11,6 +12,10 @@ const migrations = await readD1Migrations(new URL("./migrations", import.meta.ur
 export default defineConfig({
   test: {
     reporters: ["default", "./test/summary-reporter.ts"],
+    // Two test files at a time even on 2 cores (vitest's default there is one): a node file spends
+    // much of its time waiting for wrangler, a browser or a server, not on the CPU. Both projects
+    // take this number (projects with different maxWorkers would run one after the other).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     projects: [
       {
         // Integration tests inside workerd, against the real local D1 and KV.
