@@ -217,7 +217,7 @@ describe.concurrent("admin CLI", () => {
     expect(user.code).toBe(0);
     expect((await adminHere(["user", "create", "--username", "bad", "--password", "a long password", "--claims", "{nope", ...state])).code).toBe(2);
     const cleared = parsed<Record<string, number>>(await adminHere(["cleartokens", "--json", ...state]), "cleartokens");
-    expect(cleared).toEqual({ refreshTokens: 0, codeRedemptions: 0, signInThrottle: 0, sessions: 0, initialAccessTokens: 0, metadataDocumentClients: 0, auditEvents: 0, spentIds: 0, deviceAuthorizations: 0 });
+    expect(cleared).toEqual({ refreshTokens: 0, codeRedemptions: 0, signInThrottle: 0, sessionClients: 0, sessions: 0, initialAccessTokens: 0, metadataDocumentClients: 0, auditEvents: 0, spentIds: 0, deviceAuthorizations: 0 });
   });
 
   it("creates, lists, shows and deletes clients", { timeout: 150_000 }, async () => {
