@@ -1,5 +1,6 @@
 CREATE TABLE `session_clients` (
 	`sid` text NOT NULL,
+	`session_id` text NOT NULL,
 	`client_id` text NOT NULL,
 	`user_id` text NOT NULL,
 	`issuer` text NOT NULL,
@@ -9,6 +10,7 @@ CREATE TABLE `session_clients` (
 	FOREIGN KEY (`client_id`) REFERENCES `clients`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
+CREATE INDEX `session_clients_session_id` ON `session_clients` (`session_id`);--> statement-breakpoint
 CREATE INDEX `session_clients_client_id` ON `session_clients` (`client_id`);--> statement-breakpoint
 ALTER TABLE `clients` ADD `backchannel_logout_uri` text;--> statement-breakpoint
 ALTER TABLE `clients` ADD `backchannel_logout_session_required` integer DEFAULT false NOT NULL;--> statement-breakpoint

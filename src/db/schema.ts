@@ -322,15 +322,18 @@ export type DeviceAuthorization = typeof deviceAuthorizations.$inferSelect;
 
 /**
  * The relying parties a browser session signed in to, for logout (OIDC Back- and Front-Channel
- * Logout 1.0): one row per session and client with a logout URI, written in the batch that redeems
- * the code. Once the session has ended (its `sessions` row is gone) a row is a logout token still
- * to deliver: delivered rows are deleted, failed ones count their attempts and are tried again by
- * the cron cleanup. `issuer` is the `iss` the client's ID tokens carried.
+ * Logout 1.0): one row per `sid` a client was told (in its ID token) and client with a logout URI,
+ * written in the batch that redeems the code. `session_id` is the session that holds it now: the
+ * same, or the one that replaced it when the same user signed in again in that browser (the client
+ * still knows the old `sid`). Once that session has ended (its `sessions` row is gone) a row is a
+ * logout token still to deliver: delivered rows are deleted, failed ones count their attempts and
+ * are tried again by the cron cleanup. `issuer` is the `iss` the client's ID tokens carried.
  */
 export const sessionClients = sqliteTable(
   "session_clients",
   {
     sid: text("sid").notNull(),
+    sessionId: text("session_id").notNull(),
     clientId: text("client_id")
       .notNull()
       .references(() => clients.id, { onDelete: "cascade" }),
@@ -339,7 +342,11 @@ export const sessionClients = sqliteTable(
     createdAt: integer("created_at").notNull(),
     logoutAttempts: integer("logout_attempts").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.sid, t.clientId] }), index("session_clients_client_id").on(t.clientId)],
+  (t) => [
+    primaryKey({ columns: [t.sid, t.clientId] }),
+    index("session_clients_session_id").on(t.sessionId),
+    index("session_clients_client_id").on(t.clientId),
+  ],
 );
 
 export type SessionClient = typeof sessionClients.$inferSelect;

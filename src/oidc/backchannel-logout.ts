@@ -91,14 +91,14 @@ async function deliver(ctx: DeliveryContext, ring: KeyRing, party: SessionRelyin
 }
 
 /**
- * Delivers the logout tokens of ended sessions (those of `sids`, or any still pending) and records
+ * Delivers the logout tokens of ended sessions (those of `sessionIds`, or any still pending) and records
  * the outcome: delivered rows go, failed ones count an attempt. Returns how many were delivered.
  */
 export async function deliverBackChannelLogouts(
   ctx: DeliveryContext,
-  { sids, delaysMs = LOGOUT_RETRY_DELAYS_MS }: { sids?: readonly string[]; delaysMs?: readonly number[] } = {},
+  { sessionIds, delaysMs = LOGOUT_RETRY_DELAYS_MS }: { sessionIds?: readonly string[]; delaysMs?: readonly number[] } = {},
 ): Promise<{ delivered: number; failed: number }> {
-  const parties = await pendingBackChannelLogouts(ctx.db, { sids, maxAttempts: LOGOUT_MAX_ATTEMPTS, limit: DELIVERIES_PER_PASS });
+  const parties = await pendingBackChannelLogouts(ctx.db, { sessionIds, maxAttempts: LOGOUT_MAX_ATTEMPTS, limit: DELIVERIES_PER_PASS });
   if (parties.length === 0) return { delivered: 0, failed: 0 };
   const ring = await ctx.keys();
   const outcomes = await Promise.all(parties.map((party) => deliver(ctx, ring, party, delaysMs)));
@@ -109,9 +109,9 @@ export async function deliverBackChannelLogouts(
 }
 
 /** After the response (`waitUntil`): the logout tokens of the sessions this request ended. */
-export function sendLogoutTokensAfterResponse(c: Context<ProviderEnv>, sids: readonly string[]): void {
-  if (sids.length === 0) return;
-  const sent = deliverBackChannelLogouts(c.var, { sids }).catch((err: unknown) => logError("back-channel logout failed", errorFields(err)));
+export function sendLogoutTokensAfterResponse(c: Context<ProviderEnv>, sessionIds: readonly string[]): void {
+  if (sessionIds.length === 0) return;
+  const sent = deliverBackChannelLogouts(c.var, { sessionIds }).catch((err: unknown) => logError("back-channel logout failed", errorFields(err)));
   try {
     c.executionCtx.waitUntil(sent);
   } catch {

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, getSignedCookie, setCookie, setSignedCookie } from "hono/cookie";
 import { base64url, constantTimeEqual, randomToken } from "../core/crypto";
 import { deleteSession, deleteSessionQuery, insertSession } from "../db/sessions";
+import { moveSessionClientsQuery } from "../db/session-clients";
 import { isBookmark, openSession, type Database } from "../db/index";
 import { macKey } from "../tokens/secret-keys";
 import { nowSeconds } from "../core/time";
@@ -71,8 +72,10 @@ async function writeSessionCookie(c: Context, secret: string, session: Session, 
 
 /**
  * Starts a new session (a new id, never the old one: no session fixation) and records it in D1,
- * at the primary; the browser's previous session, if any, ends on the server too (its id is
- * returned as `ended`). The cookie carries the bookmark of that write.
+ * at the primary; the browser's previous session, if any, ends on the server too. When the same
+ * user signs in again (`prompt=login`, `max_age`) the new session takes over the previous one's
+ * relying parties (their logout comes when it ends); otherwise the previous session's id is
+ * returned as `ended`, for its relying parties to be told. The cookie carries the bookmark.
  */
 export async function startSession(
   c: Context,
@@ -94,13 +97,16 @@ export async function startSession(
   const previous = await readSession(c, secret);
   const { db, bookmark } = openSession(d1, "first-primary");
   const insert = insertSession(db, { id: session.sid, userId: session.userId, authTime, expiresAt: session.expiresAt });
-  if (previous) await db.batch([deleteSessionQuery(db, previous.sid), insert]);
+  const sameUser = previous?.userId === account.id;
+  if (previous && sameUser) {
+    await db.batch([moveSessionClientsQuery(db, previous.sid, session.sid, authTime), deleteSessionQuery(db, previous.sid), insert]);
+  } else if (previous) await db.batch([deleteSessionQuery(db, previous.sid), insert]);
   else await insert.run();
   const written = bookmark();
   if (isBookmark(written)) session.bookmark = written;
   await writeSessionCookie(c, secret, session, lifetimeSeconds);
   await setBrowserState(c, isSecureContext(c), secret, session.sid, lifetimeSeconds);
-  return { session, ...(previous ? { ended: previous.sid } : {}) };
+  return { session, ...(previous && !sameUser ? { ended: previous.sid } : {}) };
 }
 
 /**

@@ -123,7 +123,7 @@ describe("back-channel logout", () => {
     expect((await expectLogoutToken(uri, client.clientId)).sid).toBe(sid);
   });
 
-  it("signing in again ends the browser's previous session: its clients are told", async () => {
+  it("another user signing in ends the browser's previous session: its clients are told", async () => {
     const uri = await logoutEndpoint();
     const client = await oidcClient({ backchannelLogoutUri: uri });
     const { browser, id } = await signedInOidc();
@@ -131,6 +131,34 @@ describe("back-channel logout", () => {
     const other = await oidcUser();
     expect((await browser.login(other.username, PASSWORD)).status).toBe(200);
     expect(await expectLogoutToken(uri, client.clientId)).toMatchObject({ sub: id, sid: claims.sid });
+  });
+
+  it("the same user signing in again (prompt=login) logs nobody out: the new session holds the old sid, told at its end", async () => {
+    const first = await logoutEndpoint();
+    const second = await logoutEndpoint();
+    const before = await oidcClient({ backchannelLogoutUri: first });
+    const after = await oidcClient({ backchannelLogoutUri: second });
+    const { browser, id, username } = await signedInOidc();
+    const old = (await signIn(browser, before)).claims.sid as string;
+    expect((await browser.login(username, PASSWORD)).status).toBe(200);
+    const renewed = (await signIn(browser, after)).claims.sid as string;
+    expect(renewed).not.toBe(old);
+    expect((await delivered(first, 1, 500)).count).toBe(0);
+    expect((await rowsOf(old))[0]).toMatchObject({ sessionId: renewed, clientId: before.clientId });
+
+    await logOut(browser);
+    expect(await expectLogoutToken(first, before.clientId)).toMatchObject({ sub: id, sid: old });
+    expect(await expectLogoutToken(second, after.clientId)).toMatchObject({ sub: id, sid: renewed });
+  });
+
+  it("signing in again after the session was ended elsewhere does not take over the logout tokens it still owes", async () => {
+    const uri = await logoutEndpoint(503);
+    const client = await oidcClient({ backchannelLogoutUri: uri });
+    const { browser, id, username } = await signedInOidc();
+    const sid = (await signIn(browser, client)).claims.sid as string;
+    await endUserAccess({ db: db(), kv: env.KV }, id, parseSettings({}), false);
+    expect((await browser.login(username, PASSWORD)).status).toBe(200);
+    expect((await rowsOf(sid))[0]!.sessionId).toBe(sid);
   });
 
   it("a client that fails is tried three times after the response, then by the cron until it answers", async () => {
