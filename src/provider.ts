@@ -61,6 +61,7 @@ import { revokeEndpoint } from "./routes/revoke";
 import { tokenEndpoint } from "./routes/token";
 import { userinfoEndpoint } from "./routes/userinfo";
 import { SettingsError, settingsReader, type Settings } from "./core/settings";
+import { runAfterResponse } from "./core/after-response";
 import { loadKeyRing, type KeyRing } from "./tokens/keys";
 import { deliverBackChannelLogouts } from "./oidc/backchannel-logout";
 import { databaseKeyRing } from "./tokens/database-keys";
@@ -139,12 +140,7 @@ const recordAuditTrail: MiddlewareHandler<ProviderEnv> = async (c, next) => {
   const rows = pendingAuditRows.get(c.req.raw);
   if (!rows) return;
   pendingAuditRows.delete(c.req.raw);
-  const written = recordAuditEvents(c.get("db"), rows).catch((err: unknown) => logError("recording events failed", errorFields(err)));
-  try {
-    c.executionCtx.waitUntil(written);
-  } catch {
-    // No execution context (app.request in tests): the write still runs.
-  }
+  runAfterResponse(c, recordAuditEvents(c.get("db"), rows).catch((err: unknown) => logError("recording events failed", errorFields(err))));
 };
 
 /** The signing keys: the SIGNING_KEYS secret's, with DATABASE_SIGNING_KEYS those in D1 too. */

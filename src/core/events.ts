@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { runAfterResponse } from "./after-response";
 import { errorFields, logError, logInfo, logWarn } from "./log";
 
 /** How a password sign-in came in: the login form, or the password grant (RFC 6749 §4.3). */
@@ -103,12 +104,7 @@ function callHook(hook: EventHook, event: ProviderEvent, c: Context): void {
   try {
     const pending = hook(event, c);
     if (pending && typeof pending.then === "function") {
-      const logged = pending.catch((err: unknown) => logError("event hook failed", { event: event.type, ...errorFields(err) }));
-      try {
-        c.executionCtx.waitUntil(logged);
-      } catch {
-        // No execution context (e.g. app.request in tests): the promise still runs.
-      }
+      runAfterResponse(c, pending.catch((err: unknown) => logError("event hook failed", { event: event.type, ...errorFields(err) })));
     }
   } catch (err) {
     logError("event hook failed", { event: event.type, ...errorFields(err) });

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { SignJWT } from "jose";
+import { runAfterResponse } from "../core/after-response";
 import { randomToken } from "../core/crypto";
 import { errorFields, logError, logWarn } from "../core/log";
 import { nowSeconds } from "../core/time";
@@ -111,10 +112,5 @@ export async function deliverBackChannelLogouts(
 /** After the response (`waitUntil`): the logout tokens of the sessions this request ended. */
 export function sendLogoutTokensAfterResponse(c: Context<ProviderEnv>, sessionIds: readonly string[]): void {
   if (sessionIds.length === 0) return;
-  const sent = deliverBackChannelLogouts(c.var, { sessionIds }).catch((err: unknown) => logError("back-channel logout failed", errorFields(err)));
-  try {
-    c.executionCtx.waitUntil(sent);
-  } catch {
-    // No execution context (app.request in tests): the deliveries still run.
-  }
+  runAfterResponse(c, deliverBackChannelLogouts(c.var, { sessionIds }).catch((err: unknown) => logError("back-channel logout failed", errorFields(err))));
 }
