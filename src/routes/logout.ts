@@ -53,8 +53,8 @@ async function signOut(c: Ctx, request: LogoutRequest): Promise<string[]> {
   }
   const session = await readSession(c, c.var.secret());
   const frames = session ? frontChannelFrames(await frontChannelParties(c.get("db"), session.sid)) : [];
-  const ended = await endSession(c, c.get("db"), c.var.secret());
-  if (ended) sendLogoutTokensAfterResponse(c, [ended]);
+  await endSession(c, c.get("db"), session);
+  if (session) sendLogoutTokensAfterResponse(c, [session.sid]);
   return frames;
 }
 

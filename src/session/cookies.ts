@@ -120,13 +120,14 @@ export async function rememberWrite(c: Context, secret: string, session: Session
   await writeSessionCookie(c, secret, { ...session, bookmark }, maxAge);
 }
 
-/** Ends this browser's session: its D1 record (so copies of the cookie stop working) and the cookie. Returns its id. */
-export async function endSession(c: Context, db: Database, secret: string): Promise<string | undefined> {
-  const session = await readSession(c, secret);
+/**
+ * Ends this browser's session, as `readSession` read it: its D1 record (so copies of the cookie
+ * stop working) and the cookie.
+ */
+export async function endSession(c: Context, db: Database, session: Session | undefined): Promise<void> {
   if (session) await deleteSession(db, session.sid);
   deleteCookie(c, cookieName(c, "eot_session"), { path: "/", secure: isSecureContext(c) });
   clearBrowserState(c, isSecureContext(c));
-  return session?.sid;
 }
 
 /** The fingerprint a session keeps of a password hash: changing the password changes it. */
