@@ -27,6 +27,9 @@ export function randomAlphanumeric(length = 32): string {
   return out.join("");
 }
 
+/** Lower-case hex, two digits per byte. */
+export const hex = (bytes: Uint8Array): string => [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+
 export async function sha256(value: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
 }

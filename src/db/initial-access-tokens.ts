@@ -1,5 +1,5 @@
 import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
-import { base64url, fromBase64url, hashSecret, randomToken } from "../core/crypto";
+import { base64url, fromBase64url, hashSecret, hex, randomToken } from "../core/crypto";
 import { nowSeconds } from "../core/time";
 import type { Database } from "./index";
 import { initialAccessTokens, type InitialAccessToken } from "./schema";
@@ -15,7 +15,7 @@ import { initialAccessTokens, type InitialAccessToken } from "./schema";
  * characters. Hex, because a base64url id may start with "-", which a command line takes for an option.
  */
 export function initialTokenId(row: Pick<InitialAccessToken, "tokenHash">): string {
-  return [...fromBase64url(row.tokenHash.slice(0, 8))].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return hex(fromBase64url(row.tokenHash.slice(0, 8)));
 }
 
 /** The start of the stored hash that a short id stands for; undefined when `id` is not one. */

@@ -1,4 +1,4 @@
-import { randomToken, sha256 } from "../core/crypto";
+import { hex, randomToken, sha256 } from "../core/crypto";
 
 /**
  * OpenID Connect Session Management 1.0 §3: the `session_state` of a successful authentication
@@ -8,7 +8,7 @@ import { randomToken, sha256 } from "../core/crypto";
  */
 export async function sessionState(clientId: string, origin: string, browserState: string, salt = randomToken(16)): Promise<string> {
   const digest = await sha256(`${clientId} ${origin} ${browserState} ${salt}`);
-  return `${[...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("")}.${salt}`;
+  return `${hex(digest)}.${salt}`;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { sha256 } from "../core/crypto";
+
 /**
  * The check-session iframe of OpenID Connect Session Management 1.0 §3.3. A client's page frames
  * it and posts `client_id + " " + session_state`; the script recomputes the hash from the sender's
@@ -44,8 +46,7 @@ export interface CheckSessionPage {
 }
 
 async function scriptHashOf(script: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(script)));
-  return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
+  return `'sha256-${btoa(String.fromCharCode(...(await sha256(script))))}'`;
 }
 
 const pages = new Map<string, Promise<CheckSessionPage>>();
