@@ -115,6 +115,21 @@ export function isLocalOrPrivateHost(hostname: string): boolean {
   return LOCAL_NAME_SUFFIXES.some((suffix) => name.endsWith(suffix));
 }
 
+/**
+ * Whether the server may fetch or POST to a URL a client registered (`jwks_uri`,
+ * `backchannel_logout_uri`): https, no credentials, a public host; development
+ * (CLIENT_ID_METADATA_PRIVATE_HOSTS) allows http and loopback, private and local hosts too.
+ * Returns the URL, or what is wrong with it (to follow "the client's <member> ").
+ */
+export function checkOutboundUrl(value: string, allowPrivateHosts: boolean): URL | string {
+  if (!URL.canParse(value)) return "is not a valid URL";
+  const url = new URL(value);
+  if (url.protocol !== "https:" && !(allowPrivateHosts && url.protocol === "http:")) return "must use https";
+  if (url.username !== "" || url.password !== "") return "must not carry credentials";
+  if (!allowPrivateHosts && isLocalOrPrivateHost(url.hostname)) return "must name a public host, not a loopback, private or local one";
+  return url;
+}
+
 /** A path segment that is `.` or `..`, percent-encoded or not (RFC 3986 section 5.2.4). */
 const isDotSegment = (segment: string) => /^(\.|%2e){1,2}$/i.test(segment);
 

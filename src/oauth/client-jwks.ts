@@ -1,7 +1,7 @@
 import type { JSONWebKeySet } from "jose";
 import { IsolateCache } from "../core/isolate-cache";
 import { PRIVATE_JWK_MEMBERS } from "../db/registration";
-import { isLocalOrPrivateHost } from "./client-id-document";
+import { checkOutboundUrl } from "./client-id-document";
 import { invalidClient, OAuthError } from "./errors";
 
 /**
@@ -27,14 +27,9 @@ const refused = (description: string) => invalidClient(description);
 
 /** The jwks_uri as a URL we may fetch: https and a public host, unless development allows loopback and private ones. */
 export function checkJwksUri(value: string, allowPrivateHosts: boolean): URL {
-  if (!URL.canParse(value)) throw refused("the client's jwks_uri is not a valid URL");
-  const url = new URL(value);
-  if (url.protocol !== "https:" && !(allowPrivateHosts && url.protocol === "http:")) throw refused("the client's jwks_uri must use https");
-  if (url.username !== "" || url.password !== "") throw refused("the client's jwks_uri must not carry credentials");
-  if (!allowPrivateHosts && isLocalOrPrivateHost(url.hostname)) {
-    throw refused("the client's jwks_uri must name a public host, not a loopback, private or local one");
-  }
-  return url;
+  const checked = checkOutboundUrl(value, allowPrivateHosts);
+  if (typeof checked === "string") throw refused(`the client's jwks_uri ${checked}`);
+  return checked;
 }
 
 /** A JWK set of public keys only; anything else is refused. */

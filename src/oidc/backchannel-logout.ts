@@ -5,7 +5,7 @@ import { randomToken } from "../core/crypto";
 import { errorFields, logError, logWarn } from "../core/log";
 import { nowSeconds } from "../core/time";
 import { LOGOUT_MAX_ATTEMPTS, pendingBackChannelLogouts, settleBackChannelLogouts, type SessionRelyingParty } from "../db/session-clients";
-import { isLocalOrPrivateHost } from "../oauth/client-id-document";
+import { checkOutboundUrl } from "../oauth/client-id-document";
 import { signingKeyFor, type KeyRing } from "../tokens/keys";
 import { subjectFor } from "../tokens/subject";
 import type { ProviderEnv, ServerContext } from "../types";
@@ -48,15 +48,6 @@ export async function signLogoutToken(ring: KeyRing, party: SessionRelyingParty,
     .sign(key.key);
 }
 
-/** Where a token may be POSTed: https (or http in development) on a public host, unless development allows private ones. */
-export function deliverableUri(value: string, allowPrivateHosts: boolean): URL | undefined {
-  if (!URL.canParse(value)) return undefined;
-  const url = new URL(value);
-  if (url.protocol !== "https:" && !(allowPrivateHosts && url.protocol === "http:")) return undefined;
-  if (!allowPrivateHosts && isLocalOrPrivateHost(url.hostname)) return undefined;
-  return url;
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** POSTs the token (§2.5); true when the client answered 2xx. Redirects are not followed. */
@@ -78,9 +69,10 @@ async function postLogoutToken(url: URL, token: string): Promise<boolean> {
 
 /** One delivery: a fresh token per try (an earlier one may have expired while waiting). */
 async function deliver(ctx: DeliveryContext, ring: KeyRing, party: SessionRelyingParty, delaysMs: readonly number[]): Promise<boolean> {
-  const url = deliverableUri(party.client.backchannelLogoutUri ?? "", ctx.settings.CLIENT_ID_METADATA_PRIVATE_HOSTS);
-  if (!url) {
-    logWarn("back-channel logout URI not deliverable", { clientId: party.client.id });
+  // The rules of a jwks_uri: https, a public host (development allows others), no credentials.
+  const url = checkOutboundUrl(party.client.backchannelLogoutUri ?? "", ctx.settings.CLIENT_ID_METADATA_PRIVATE_HOSTS);
+  if (typeof url === "string") {
+    logWarn("back-channel logout URI not deliverable", { clientId: party.client.id, problem: `the client's backchannel_logout_uri ${url}` });
     return false;
   }
   for (const delay of delaysMs) {
