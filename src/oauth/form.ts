@@ -1,3 +1,7 @@
+import type { Context } from "hono";
+import type { Settings } from "../core/settings";
+import { sendErrorPage } from "../views/error-page";
+import type { PageRenderers } from "../views/render";
 import { invalidRequest, OAuthError } from "./errors";
 
 /**
@@ -150,4 +154,16 @@ async function readLimited(request: Request, maxBytes: number, lengthDeclared: b
     offset += chunk.byteLength;
   }
   return body;
+}
+
+/** A page's posted form; a body that is no well-formed form (or too large) is answered with the error page instead. */
+export async function readPageForm<E extends { Variables: { pages: PageRenderers; settings: Pick<Settings, "MAX_BODY_BYTES"> } }>(
+  c: Context<E>,
+): Promise<Params | Response> {
+  try {
+    return await readFormBody(c.req.raw, c.get("settings").MAX_BODY_BYTES);
+  } catch (err) {
+    if (err instanceof OAuthError) return sendErrorPage(c, err);
+    throw err;
+  }
 }

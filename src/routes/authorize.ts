@@ -18,7 +18,7 @@ import { randomToken } from "../core/crypto";
 import { saveApproval } from "../db/consents";
 import { openSession } from "../db/index";
 import { accessDenied, consentRequired, invalidRequest, invalidRequestUri, loginRequired, OAuthError, serverError } from "../oauth/errors";
-import { parseParams, readFormBody, type Params } from "../oauth/form";
+import { parseParams, readPageForm, type Params } from "../oauth/form";
 import { describeScope } from "../oauth/scope";
 import { describeClaim } from "../oidc/claims";
 import { checkCsrf, csrfToken, CSRF_FIELD, rememberWrite, type Session } from "../session/cookies";
@@ -198,13 +198,8 @@ export function authorizeGet(c: Ctx): Promise<Response> {
 
 /** `POST /o/authorize/`: the consent form's decision (it carries the CSRF token), or a POSTed request. */
 export async function authorizePost(c: Ctx): Promise<Response> {
-  let params: Params;
-  try {
-    params = await readFormBody(c.req.raw, c.get("settings").MAX_BODY_BYTES);
-  } catch (err) {
-    if (err instanceof OAuthError) return sendErrorPage(c, err);
-    throw err;
-  }
+  const params = await readPageForm(c);
+  if (params instanceof Response) return params;
   // Any consent-form field makes it a decision, which then needs a valid CSRF token.
   return authorize(c, params, [...DECISION_FIELDS].some((name) => params.has(name)));
 }

@@ -11,14 +11,12 @@ import {
 } from "../db/device-authorizations";
 import type { DeviceAuthorization } from "../db/schema";
 import { countSignInAttempt, lockOf } from "../db/throttle";
-import { OAuthError } from "../oauth/errors";
-import { readFormBody, type Params } from "../oauth/form";
+import { readPageForm } from "../oauth/form";
 import { describeScope } from "../oauth/scope";
 import { DEVICE_VERIFICATION_PATH, formatUserCode, normalizeUserCode } from "../oauth/user-code";
 import { checkCsrf, csrfToken, CSRF_FIELD } from "../session/cookies";
 import { signedInAccount, type SignedIn } from "../session/signed-in";
 import type { ProviderEnv } from "../types";
-import { sendErrorPage } from "../views/error-page";
 import { sendPage } from "../views/render";
 
 type Ctx = Context<ProviderEnv>;
@@ -140,13 +138,8 @@ async function decide(c: Ctx, signedIn: SignedIn, device: DeviceAuthorization, a
 export async function deviceVerificationPost(c: Ctx): Promise<Response> {
   const signedIn = await signedInAccount(c, c.var);
   if (!signedIn) return toLogin(c, undefined);
-  let params: Params;
-  try {
-    params = await readFormBody(c.req.raw, c.get("settings").MAX_BODY_BYTES);
-  } catch (err) {
-    if (err instanceof OAuthError) return sendErrorPage(c, err);
-    throw err;
-  }
+  const params = await readPageForm(c);
+  if (params instanceof Response) return params;
   const typed = params.get("user_code");
   if (!(await checkCsrf(c, c.var.secret(), params.get(CSRF_FIELD)))) {
     return showEntry(c, signedIn, { userCode: typed, error: "The form expired or did not come from this site. Please try again.", status: 403 });
